@@ -1,0 +1,80 @@
+"""Command-line front: every capability is also a headless command.
+
+`cnn-explorer` alone opens the window. Each subcommand lives in a module of
+`explorer.commands` that exposes ``register(subparsers)``; its handler takes the parsed
+arguments and returns an exit code. A :class:`~explorer.errors.UserError` becomes one line
+on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Any
+
+from explorer.errors import UserError
+
+#: Modules that add subcommands, in the order `--help` lists them.
+COMMAND_MODULES = [
+    "explorer.commands.foundation",
+    "explorer.commands.train",
+    "explorer.commands.lab",
+    "explorer.commands.detect",
+    "explorer.commands.segment",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage already; keep its message to one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cnn-explorer", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that capability is not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    """Print `data` as JSON when ``--json`` was given, else the human-readable `text`."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, default=_jsonable))
+    else:
+        print(text)
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    return str(obj)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv or ["gui"])
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Tensors in, tensors out: images, devices, tracing, filters, receptive fields. No Qt."""
