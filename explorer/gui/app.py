@@ -1,0 +1,87 @@
+"""Starting the window: ``cnn-explorer gui`` calls :func:`run_gui`."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from explorer.errors import UserError
+
+
+def _first_image(model: str) -> str:
+    """The sample that suits `model` (a shipped network's own), else the default."""
+    from explorer.nets import shipped
+    from explorer.nets.registry import DEFAULT_IMAGE
+
+    spec = shipped.load_all().get(model)
+    return spec.default_image if spec is not None and spec.default_image else DEFAULT_IMAGE
+
+
+def make_app():
+    """The QApplication (created once) with pyqtgraph's row-major images and a font a
+    class can read."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("CNN Explorer")
+    font = app.font()
+    if font.pointSizeF() < 11:
+        font.setPointSizeF(11)
+        app.setFont(font)
+    return app
+
+
+def wait_until_idle(window, timeout: float = 120.0) -> bool:
+    """Process events until the window's loading is done (headless use, tests)."""
+    from PySide6.QtCore import QCoreApplication
+
+    deadline = time.monotonic() + timeout
+    ok = window.runner.wait(timeout)
+    # let queued signals and the first paint of the views happen
+    while time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        if not window.runner.busy:
+            break
+    for _ in range(5):
+        QCoreApplication.processEvents()
+    return ok
+
+
+def run_gui(model: str | None = None, image: str | None = None,
+            screenshot: str | None = None, device: str | None = None) -> int:
+    """Open the window on `model` and `image` (defaults: the registry's), or, with
+    `screenshot`, render it offscreen once loaded, save the PNG and return.
+
+    Returns the exit code: 0, or 2 when the screenshot's network or image could not be
+    loaded (the window, showing the error, is still saved).
+    """
+    from explorer.gui.main_window import MainWindow
+    from explorer.nets.registry import DEFAULT_MODEL
+
+    app = make_app()
+    try:
+        window = MainWindow(device=device)
+    except UserError as exc:  # e.g. --device cuda without a GPU
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    model = model or DEFAULT_MODEL
+    window.load(model, image or _first_image(model))
+    window.show()
+    if not screenshot:
+        code = app.exec()
+        return int(code)
+    finished = wait_until_idle(window)
+    window.grab().save(str(screenshot))
+    errors = list(window.errors)
+    window.close()
+    window.deleteLater()
+    if not finished:
+        print("error: loading did not finish in time", file=sys.stderr)
+        return 2
+    if errors:
+        print(f"error: {errors[-1]}", file=sys.stderr)
+        return 2
+    print(f"saved {screenshot}")
+    return 0

@@ -1,0 +1,115 @@
+"""One pyqtgraph image in a view that keeps pixels square: the building block of every
+picture in the window (input image, mosaic, single channel, filters)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem, QWidget
+
+from explorer.core import colormaps
+
+#: Colour maps offered for feature maps: the same tables the command line's PNGs use.
+COLORMAP_NAMES = list(colormaps.NAMES)
+
+
+def lookup_table(name: str) -> np.ndarray:
+    """A 256-entry RGB lookup table (uint8 [256, 3]) for the colour map `name`."""
+    return colormaps.lut(name)
+
+
+def colormap(name: str) -> pg.ColorMap:
+    """The colour map `name` as a pyqtgraph ColorMap (for colour bars)."""
+    return pg.ColorMap(np.linspace(0.0, 1.0, 256), lookup_table(name))
+
+
+class ImageCanvas(pg.GraphicsLayoutWidget):
+    """An ImageItem in a ViewBox with locked aspect and the y axis pointing down.
+
+    Emits image coordinates (row, column as floats) on hover and click so a view can
+    translate them into a channel or a unit; (-1, -1) on hover means "left the image".
+    """
+
+    hovered = Signal(float, float)
+    clicked = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None, background: str = "#2b2b2b") -> None:
+        super().__init__(parent)
+        self.setBackground(background)
+        self.ci.layout.setContentsMargins(2, 2, 2, 2)
+        self.view: pg.ViewBox = self.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view.setMouseEnabled(x=True, y=True)
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item.setAutoDownsample(True)
+        self.view.addItem(self.item)
+        self._marker = QGraphicsRectItem()
+        pen = QPen(QColor("#ff3b30"))
+        pen.setWidth(3)
+        pen.setCosmetic(True)
+        self._marker.setPen(pen)
+        self._marker.setZValue(10)
+        self._marker.setVisible(False)
+        self.view.addItem(self._marker, ignoreBounds=True)
+        self.scene().sigMouseMoved.connect(self._on_move)
+        self.scene().sigMouseClicked.connect(self._on_click)
+        self._shape: tuple[int, int] | None = None
+
+    def set_image(
+        self,
+        image: np.ndarray | None,
+        levels: tuple[float, float] | None = (0.0, 1.0),
+        lut: np.ndarray | None = None,
+        autorange: bool = True,
+    ) -> None:
+        """Show `image` (float [H, W] with a lookup table, or [H, W, 3] RGB in [0, 1])."""
+        if image is None:
+            self.item.clear()
+            self._shape = None
+            self.set_marker(None)
+            return
+        self.item.setLookupTable(lut if image.ndim == 2 else None)
+        if levels is None:
+            finite = image[np.isfinite(image)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            levels = (lo, hi if hi > lo else lo + 1e-6)
+        self.item.setImage(image, levels=levels)
+        shape = (int(image.shape[0]), int(image.shape[1]))
+        if autorange or shape != self._shape:
+            self.view.autoRange(padding=0.01)
+        self._shape = shape
+
+    def set_marker(self, rect: tuple[float, float, float, float] | None) -> None:
+        """Outline (x1, y1, x2, y2) in image pixels, or hide the outline."""
+        if rect is None:
+            self._marker.setVisible(False)
+            return
+        x1, y1, x2, y2 = rect
+        self._marker.setRect(QRectF(x1, y1, x2 - x1, y2 - y1))
+        self._marker.setVisible(True)
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        return self._shape
+
+    def _to_image(self, scene_pos: QPointF) -> tuple[float, float] | None:
+        if self._shape is None or not self.view.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.view.mapSceneToView(scene_pos)
+        y, x = p.y(), p.x()
+        h, w = self._shape
+        if 0 <= y < h and 0 <= x < w:
+            return y, x
+        return None
+
+    def _on_move(self, scene_pos: QPointF) -> None:
+        hit = self._to_image(scene_pos)
+        self.hovered.emit(*(hit if hit else (-1.0, -1.0)))
+
+    def _on_click(self, event) -> None:  # pyqtgraph MouseClickEvent
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self._to_image(event.scenePos())
+        if hit is not None:
+            self.clicked.emit(*hit)

@@ -1,0 +1,231 @@
+"""The current layer's feature maps as ONE mosaic image, and one channel shown large.
+
+All channels of a layer are tiled by :func:`explorer.core.mosaic.mosaic` into a single
+float image that one ImageItem draws through a lookup table: a widget per channel would
+make a 512-channel layer unusable. Clicking a tile selects that channel; the channel view
+shows its raw activations with a colour bar and the value under the cursor.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.core.mosaic import Mosaic, as_maps, mosaic
+from explorer.gui.canvas import COLORMAP_NAMES, ImageCanvas, colormap, lookup_table
+
+NORMALISATIONS = {"per channel": "channel", "per layer": "layer"}
+
+
+def panel_title(text: str) -> QLabel:
+    """A bold panel title that may be cut short rather than widen the window."""
+    label = QLabel(text)
+    label.setObjectName("panelTitle")
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.setMinimumWidth(80)
+    return label
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return " × ".join(str(s) for s in shape)
+
+
+class FeatureView(QWidget):
+    """Mosaic of every channel of one layer, with colour-map and normalisation choices."""
+
+    #: channel index selected by a click (or programmatically)
+    channelSelected = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = panel_title("Feature maps")
+        self.colormap_box = QComboBox()
+        self.colormap_box.addItems(COLORMAP_NAMES)
+        self.colormap_box.setToolTip("Colour map for activations (dark = low, bright = high)")
+        self.norm_box = QComboBox()
+        self.norm_box.addItems(list(NORMALISATIONS))
+        self.norm_box.setToolTip(
+            "per channel: each map stretched to its own range; "
+            "per layer: one range for all, so strong channels stand out"
+        )
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(QLabel("Colours"))
+        head.addWidget(self.colormap_box)
+        head.addWidget(QLabel("Scale"))
+        head.addWidget(self.norm_box)
+        self.canvas = ImageCanvas()
+        self.readout = QLabel("Hover over a tile to see its channel; click to enlarge it.")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setObjectName("readout")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(head)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.readout)
+
+        self.mosaic: Mosaic | None = None
+        self.layer: str | None = None
+        self.channel: int | None = None
+        self._trace = None
+        #: seconds the last mosaic took to compute and hand to the ImageItem
+        self.last_seconds = 0.0
+        self.colormap_box.currentTextChanged.connect(self._on_colormap)
+        self.norm_box.currentTextChanged.connect(lambda _t: self._redraw())
+        self.canvas.hovered.connect(self._on_hover)
+        self.canvas.clicked.connect(self._on_click)
+
+    @property
+    def colormap_name(self) -> str:
+        return self.colormap_box.currentText()
+
+    @property
+    def normalize(self) -> str:
+        return NORMALISATIONS[self.norm_box.currentText()]
+
+    def show_layer(self, trace, name: str | None) -> None:
+        """Draw the mosaic of layer `name` from `trace` (None clears the view)."""
+        self._trace = trace
+        self.layer = name
+        self.channel = None
+        self._redraw()
+
+    def select_channel(self, channel: int | None) -> None:
+        """Outline tile `channel` and announce it."""
+        self.channel = channel
+        if self.mosaic is None or channel is None:
+            self.canvas.set_marker(None)
+            return
+        y, x = self.mosaic.tile_origin(channel)
+        m = self.mosaic
+        self.canvas.set_marker((x - 0.5, y - 0.5, x + m.tile_w + 0.5, y + m.tile_h + 0.5))
+        self.channelSelected.emit(channel)
+
+    def _redraw(self) -> None:
+        start = time.perf_counter()
+        self.mosaic = None
+        self.canvas.set_marker(None)
+        trace, name = self._trace, self.layer
+        if trace is None or name is None:
+            self.canvas.set_image(None)
+            self.title.setText("Feature maps")
+            return
+        info = trace.info(name)
+        act = trace.outputs.get(name)
+        if act is None or not hasattr(act, "dim") or act.dim() not in (1, 2, 3, 4):
+            self.canvas.set_image(None)
+            self.title.setText(f"{name}: no feature map to show")
+            shape = _shape_text(info.out_shape)
+            self.readout.setText(f"Output shape {shape} is not a stack of maps.")
+            return
+        self.mosaic = mosaic(act, normalize=self.normalize)
+        self.canvas.set_image(
+            self.mosaic.image, levels=(0.0, 1.0), lut=lookup_table(self.colormap_name)
+        )
+        self.last_seconds = time.perf_counter() - start
+        if act.dim() == 3:
+            c, h, w = act.shape
+            what = f"{c} channels of {h} × {w}"
+        else:
+            what = f"{act.shape[0]} values"
+        self.title.setText(f"{name}  ({info.type}):  {what}")
+        self.readout.setText("Hover over a tile to see its channel; click to enlarge it.")
+
+    def _on_colormap(self, _name: str) -> None:
+        if self.mosaic is not None:
+            self.canvas.item.setLookupTable(lookup_table(self.colormap_name))
+
+    def _channel_at(self, y: float, x: float) -> int | None:
+        if self.mosaic is None or y < 0:
+            return None
+        return self.mosaic.channel_at(int(y), int(x))
+
+    def _on_hover(self, y: float, x: float) -> None:
+        hit = None if self.mosaic is None or y < 0 else self.mosaic.unit_at(y, x)
+        if hit is None:
+            return
+        c, uy, ux = hit
+        lo, hi = self.mosaic.ranges[c]
+        raw = lo + float(self.mosaic.image[int(y), int(x)]) * (hi - lo)
+        where = f"  unit ({uy}, {ux})" if self.mosaic.tile_h * self.mosaic.tile_w > 1 else ""
+        self.readout.setText(f"channel {c}{where}   value {raw:.4g}")
+
+    def _on_click(self, y: float, x: float) -> None:
+        c = self._channel_at(y, x)
+        if c is not None:
+            self.select_channel(c)
+
+
+class ChannelView(QWidget):
+    """One channel of the current layer, large, in raw activation units."""
+
+    #: unit (row, column) under the cursor, or (-1, -1) when the cursor leaves
+    unitHovered = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = panel_title("Channel")
+        self.canvas = ImageCanvas()
+        self.colorbar = pg.ColorBarItem(
+            values=(0, 1), colorMap=colormap("viridis"), interactive=False, width=14
+        )
+        self.colorbar.setImageItem(self.canvas.item)
+        self.canvas.addItem(self.colorbar)
+        self.readout = QLabel("Click a tile in the mosaic.")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setObjectName("readout")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.readout)
+        self.values: np.ndarray | None = None
+        self.layer: str | None = None
+        self.channel: int | None = None
+        self.canvas.hovered.connect(self._on_hover)
+
+    def show_channel(self, trace, name: str | None, channel: int | None, cmap: str) -> None:
+        """Show channel `channel` of layer `name` in raw units (None clears the view)."""
+        self.layer, self.channel = name, channel
+        act = None if trace is None or name is None else trace.outputs.get(name)
+        tileable = act is not None and hasattr(act, "dim") and act.dim() in (1, 2, 3, 4)
+        if not tileable or channel is None:
+            self.values = None
+            self.canvas.set_image(None)
+            self.title.setText("Channel")
+            self.readout.setText("Click a tile in the mosaic.")
+            return
+        self.values = as_maps(act)[channel].detach().float().cpu().numpy()
+        lo, hi = float(self.values.min()), float(self.values.max())
+        hi = hi if hi > lo else lo + 1e-6
+        self.colorbar.setColorMap(colormap(cmap))
+        self.canvas.set_image(self.values, levels=(lo, hi), lut=lookup_table(cmap))
+        self.colorbar.setLevels((lo, hi))
+        h, w = self.values.shape
+        self.title.setText(f"{name}  channel {channel}  ({h} × {w})")
+        self.readout.setText(f"min {lo:.3g}   max {hi:.3g}   mean {self.values.mean():.3g}")
+
+    def set_colormap(self, cmap: str) -> None:
+        if self.values is not None:
+            self.canvas.item.setLookupTable(lookup_table(cmap))
+            self.colorbar.setColorMap(colormap(cmap))
+
+    def _on_hover(self, y: float, x: float) -> None:
+        if self.values is None or y < 0:
+            self.unitHovered.emit(-1, -1)
+            return
+        r, c = int(y), int(x)
+        self.readout.setText(f"unit (row {r}, col {c})   value {self.values[r, c]:.4g}")
+        self.unitHovered.emit(r, c)
+

@@ -1,0 +1,402 @@
+"""The main window: network and image on the left, layers and their feature maps in the
+centre, one channel and the layer's details on the right.
+
+The window only draws. Every load (network, image, weights) becomes one request to the
+:class:`~explorer.gui.workers.JobRunner`, which runs :func:`~explorer.gui.loading.run_request`
+in a worker; the newest request wins and a failed one leaves what was loaded in place.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.core.device import pick_device
+from explorer.core.images import IMAGE_FILTER
+from explorer.errors import UserError
+from explorer.gui import messages
+from explorer.gui.feature_view import ChannelView, FeatureView
+from explorer.gui.filter_view import FilterView
+from explorer.gui.image_panel import ImagePanel
+from explorer.gui.layer_info import LayerInfoPanel
+from explorer.gui.layer_tree import LayerTree
+from explorer.gui.loading import ImageSpec, LoadRequest, LoadResult, NetSpec, run_request
+from explorer.gui.network_panel import NetworkPanel
+from explorer.gui.predictions import PredictionsPanel
+from explorer.gui.workers import JobRunner
+from explorer.nets import shipped
+from explorer.nets.registry import list_models
+
+WEIGHTS_SUFFIXES = {".pt", ".pth", ".ts", ".pkl", ".bin"}
+WEIGHTS_FILTER = "Weights (*.pt *.pth *.ts *.pkl);;All files (*)"
+
+STYLE = """
+QLabel#panelTitle { font-size: 14pt; font-weight: bold; }
+QGroupBox { font-weight: bold; font-size: 12pt; margin-top: 14px; }
+QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; }
+QLabel#hint { color: #555555; }
+QLabel#readout { font-family: monospace; }
+QLabel#randomBanner { background: #ffd54f; color: #222222; padding: 6px;
+                      border-radius: 4px; font-weight: bold; }
+QFrame#errorBanner { background: #c62828; border-radius: 4px; }
+QFrame#errorBanner QLabel { color: white; font-weight: bold; }
+QFrame#errorBanner QToolButton { color: white; border: none; font-size: 14pt; }
+QTabWidget::pane { border-top: 1px solid #bbbbbb; }
+QTabBar::tab { padding: 6px 14px; }
+"""
+
+
+def _group(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(6, 10, 6, 6)
+    layout.addWidget(widget)
+    return box
+
+
+class ErrorBanner(QFrame):
+    """A red strip with one sentence and a close button: errors never block the window."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("errorBanner")
+        self.label = QLabel("")
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("×")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.hide()
+
+    @property
+    def text(self) -> str:
+        return self.label.text()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """CNN Explorer's window. Public state: ``network``, ``image``, ``trace``."""
+
+    def __init__(self, device: str | torch.device | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("CNN Explorer")
+        self.resize(1400, 900)
+        self.setAcceptDrops(True)
+        self.setStyleSheet(STYLE)
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.network = None
+        self.image = None
+        self.sample: str | None = None
+        self.trace = None
+        self.picture = None
+        #: messages shown in the error banner, oldest first (tests read it)
+        self.errors: list[str] = []
+        self._modules: dict = {}
+        self._pending: tuple[NetSpec | None, ImageSpec | None] = (None, None)
+        self.runner = JobRunner(self)
+        self._build()
+        self._connect()
+
+    # -- construction -----------------------------------------------------------------
+    def _build(self) -> None:
+        self.network_panel = NetworkPanel(list_models())
+        self.image_panel = ImagePanel()
+        self.layer_tree = LayerTree()
+        self.feature_view = FeatureView()
+        self.channel_view = ChannelView()
+        self.info_panel = LayerInfoPanel()
+        self.filter_view = FilterView()
+        self.predictions = PredictionsPanel()
+        self.error_banner = ErrorBanner()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(_group("Network", self.network_panel))
+        left_layout.addWidget(_group("Input: what the network sees", self.image_panel), 1)
+
+        centre = QSplitter(Qt.Orientation.Vertical)
+        centre.addWidget(_group("Layers  (PgUp / PgDown or K / J to step)", self.layer_tree))
+        centre.addWidget(self.feature_view)
+        centre.setStretchFactor(1, 1)
+        centre.setSizes([250, 610])
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.predictions, "Predictions")
+        self.tabs.addTab(self.info_panel, "Layer")
+        self.tabs.addTab(self.filter_view, "Kernels")
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.channel_view)
+        right.addWidget(self.tabs)
+        right.setSizes([430, 430])
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([340, 680, 380])
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.error_banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        bar = self.statusBar()
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setMaximumWidth(200)
+        self.busy_bar.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.device_label = QLabel(f"Device: {self.device}")
+        self.time_label = QLabel("Trace: –")
+        self.weights_label = QLabel("Weights: –")
+        for widget in (self.busy_bar, self.cancel_button):
+            bar.addPermanentWidget(widget)
+        for label in (self.device_label, self.time_label, self.weights_label):
+            label.setContentsMargins(10, 0, 10, 0)
+            bar.addPermanentWidget(label)
+
+    def _connect(self) -> None:
+        self.runner.finished.connect(self._on_loaded)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.progress.connect(self._on_progress)
+        self.runner.busyChanged.connect(self._on_busy)
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.network_panel.networkChosen.connect(self.choose_network)
+        self.network_panel.weightsFileRequested.connect(self._ask_weights_file)
+        self.network_panel.downloadRequested.connect(self._ask_download)
+        self.image_panel.sampleChosen.connect(self.load_image)
+        self.image_panel.openRequested.connect(self._ask_image_file)
+        self.layer_tree.layerSelected.connect(self.show_layer)
+        self.feature_view.channelSelected.connect(self._on_channel)
+        self.feature_view.colormap_box.currentTextChanged.connect(self.channel_view.set_colormap)
+        self.channel_view.unitHovered.connect(self._on_unit_hovered)
+        for keys, delta in (("PgDown", 1), ("J", 1), ("PgUp", -1), ("K", -1)):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.activated.connect(lambda d=delta: self.step_layer(d))
+
+    # -- requests ---------------------------------------------------------------------
+    def load(self, network: str | NetSpec | None = None, image: str | ImageSpec | None = None
+             ) -> int:
+        """Ask for a new network and/or image (names, paths or specs); returns the request
+        id. What is not asked for stays as it is; the answer arrives on the GUI thread."""
+        net_spec = NetSpec(network) if isinstance(network, str) else network
+        image_spec = ImageSpec.parse(image) if isinstance(image, str) else image
+        # a request still in flight is superseded, but what it asked for is not forgotten:
+        # a new image while a network loads still gets that network
+        net_spec = net_spec or self._pending[0]
+        image_spec = image_spec or self._pending[1]
+        request = LoadRequest(
+            device=self.device,
+            network=None if net_spec else self.network,
+            net_spec=net_spec,
+            image=None if image_spec else self.image,
+            image_spec=image_spec,
+            sample=self.sample,
+        )
+        if request.network is None and request.net_spec is None:
+            return 0  # nothing to trace through yet; the network request will bring it
+        if request.image is None and request.image_spec is None:
+            return 0
+        self._pending = (net_spec, image_spec)
+        return self.runner.submit(lambda ctx: run_request(request, ctx))
+
+    def choose_network(self, name: str) -> int:
+        """Switch to registry network `name`, keeping the image (or the new network's own
+        sample when the current picture was the old network's default)."""
+        image = None
+        new = shipped.load_all().get(name)
+        old = shipped.SHIPPED.get(self.network.name) if self.network is not None else None
+        if new is not None and new.default_image and (
+            self.sample is None or (old is not None and self.sample == old.default_image)
+        ):
+            image = new.default_image
+        if image is None and self.image is None:
+            from explorer.nets.registry import DEFAULT_IMAGE
+
+            image = DEFAULT_IMAGE
+        return self.load(NetSpec(name), image)
+
+    def load_image(self, source: str) -> int:
+        """Show sample `source` or the image file at path `source`."""
+        return self.load(image=source)
+
+    def step_layer(self, delta: int) -> str | None:
+        """Next (+1) or previous (-1) layer in network order."""
+        return self.layer_tree.step(delta)
+
+    def _ask_image_file(self) -> None:
+        path = messages.ask_open_file(self, "Open image", IMAGE_FILTER)
+        if path:
+            self.load_image(path)
+
+    def _ask_weights_file(self, kind: str) -> None:
+        path = messages.ask_open_file(self, "Open weights file", WEIGHTS_FILTER)
+        if not path:
+            return
+        if kind == "module":
+            self.load(NetSpec("file", path, trust_pickle=self.network_panel.trust.isChecked()))
+        else:
+            name = self.network_panel.chosen_name or (self.network.name if self.network else "")
+            self.load(NetSpec(name, path))
+
+    def _ask_download(self, name: str) -> None:
+        if not name:
+            return
+        if messages.confirm(
+            self, "Download weights",
+            f"Download torchvision's ImageNet weights for {name}? "
+            "This needs the internet and may take a while.",
+        ):
+            self.load(NetSpec(name, download=True))
+
+    # -- answers (GUI thread) ---------------------------------------------------------
+    def _on_loaded(self, result: LoadResult) -> None:
+        self._pending = (None, None)
+        self.network, self.image, self.sample = result.network, result.image, result.sample
+        self.trace, self.picture = result.trace, result.picture
+        self._modules = dict(result.network.module.named_modules())
+        self.error_banner.hide()
+        net = result.network
+        self.setWindowTitle(f"CNN Explorer — {net.name} on {result.image.name}")
+        self.network_panel.show_network(net)
+        h, w = result.picture.shape[:2]
+        ih, iw = result.image.array.shape[:2]
+        what = f"sample “{result.sample}”" if result.sample else result.image.name
+        fmt = result.image.info if result.image.path is not None else ""
+        caption = f"{what}, {fmt or f'{iw} × {ih}'}: resized and cropped to {w} × {h}"
+        self.image_panel.show_input(result.picture, caption, result.sample)
+        self.predictions.show_trace(result.trace)
+        previous = self.layer_tree.current_name
+        rebuilt = self.layer_tree.set_layers(result.trace.layers)
+        names = self.layer_tree.names
+        if not rebuilt and previous in names:
+            self.show_layer(previous)  # same network: redraw the layer for the new image
+        elif names:
+            self.layer_tree.select(self._first_map_layer(result.trace) or names[0])
+        self.device_label.setText(f"Device: {net.device}")
+        self.time_label.setText(f"Trace: {result.trace.seconds * 1000:.0f} ms")
+        self.weights_label.setText(f"Weights: {net.weights_source}")
+        message = f"Loaded {net.name} on {result.image.name}"
+        if result.note:
+            message += f" ({result.note})"
+        self.statusBar().showMessage(message, 8000)
+
+    def _on_failed(self, exc: object, message: str) -> None:
+        self._pending = (None, None)
+        if isinstance(exc, UserError):
+            text = message
+        else:  # a bug: say so in one line, keep the traceback on the console
+            print(message, file=sys.stderr)
+            text = f"Something went wrong: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        self.show_error(text)
+
+    def show_error(self, text: str) -> None:
+        """One clear, non-blocking message: banner plus status bar."""
+        self.errors.append(text)
+        self.error_banner.show_message(text)
+        self.statusBar().showMessage(text, 15000)
+
+    def _on_progress(self, message: str, fraction: float) -> None:
+        self.statusBar().showMessage(message)
+        if fraction < 0:
+            self.busy_bar.setRange(0, 0)
+        else:
+            self.busy_bar.setRange(0, 1000)
+            self.busy_bar.setValue(round(fraction * 1000))
+
+    def _on_busy(self, busy: bool) -> None:
+        self.busy_bar.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.busy_bar.setRange(0, 0)
+
+    # -- views ------------------------------------------------------------------------
+    @staticmethod
+    def _first_map_layer(trace) -> str | None:
+        for layer in trace.layers:
+            if len(layer.out_shape) == 3 and layer.is_leaf:
+                return layer.name
+        return None
+
+    def show_layer(self, name: str) -> None:
+        """Draw layer `name` of the current trace in every view."""
+        if self.trace is None:
+            return
+        try:
+            info = self.trace.info(name)
+        except KeyError:
+            return
+        self.feature_view.show_layer(self.trace, name)
+        self.info_panel.show_info(info)
+        self.filter_view.show_module(name, self._modules.get(name))
+        self.image_panel.show_field(None)
+        if self.feature_view.mosaic is not None:
+            self.feature_view.select_channel(0)
+        else:
+            self.channel_view.show_channel(None, None, None, self.feature_view.colormap_name)
+
+    def _on_channel(self, channel: int) -> None:
+        self.channel_view.show_channel(
+            self.trace, self.feature_view.layer, channel, self.feature_view.colormap_name
+        )
+
+    def _on_unit_hovered(self, y: int, x: int) -> None:
+        if self.trace is None or self.feature_view.layer is None or y < 0:
+            self.image_panel.show_field(None)
+            return
+        info = self.trace.info(self.feature_view.layer)
+        box = info.field_box(y, x) if len(info.out_shape) == 3 else None
+        self.image_panel.show_field(box)
+
+    # -- window events ----------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt name)
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt name)
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        self.open_path(paths[0])
+
+    def open_path(self, path: str) -> int:
+        """A dropped file: weights go to the network, anything else is read as an image."""
+        if Path(path).suffix.lower() in WEIGHTS_SUFFIXES:
+            name = self.network_panel.chosen_name or ""
+            return self.load(NetSpec(name, path))
+        return self.load_image(path)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        self.runner.shutdown(timeout=60.0)
+        super().closeEvent(event)

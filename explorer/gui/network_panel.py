@@ -1,0 +1,123 @@
+"""Choosing the network: the registry's list with where each one's weights come from,
+a weights file, an explicit download, and a banner when the weights are random."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.nets.registry import ModelEntry
+
+NAME_ROLE = Qt.ItemDataRole.UserRole
+
+
+def entry_text(entry: ModelEntry) -> str:
+    """How one registry entry reads in the combo."""
+    if entry.available:
+        where = "trained, shipped" if entry.weights_source == "shipped" else "ImageNet weights"
+    else:
+        where = "random weights"
+    return f"{entry.name}  ({where})"
+
+
+class NetworkPanel(QWidget):
+    """Network combo, weights actions and the random-weights banner."""
+
+    #: a registry name was picked
+    networkChosen = Signal(str)
+    #: "state" (state dict for the chosen architecture) or "module" (TorchScript/pickle)
+    weightsFileRequested = Signal(str)
+    #: the person asked to download ImageNet weights for the chosen network
+    downloadRequested = Signal(str)
+
+    def __init__(self, entries: list[ModelEntry], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entries = {e.name: e for e in entries}
+        self.combo = QComboBox()
+        self.combo.setMaxVisibleItems(20)
+        for e in entries:
+            self.combo.addItem(entry_text(e), e.name)
+            self.combo.setItemData(
+                self.combo.count() - 1, e.description, Qt.ItemDataRole.ToolTipRole
+            )
+        self.description = QLabel("")
+        self.description.setWordWrap(True)
+        self.description.setObjectName("hint")
+        self.banner = QLabel("Random weights: this network has not learned anything, "
+                             "so its maps and guesses show only its structure.")
+        self.banner.setWordWrap(True)
+        self.banner.setObjectName("randomBanner")
+        self.banner.setVisible(False)
+
+        self.weights_button = QToolButton()
+        self.weights_button.setText("Open weights file…")
+        self.weights_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.weights_button)
+        self.state_action = QAction("State dict for the chosen network…", self)
+        self.module_action = QAction("Whole model (TorchScript or pickled module)…", self)
+        menu.addAction(self.state_action)
+        menu.addAction(self.module_action)
+        self.weights_button.setMenu(menu)
+        self.trust = QCheckBox("I trust this file")
+        self.trust.setToolTip("A pickled module runs code when it is opened: "
+                              "only tick this for files you made or trust.")
+        self.download_button = QPushButton("Download ImageNet weights")
+        self.download_button.setToolTip("Fetch torchvision's trained weights (asks first)")
+        row = QHBoxLayout()
+        row.addWidget(self.weights_button)
+        row.addWidget(self.trust)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.combo)
+        layout.addWidget(self.description)
+        layout.addWidget(self.banner)
+        layout.addLayout(row)
+        layout.addWidget(self.download_button)
+
+        self.combo.activated.connect(lambda i: self.networkChosen.emit(self.combo.itemData(i)))
+        self.combo.currentIndexChanged.connect(lambda _i: self._update_download())
+        self.state_action.triggered.connect(lambda: self.weightsFileRequested.emit("state"))
+        self.module_action.triggered.connect(lambda: self.weightsFileRequested.emit("module"))
+        self.download_button.clicked.connect(
+            lambda: self.downloadRequested.emit(self.chosen_name or "")
+        )
+        self._update_download()
+
+    @property
+    def chosen_name(self) -> str | None:
+        return self.combo.currentData()
+
+    def show_network(self, network) -> None:
+        """Reflect the loaded network: combo selection, description, banner."""
+        index = self.combo.findData(network.name)
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+        source = {"shipped": "trained weights shipped with the explorer",
+                  "hub cache": "ImageNet weights from the torch hub cache",
+                  "download": "ImageNet weights (downloaded)",
+                  "file": f"weights from {network.weights_path}",
+                  "random": "random weights"}.get(network.weights_source, network.weights_source)
+        h, w = network.input_size
+        text = network.description or network.name
+        self.description.setText(f"{text}\nInput {h} × {w}, {network.in_channels} channel"
+                                 f"{'s' if network.in_channels != 1 else ''}; {source}.")
+        self.banner.setVisible(network.random_weights)
+        self._update_download()
+
+    def _update_download(self) -> None:
+        entry = self.entries.get(self.chosen_name or "")
+        self.download_button.setVisible(
+            entry is not None and entry.family == "torchvision" and not entry.available
+        )
