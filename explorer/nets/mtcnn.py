@@ -217,6 +217,8 @@ register(
         extra={
             "outputs": ("face probability", "box regression"),
             "probability_output": 0,
+            # already softmaxed: a viewer must not apply softmax again
+            "output_is_probability": True,
             "face_channel": 1,
             "fully_convolutional": True,
             "stride": 2,
@@ -239,6 +241,8 @@ register(
         extra={
             "outputs": ("face probability", "box regression"),
             "probability_output": 0,
+            # already softmaxed: a viewer must not apply softmax again
+            "output_is_probability": True,
             "face_channel": 1,
             "paper": CITATION,
         },
@@ -258,6 +262,8 @@ register(
         extra={
             "outputs": ("face probability", "box regression", "landmarks"),
             "probability_output": 0,
+            # already softmaxed: a viewer must not apply softmax again
+            "output_is_probability": True,
             "face_channel": 1,
             "paper": CITATION,
         },

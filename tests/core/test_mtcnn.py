@@ -89,6 +89,7 @@ def test_registered_as_shipped_stages():
         assert spec.class_names == ("not face", "face")
         assert spec.default_image == "astronaut"
         assert isinstance(spec.build(), cls)
+        assert spec.extra["probability_output"] == 0 and spec.extra["output_is_probability"]
         # mean/std on [0, 1] input reproduce facenet's (255 x - 127.5) * 0.0078125
         x = torch.rand(3)
         std_form = (x - torch.tensor(spec.mean)) / torch.tensor(spec.std)
