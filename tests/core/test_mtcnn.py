@@ -48,6 +48,15 @@ def _lfw_mosaic() -> np.ndarray:
     return np.repeat(canvas[..., None], 3, axis=2)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # these nets are tiny: on a shared 2-core machine one thread is steadier than two
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def astronaut():
     return detect_faces(data.astronaut())
