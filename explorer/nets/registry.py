@@ -1,0 +1,312 @@
+"""Every network the explorer can open, and where its weights come from.
+
+Weights are looked for in this order: the project's own ``pretrained/`` (shipped
+networks), the torch hub cache (torchvision's ImageNet weights, if a download put them
+there), a file the user picks, a download only when the user asks for it; otherwise the
+network gets random weights and says so.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import tempfile
+import urllib.request
+import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from explorer import PRETRAINED
+from explorer.core.device import pick_device
+from explorer.core.network import IMAGENET_MEAN, IMAGENET_STD, Network
+from explorer.errors import ModelError
+from explorer.nets import shipped
+
+#: what the window opens on: a trained network and a picture that suits it
+DEFAULT_MODEL = "tinyvgg-shapes"
+DEFAULT_IMAGE = "shape-crop"
+
+# torchvision's classification CNNs (its transformers are not convolutional networks)
+_CNN_PREFIXES = ("alexnet", "vgg", "resnet", "resnext", "wide_resnet", "googlenet",
+                 "inception", "squeezenet", "mobilenet", "efficientnet", "densenet",
+                 "mnasnet", "shufflenet", "regnet", "convnext")
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    family: str  # "shipped" | "torchvision"
+    task: str
+    weights_source: str  # "shipped" | "hub cache" | "none"
+    available: bool  # trained weights are on this machine
+    description: str = ""
+
+
+def torchvision_names() -> list[str]:
+    names = torchvision.models.list_models(module=torchvision.models)
+    return sorted(n for n in names if n.startswith(_CNN_PREFIXES))
+
+
+def _tv_weights(name: str):
+    return torchvision.models.get_model_weights(name).DEFAULT
+
+
+def hub_cache_file(name: str) -> Path:
+    """Where torch.hub keeps torchvision's ImageNet weights for `name`."""
+    url = _tv_weights(name).url
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+
+
+def list_models() -> list[ModelEntry]:
+    entries = []
+    for spec in shipped.load_all().values():
+        ok = (PRETRAINED / f"{spec.name}.pt").exists()
+        entries.append(ModelEntry(spec.name, "shipped", spec.task,
+                                  "shipped" if ok else "none", ok, spec.description))
+    for name in torchvision_names():
+        ok = hub_cache_file(name).exists()
+        entries.append(ModelEntry(name, "torchvision", "classify",
+                                  "hub cache" if ok else "none", ok,
+                                  "torchvision ImageNet classifier"))
+    return entries
+
+
+def model_names() -> list[str]:
+    return [e.name for e in list_models()]
+
+
+def load_network(name: str, weights: str | Path | None = None, *, download: bool = False,
+                 trust_pickle: bool = False, device: str | torch.device | None = "cpu",
+                 progress: Progress | None = None) -> Network:
+    """Build network `name` with the best weights at hand.
+
+    Args:
+        name: a shipped or torchvision name, or "file" for a TorchScript file or a
+            (trusted) pickled module given as `weights`.
+        weights: a state-dict file for that architecture (read with
+            ``weights_only=True``), overriding the shipped/cached ones.
+        download: fetch torchvision's ImageNet weights into the hub cache if absent.
+        trust_pickle: allow `weights` to be a whole pickled module (runs its code).
+    Raises:
+        ModelError: unknown name, unreadable or mismatched weights.
+    """
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    if name == "file" or (weights is not None and _is_torchscript(Path(weights))
+                          and name not in shipped.load_all()
+                          and name not in torchvision_names()):
+        if weights is None:
+            raise ModelError("'file' needs a weights file (TorchScript or pickled module)")
+        net = _load_whole_file(Path(weights), trust_pickle)
+    elif name in shipped.load_all():
+        net = _load_shipped(shipped.SHIPPED[name], weights)
+    elif name in torchvision_names():
+        net = _load_torchvision(name, weights, download, progress)
+    else:
+        close = difflib.get_close_matches(name.lower(), model_names(), n=5, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else " See `cnn-explorer models`."
+        raise ModelError(f"unknown network {name!r}.{hint}")
+    _no_inplace(net.module)
+    net.module.eval()
+    return net.to(dev)
+
+
+def _no_inplace(module: nn.Module) -> None:
+    # In-place activations overwrite the output of the layer before them, and a trace
+    # would then show post-ReLU values as the convolution's output.
+    for m in module.modules():
+        if getattr(m, "inplace", False) is True:
+            m.inplace = False
+
+
+# --- shipped -------------------------------------------------------------------------
+
+def _load_shipped(spec: shipped.ShippedNet, weights: str | Path | None) -> Network:
+    module = spec.build()
+    path = Path(weights) if weights else PRETRAINED / f"{spec.name}.pt"
+    source = "file" if weights else "shipped"
+    if path.exists():
+        load_state_dict_file(module, path)
+    elif weights:
+        raise ModelError(f"{path}: no such file")
+    else:
+        source, path = "random", None
+    return Network(module, spec.name, spec.task, spec.input_size, spec.in_channels,
+                   spec.mean, spec.std, list(spec.class_names), source,
+                   str(path) if path else None, description=spec.description,
+                   extra=dict(spec.extra))
+
+
+# --- torchvision ---------------------------------------------------------------------
+
+def _build_torchvision(name: str, pretrained_layout: bool) -> nn.Module:
+    kwargs: dict = {}
+    if name in ("googlenet", "inception_v3"):
+        # ImageNet weights were saved with the auxiliary heads and transform_input on
+        kwargs = ({"aux_logits": True, "transform_input": True, "init_weights": False}
+                  if pretrained_layout else {"aux_logits": False, "init_weights": True})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torchvision.models.get_model(name, weights=None, **kwargs)
+
+
+def _load_torchvision(name: str, weights: str | Path | None, download: bool,
+                      progress: Progress | None) -> Network:
+    meta = _tv_weights(name)
+    crop = meta.transforms().crop_size[0]
+    cached = hub_cache_file(name)
+    path, source = None, "random"
+    if weights:
+        path, source = Path(weights), "file"
+    elif cached.exists():
+        path, source = cached, "hub cache"
+    elif download:
+        download_weights(name, progress)
+        path, source = cached, "download"
+    module = _build_torchvision(name, pretrained_layout=path is not None)
+    if path is not None:
+        load_state_dict_file(module, path)
+        if name in ("googlenet", "inception_v3"):
+            module.aux_logits = False
+            module.aux1 = module.aux2 = None  # type: ignore[assignment]
+            if hasattr(module, "AuxLogits"):
+                module.AuxLogits = None
+    return Network(module, name, "classify", (crop, crop), 3, IMAGENET_MEAN, IMAGENET_STD,
+                   list(meta.meta["categories"]), source, str(path) if path else None,
+                   description=f"torchvision {name}, ImageNet-1k "
+                               f"(top-1 {meta.meta['_metrics']['ImageNet-1K']['acc@1']}%)")
+
+
+def download_weights(name: str, progress: Progress | None = None,
+                     url: str | None = None) -> Path:
+    """Fetch torchvision's ImageNet weights for `name` into the hub cache, reporting
+    progress, and check the SHA-256 prefix torchvision puts in the file name. Only ever
+    called when the user asks for a download."""
+    url = url or _tv_weights(name).url
+    dest = hub_cache_file(name)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    expected = re.search(r"-([a-f0-9]{6,})\.", Path(url).name)
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, \
+                tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := response.read(1 << 20):
+                tmp.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done / total if total else 0.0,
+                             f"downloading {name}: {done / 1e6:.1f} MB")
+    except OSError as exc:
+        raise ModelError(f"could not download {name}'s weights: {exc}") from None
+    if expected and not digest.hexdigest().startswith(expected.group(1)):
+        Path(tmp.name).unlink(missing_ok=True)
+        raise ModelError(f"the download of {name}'s weights is corrupt (checksum mismatch)")
+    Path(tmp.name).replace(dest)
+    return dest
+
+
+# --- files ---------------------------------------------------------------------------
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Read a state dict with ``weights_only=True`` (never runs code from the file)."""
+    if not path.exists():
+        raise ModelError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ModelError(f"{path.name}: the file is empty")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise ModelError(f"{path.name}: not a plain state dict (it holds Python "
+                             "objects); open it as a whole module only if you trust it"
+                             ) from None
+        raise ModelError(f"{path.name}: not a readable weights file ({first[:160]})"
+                         ) from None
+    for key in ("state_dict", "model_state_dict", "model"):  # common checkpoint wrappers
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor)
+                                            for v in obj.values()):
+        raise ModelError(f"{path.name}: does not hold a state dict (name -> tensor)")
+    if obj and all(k.startswith("module.") for k in obj):  # saved from DataParallel
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return obj
+
+
+def load_state_dict_file(module: nn.Module, path: Path) -> None:
+    """Load `path` into `module`, naming missing and unexpected keys when it doesn't fit."""
+    state = read_state_dict(path)
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+             for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_few(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_few(unexpected)}")
+        if wrong:
+            parts.append(f"wrong shapes: {_few(wrong)}")
+        raise ModelError(f"{path.name} does not fit {type(module).__name__}: "
+                         + "; ".join(parts))
+    module.load_state_dict(state)
+
+
+def _few(keys: list[str], n: int = 4) -> str:
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def _is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("constants.pkl") for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _load_whole_file(path: Path, trust_pickle: bool) -> Network:
+    if not path.exists():
+        raise ModelError(f"{path}: no such file")
+    if _is_torchscript(path):
+        try:
+            module = torch.jit.load(str(path), map_location="cpu")
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"{path.name}: not a valid TorchScript file ({exc})"[:200]
+                             ) from None
+        source = "file"
+    elif trust_pickle:
+        try:
+            module = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"{path.name}: could not be unpickled ({exc})"[:200]) from None
+        if not isinstance(module, nn.Module):
+            raise ModelError(f"{path.name}: holds a {type(module).__name__}, not a network")
+        source = "file"
+    else:
+        try:
+            read_state_dict(path)
+        except ModelError:
+            raise ModelError(f"{path.name}: not a TorchScript file; a pickled module runs "
+                             "code when opened, so it is only opened if you say you trust "
+                             "it (--trust-pickle)") from None
+        raise ModelError(f"{path.name} is a state dict: choose the architecture it was "
+                         "made for (--model NAME --weights FILE)")
+    # a file carries no input size; ImageNet's is the usual one and any size runs
+    return Network(module, path.stem, "classify", (224, 224), 3, IMAGENET_MEAN, IMAGENET_STD,
+                   [], source, str(path), description=f"user model from {path.name}")
+
