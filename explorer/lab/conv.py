@@ -430,7 +430,11 @@ def steps(
             yield Step((i, j), rows, cols, inside, values, w, products, float(products.sum()))
 
 
-def formula(m: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> str:
+def formula(m: int, k: int, s: int = 1, p: int | tuple[int, int] = 0, d: int = 1) -> str:
     """The output-size formula with numbers filled in, e.g.
-    ``floor((10 + 2*0 - 1*(3-1) - 1) / 1) + 1 = 8``."""
-    return f"floor(({m} + 2*{p} - {d}*({k}-1) - 1) / {s}) + 1 = {output_size(m, k, s, p, d)}"
+    ``floor((10 + 2*0 - 1*(3-1) - 1) / 1) + 1 = 8``. `p` is the padding per side, or
+    (before, after) when they differ (even kernels with "same" padding)."""
+    before, after = (p, p) if isinstance(p, (int, np.integer)) else p
+    pad_text = f"2*{before}" if before == after else f"{before}+{after}"
+    n = (m + before + after - d * (k - 1) - 1) // s + 1
+    return f"floor(({m} + {pad_text} - {d}*({k}-1) - 1) / {s}) + 1 = {n}"
