@@ -3,11 +3,14 @@ picture in the window (input image, mosaic, single channel, filters)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QWidget
+from PySide6.QtWidgets import QApplication, QGraphicsRectItem, QMenu, QWidget
 
 from explorer.core import colormaps
 
@@ -25,6 +28,22 @@ def colormap(name: str) -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0.0, 1.0, 256), lookup_table(name))
 
 
+@contextmanager
+def owning_popups(owner: QWidget) -> Iterator[None]:
+    """Give `owner` the parentless menus pyqtgraph items create inside the block.
+
+    pyqtgraph's ViewBox and PlotItem make their context menus without a parent; they would
+    outlive the window as stray top-level widgets until Python collects the items.
+    """
+    before = {id(w) for w in QApplication.topLevelWidgets()}
+    yield
+    for widget in QApplication.topLevelWidgets():
+        # only menus: other stray widgets (PlotItem's control panel) already belong to a
+        # QWidgetAction, and a second owner would delete them twice
+        if isinstance(widget, QMenu) and id(widget) not in before and widget.parent() is None:
+            widget.setParent(owner, widget.windowFlags())
+
+
 class ImageCanvas(pg.GraphicsLayoutWidget):
     """An ImageItem in a ViewBox with locked aspect and the y axis pointing down.
 
@@ -39,7 +58,10 @@ class ImageCanvas(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground(background)
         self.ci.layout.setContentsMargins(2, 2, 2, 2)
-        self.view: pg.ViewBox = self.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        with owning_popups(self):
+            self.view: pg.ViewBox = self.addViewBox(
+                lockAspect=True, invertY=True, enableMenu=False
+            )
         self.view.setMouseEnabled(x=True, y=True)
         self.item = pg.ImageItem(axisOrder="row-major")
         self.item.setAutoDownsample(True)

@@ -23,7 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.mosaic import Mosaic, as_maps, mosaic
-from explorer.gui.canvas import COLORMAP_NAMES, ImageCanvas, colormap, lookup_table
+from explorer.gui.canvas import (
+    COLORMAP_NAMES,
+    ImageCanvas,
+    colormap,
+    lookup_table,
+    owning_popups,
+)
 
 NORMALISATIONS = {"per channel": "channel", "per layer": "layer"}
 
@@ -59,21 +65,21 @@ class FeatureView(QWidget):
             "per channel: each map stretched to its own range; "
             "per layer: one range for all, so strong channels stand out"
         )
-        head = QHBoxLayout()
-        head.addWidget(self.title, 1)
-        head.addWidget(QLabel("Colours"))
-        head.addWidget(self.colormap_box)
-        head.addWidget(QLabel("Scale"))
-        head.addWidget(self.norm_box)
         self.canvas = ImageCanvas()
         self.readout = QLabel("Hover over a tile to see its channel; click to enlarge it.")
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout.setObjectName("readout")
+        foot = QHBoxLayout()
+        foot.addWidget(self.readout, 1)
+        foot.addWidget(QLabel("Colours"))
+        foot.addWidget(self.colormap_box)
+        foot.addWidget(QLabel("Scale"))
+        foot.addWidget(self.norm_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(head)
+        layout.addWidget(self.title)
         layout.addWidget(self.canvas, 1)
-        layout.addWidget(self.readout)
+        layout.addLayout(foot)
 
         self.mosaic: Mosaic | None = None
         self.layer: str | None = None
@@ -177,9 +183,10 @@ class ChannelView(QWidget):
         super().__init__(parent)
         self.title = panel_title("Channel")
         self.canvas = ImageCanvas()
-        self.colorbar = pg.ColorBarItem(
-            values=(0, 1), colorMap=colormap("viridis"), interactive=False, width=14
-        )
+        with owning_popups(self):
+            self.colorbar = pg.ColorBarItem(
+                values=(0, 1), colorMap=colormap("viridis"), interactive=False, width=14
+            )
         self.colorbar.setImageItem(self.canvas.item)
         self.canvas.addItem(self.colorbar)
         self.readout = QLabel("Click a tile in the mosaic.")

@@ -150,6 +150,8 @@ class JobRunner(QObject):
                 return False
             QThreadPool.globalInstance().waitForDone(10)
             QCoreApplication.processEvents()
+        # the answer can arrive a moment before its pool thread has returned
+        QThreadPool.globalInstance().waitForDone(max(0, int((deadline - time.monotonic()) * 1000)))
         QCoreApplication.processEvents()
         return True
 

@@ -1,0 +1,205 @@
+"""The main window driven as a person would: samples, keyboard, clicks, bad files."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from explorer.core.mosaic import as_maps
+from explorer.gui.app import run_gui, wait_until_idle
+from explorer.gui.loading import NetSpec
+
+
+def _settle(window, timeout: float = 60) -> None:
+    assert wait_until_idle(window, timeout=timeout)
+
+
+def _check_mosaic(window) -> None:
+    """The mosaic holds one tile per channel of the current layer, drawn by one item."""
+    name = window.layer_tree.current_name
+    act = window.trace.activation(name)
+    m = window.feature_view.mosaic
+    assert m is not None, name
+    assert m.channels == as_maps(act).shape[0]
+    assert m.channels == window.trace.info(name).out_shape[0]
+    drawn = window.feature_view.canvas.item.image
+    assert drawn.shape == m.image.shape
+    assert drawn.shape == (m.rows * (m.tile_h + m.pad) - m.pad, m.cols * (m.tile_w + m.pad) - m.pad)
+    assert m.rows * m.cols >= m.channels > (m.rows - 1) * m.cols
+
+
+def test_window_opens_on_network_and_sample(window, small_net):
+    trace = window.trace
+    assert window.network.name == small_net
+    # the input panel shows what the network sees, at its input size
+    h, w = window.network.input_size
+    assert window.image_panel.canvas.item.image.shape == (h, w, 3)
+    np.testing.assert_allclose(window.image_panel.canvas.item.image, window.picture)
+    # the tree lists every traced layer, and starts on the first stack of maps
+    assert window.layer_tree.names == [layer.name for layer in trace.layers]
+    first = window.layer_tree.current_name
+    assert len(trace.info(first).out_shape) == 3
+    _check_mosaic(window)
+    # predictions: the trace's own top-5, as bars
+    top = trace.topk(5)
+    assert window.predictions.top == top
+    assert window.predictions.bars[0].value() == round(top[0][1] * 1000)
+    assert window.predictions.bars[0].isVisibleTo(window)
+    # status bar and banner say where the weights came from
+    assert window.weights_label.text() == f"Weights: {window.network.weights_source}"
+    assert window.network_panel.banner.isVisibleTo(window) == window.network.random_weights
+    assert "cpu" in window.device_label.text()
+
+
+def test_keyboard_steps_through_layers(window, qtbot):
+    names = window.layer_tree.names
+    start = names.index(window.layer_tree.current_name)
+    window.activateWindow()
+    window.layer_tree.setFocus()
+    qtbot.keyClick(window.layer_tree, Qt.Key.Key_PageDown)
+    assert window.layer_tree.current_name == names[start + 1]
+    qtbot.keyClick(window.layer_tree, Qt.Key.Key_J)
+    assert window.layer_tree.current_name == names[start + 2]
+    qtbot.keyClick(window.layer_tree, Qt.Key.Key_K)
+    assert window.layer_tree.current_name == names[start + 1]
+    qtbot.keyClick(window.layer_tree, Qt.Key.Key_PageUp)
+    assert window.layer_tree.current_name == names[start]
+    # walk the whole network: every layer with maps gets its mosaic, the info follows
+    for name in names[start + 1:]:
+        qtbot.keyClick(window.layer_tree, Qt.Key.Key_J)
+        assert window.layer_tree.current_name == name
+        assert window.info_panel.values["name"].text() == name
+        if window.trace.activation(name).dim() in (1, 3):
+            _check_mosaic(window)
+    qtbot.keyClick(window.layer_tree, Qt.Key.Key_J)  # stays on the last layer
+    assert window.layer_tree.current_name == names[-1]
+
+
+def _click_image_pixel(qtbot, canvas, y: float, x: float) -> None:
+    scene = canvas.view.mapViewToScene(QPointF(x, y))
+    pos = canvas.mapFromScene(scene)
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y()))
+
+
+def test_clicking_a_tile_selects_its_channel(window, qtbot):
+    m = window.feature_view.mosaic
+    channel = min(5, m.channels - 1)
+    oy, ox = m.tile_origin(channel)
+    _click_image_pixel(qtbot, window.feature_view.canvas, oy + m.tile_h / 2, ox + m.tile_w / 2)
+    assert window.feature_view.channel == channel
+    assert window.channel_view.channel == channel
+    expected = window.trace.activation(window.feature_view.layer)[channel].float().cpu().numpy()
+    np.testing.assert_allclose(window.channel_view.values, expected)
+    assert window.channel_view.canvas.item.image.shape == expected.shape
+    assert f"channel {channel}" in window.channel_view.title.text()
+
+
+def test_normalisation_and_colour_map_change_the_mosaic(window):
+    fv = window.feature_view
+    per_channel = fv.mosaic.image.copy()
+    fv.norm_box.setCurrentText("per layer")
+    assert fv.normalize == "layer"
+    per_layer = fv.mosaic.image
+    finite = np.isfinite(per_layer)
+    # per layer: one range for all tiles, so the whole mosaic spans [0, 1] exactly once
+    assert np.nanmin(per_layer) == pytest.approx(0.0) and np.nanmax(per_layer) == pytest.approx(1)
+    assert not np.allclose(per_channel[finite], per_layer[finite])
+    lut_before = fv.canvas.item.lut.copy()
+    fv.colormap_box.setCurrentText("grey")
+    assert not np.array_equal(fv.canvas.item.lut, lut_before)
+    assert np.array_equal(fv.canvas.item.lut[:, 0], np.arange(256))
+
+
+def test_bad_image_shows_one_error_and_keeps_the_loaded_one(window, tmp_path):
+    bad = tmp_path / "x.png"
+    bad.write_text("this is not a picture")
+    image, trace, network = window.image, window.trace, window.network
+    window.load_image(str(bad))
+    _settle(window)
+    assert len(window.errors) == 1
+    assert "x.png" in window.errors[0]
+    assert window.error_banner.isVisibleTo(window)
+    assert window.error_banner.text == window.errors[0]
+    assert window.image is image and window.trace is trace and window.network is network
+    assert window.feature_view.mosaic is not None
+
+
+def test_bad_weights_show_one_error_and_keep_the_network(window, tmp_path, small_net):
+    bad = tmp_path / "weights.pt"
+    bad.write_bytes(b"not a torch file")
+    network, trace = window.network, window.trace
+    window.load(NetSpec(small_net, str(bad)))
+    _settle(window)
+    assert len(window.errors) == 1 and "weights.pt" in window.errors[0]
+    assert window.network is network and window.trace is trace
+    # after an error the window still loads what it is asked for
+    window.load_image("coffee")
+    _settle(window)
+    assert window.sample == "coffee" and window.network is network
+    assert not window.error_banner.isVisibleTo(window)
+
+
+def test_newer_image_request_supersedes_the_stale_one(window, qtbot):
+    shown = []
+    window.runner.finished.connect(lambda result: shown.append(result.sample))
+    dropped = window.runner.dropped
+    first = window.load_image("chelsea")
+    second = window.load_image("coffee")
+    assert second > first
+    _settle(window)
+    assert shown == ["coffee"]
+    assert window.sample == "coffee" and window.image.name == "coffee"
+    assert window.runner.dropped == dropped + 1  # chelsea's answer came and was dropped
+
+
+def test_image_request_during_network_load_keeps_the_network(window, small_net):
+    other = next(n for n in ("lenet5-digits", "tinyvgg-shapes", "resnet18") if n != small_net)
+    window.load(NetSpec(other))
+    window.load_image("coins")
+    _settle(window)
+    assert window.network.name == other
+    assert window.sample == "coins"
+
+
+def test_dropping_an_image_file_loads_it(window, tmp_path):
+    from PIL import Image as PILImage
+
+    path = tmp_path / "drop.png"
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[:, :30, 0] = 255
+    PILImage.fromarray(rgb).save(path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    _settle(window)
+    assert window.image.path == Path(path)
+    assert window.sample is None
+    assert window.image_panel.samples.currentText() == "(your image)"
+
+
+def test_run_gui_screenshot(tmp_path, qapp, small_net):
+    out = tmp_path / "shot.png"
+    assert run_gui(small_net, "chelsea", str(out), "cpu") == 0
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1400, 900)
+    assert QApplication.topLevelWidgets() is not None
+
+
+def test_run_gui_bad_image_exits_2(tmp_path, qapp, capsys, small_net):
+    bad = tmp_path / "x.png"
+    bad.write_text("nope")
+    assert run_gui(small_net, str(bad), str(tmp_path / "s.png"), "cpu") == 2
+    assert "x.png" in capsys.readouterr().err
+
+
+def test_trace_lives_on_the_requested_device(window):
+    act = window.trace.activation(window.layer_tree.current_name)
+    assert act.device == torch.device("cpu")
