@@ -84,15 +84,22 @@ def pool_sources(x: np.ndarray, mode: str = "max", size=2, stride=None) -> np.nd
     return np.stack(np.divmod(flat, x.shape[1]), axis=-1)
 
 
-def window_of(cell: tuple[int, int], size=2, stride=None) -> list[tuple[int, int]]:
+def window_of(
+    cell: tuple[int, int], size=2, stride=None, shape: tuple[int, int] | None = None
+) -> list[tuple[int, int]]:
     """All pooling windows (output cells) that contain input `cell` (several when windows
-    overlap, none when the cell falls in a gap or in the dropped border)."""
+    overlap, none when the cell falls in a gap or, given the image `shape`, in the border
+    that pooling drops)."""
     k = _pair(size, "pooling size")
     s = k if stride is None else _pair(stride, "stride")
+    n_out = pool_output_shape(shape, k, s) if shape is not None else (None, None)
     per_axis = []
     for a in range(2):
         c = cell[a]
-        per_axis.append([i for i in range(c // s[a] + 1) if i * s[a] <= c < i * s[a] + k[a]])
+        per_axis.append([
+            i for i in range(c // s[a] + 1)
+            if i * s[a] <= c < i * s[a] + k[a] and (n_out[a] is None or i < n_out[a])
+        ])
     return [(i, j) for i in per_axis[0] for j in per_axis[1]]
 
 
@@ -139,7 +146,7 @@ def move_value(
     moved[source], moved[target] = x[target], x[source]
     before, after = pool(x, mode, k, s), pool(moved, mode, k, s)
     changed = [tuple(int(v) for v in c) for c in np.argwhere(before != after)]
-    same = set(window_of(source, k, s)) == set(window_of(target, k, s))
+    same = set(window_of(source, k, s, x.shape)) == set(window_of(target, k, s, x.shape))
     return MoveResult(
         tuple(source), tuple(target), float(x[source]), same, before, after, changed
     )
