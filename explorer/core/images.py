@@ -56,7 +56,13 @@ def load_image(src: str | Path | np.ndarray | PILImage.Image, *,
         return Image(_array_to_rgb(src), name or "array", None,
                      f"array {src.shape} {src.dtype}")
     if isinstance(src, PILImage.Image):
-        return Image(_pil_to_rgb(src, max_pixels), name or "image", None, _describe(src))
+        try:
+            return Image(_pil_to_rgb(src, max_pixels), name or "image", None,
+                         _describe(src))
+        except (OSError, SyntaxError, ValueError) as exc:
+            if isinstance(exc, ImageError):
+                raise
+            raise ImageError(f"the image data is damaged ({exc})") from None
     path = Path(src)
     if not path.exists():
         raise ImageError(f"{path}: no such file")
