@@ -1,0 +1,513 @@
+"""Page 1, the convolution playground: the lecture's 10x10 table (or a picture), a kernel
+editor with presets, padding / stride / dilation / transposed convolution, the output with
+the lecture's size formula filled in, and an animated window showing each sum of products.
+
+Every number comes from :mod:`explorer.lab.conv` (the same calls ``cnn-explorer lab conv``
+makes); this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.errors import UserError
+from explorer.gui.canvas import ImageCanvas, lookup_table
+from explorer.gui.lab.common import (
+    PADDED,
+    TARGET,
+    WINDOW,
+    LabPage,
+    NumberGrid,
+    SampleChooser,
+    big_label,
+    fmt,
+    grey_array,
+)
+from explorer.lab import conv
+from explorer.lab.table import lecture_table
+
+#: largest input shown as numbers; bigger ones are drawn as a picture
+MAX_NUMERIC = 16
+IMAGE_SIZES = (16, 32, 64)
+
+
+class KernelEditor(QWidget):
+    """A k x k grid of spin boxes; emits nothing itself, the page polls :meth:`kernel`."""
+
+    def __init__(self, on_change, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._on_change = on_change
+        self.grid = QGridLayout(self)
+        self.grid.setSpacing(2)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.spins: list[list[QDoubleSpinBox]] = []
+        self._quiet = False
+
+    def set_kernel(self, w: np.ndarray) -> None:
+        k = w.shape[0]
+        if len(self.spins) != k:
+            for row in self.spins:
+                for spin in row:
+                    spin.deleteLater()
+            self.spins = []
+            for r in range(k):
+                row = []
+                for c in range(k):
+                    spin = QDoubleSpinBox()
+                    spin.setRange(-99.0, 99.0)
+                    spin.setDecimals(3)
+                    spin.setSingleStep(0.1)
+                    spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+                    spin.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                    spin.setMinimumWidth(58)
+                    spin.valueChanged.connect(self._changed)
+                    self.grid.addWidget(spin, r, c)
+                    row.append(spin)
+                self.spins.append(row)
+        self._quiet = True
+        for r in range(k):
+            for c in range(k):
+                self.spins[r][c].setValue(float(w[r, c]))
+        self._quiet = False
+
+    def kernel(self) -> np.ndarray:
+        """ndarray[k, k] float64 as typed (the spin boxes round to 3 decimals)."""
+        return np.array([[s.value() for s in row] for row in self.spins], dtype=np.float64)
+
+    def _changed(self) -> None:
+        if not self._quiet:
+            self._on_change()
+
+
+class MatrixOrPicture(QStackedWidget):
+    """A :class:`NumberGrid` for small arrays, an :class:`ImageCanvas` for larger ones."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid = NumberGrid()
+        self.canvas = ImageCanvas(background="#ffffff")
+        self.addWidget(self.grid)
+        self.addWidget(self.canvas)
+        self.numeric = True
+
+    def set_values(self, values: np.ndarray, origin=(0, 0), special=None,
+                   cmap: str = "grey") -> None:
+        self.numeric = max(values.shape) <= MAX_NUMERIC
+        if self.numeric:
+            self.grid.set_values(values, origin, special=special)
+            self.setCurrentWidget(self.grid)
+        else:
+            shown = values.astype(np.float32)
+            self.canvas.set_image(shown, levels=None, lut=lookup_table(cmap))
+            self.canvas.set_marker(None)
+            self.setCurrentWidget(self.canvas)
+
+    def mark(self, cells: list[tuple[int, int]], target: bool = False) -> None:
+        """Highlight `cells` (the window, or the one output cell)."""
+        if self.numeric:
+            self.grid.highlight([(TARGET if target else WINDOW, cells)])
+        elif cells:
+            rows = [r for r, _ in cells]
+            cols = [c for _, c in cells]
+            self.canvas.set_marker((min(cols), min(rows), max(cols) + 1, max(rows) + 1))
+        else:
+            self.canvas.set_marker(None)
+
+
+def size_formula(axis: str, m: int, k: int, s: int, pads: tuple[int, int], d: int) -> str:
+    """The lecture's output-size formula with the numbers filled in (HTML).
+
+    Valid padding without dilation uses the lecture's form ``M_l = floor((M_{l-1} - k)/s) + 1``;
+    anything else the general form of :func:`explorer.lab.conv.formula`.
+    """
+    sym = "M" if axis == "rows" else "N"
+    n = conv.output_size(m + pads[0] + pads[1], k, s, 0, d)
+    if pads == (0, 0) and d == 1:
+        return (f"{axis}: {sym}<sub>l</sub> = ⌊({sym}<sub>l−1</sub> − k) / s⌋ + 1 "
+                f"= ⌊({m} − {k}) / {s}⌋ + 1 = <b>{n}</b>")
+    # the same arithmetic as explorer.lab.conv.formula, typeset
+    return (f"{axis}: {sym}<sub>l</sub> = ⌊({sym}<sub>l−1</sub> + p<sub>before</sub> + "
+            f"p<sub>after</sub> − d(k−1) − 1) / s⌋ + 1 = ⌊({m} + {pads[0]} + {pads[1]} − "
+            f"{d}·({k}−1) − 1) / {s}⌋ + 1 = <b>{n}</b>")
+
+
+def _term(v: float, w: float) -> str:
+    a, b = fmt(v), fmt(w, 3)
+    return f"{a if v >= 0 else f'({a})'}·{b if w >= 0 else f'({b})'}"
+
+
+class ConvPage(LabPage):
+    title = "1  Convolution"
+    slide = "“Remember convolution w * x”, padding, strides"
+    hint = ("Pick a kernel and watch it slide: the yellow window is multiplied cell by cell "
+            "with the kernel and summed into the orange output cell. Space / → steps.")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.x = lecture_table()
+        self.source = "lecture table"
+        self.output = np.zeros((0, 0))
+        self.steps: list[conv.Step] = []
+        self.step_index = -1
+        self.error = ""
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self._tick)
+        self._build()
+        self.set_preset("box", 3)
+
+    # -- construction -----------------------------------------------------------------
+    def _build(self) -> None:
+        controls = QVBoxLayout()
+        src = QGroupBox("Input x")
+        form = QFormLayout(src)
+        self.input_combo = SampleChooser(with_table=True, default="lecture table")
+        self.input_combo.currentIndexChanged.connect(self._input_changed)
+        self.size_combo = QComboBox()
+        for s in IMAGE_SIZES:
+            self.size_combo.addItem(f"{s} px", s)
+        self.size_combo.setCurrentIndex(len(IMAGE_SIZES) - 1)
+        self.size_combo.currentIndexChanged.connect(self._input_changed)
+        self.size_combo.setEnabled(False)
+        form.addRow("picture", self.input_combo)
+        form.addRow("shorter side", self.size_combo)
+        controls.addWidget(src)
+
+        kbox = QGroupBox("Kernel w")
+        kform = QVBoxLayout(kbox)
+        row = QHBoxLayout()
+        self.preset_combo = QComboBox()
+        for name in conv.kernel_names():
+            self.preset_combo.addItem(name)
+        self.preset_combo.addItem("custom")
+        self.ksize_combo = QComboBox()
+        self.ksize_combo.addItems(["3x3", "5x5"])
+        self.preset_combo.activated.connect(lambda _i: self._preset_chosen())
+        self.ksize_combo.activated.connect(lambda _i: self._preset_chosen())
+        row.addWidget(self.preset_combo, 1)
+        row.addWidget(self.ksize_combo)
+        kform.addLayout(row)
+        self.editor = KernelEditor(self._kernel_edited)
+        kform.addWidget(self.editor)
+        self.flip_check = QCheckBox("flip the kernel (true convolution)")
+        self.flip_check.setChecked(True)
+        self.flip_check.setToolTip("Unchecked: correlation, which is what a CNN layer "
+                                   "(torch's conv2d) computes.")
+        self.flip_check.toggled.connect(self.recompute)
+        kform.addWidget(self.flip_check)
+        self.kernel_note = QLabel("")
+        self.kernel_note.setWordWrap(True)
+        self.kernel_note.setObjectName("hint")
+        kform.addWidget(self.kernel_note)
+        controls.addWidget(kbox)
+
+        gbox = QGroupBox("Geometry")
+        gform = QFormLayout(gbox)
+        self.padding_combo = QComboBox()
+        self.padding_combo.addItems(list(conv.PADDINGS))
+        self.padding_combo.currentIndexChanged.connect(self.recompute)
+        self.stride_spin = QSpinBox()
+        self.stride_spin.setRange(1, 5)
+        self.dilation_spin = QSpinBox()
+        self.dilation_spin.setRange(1, 3)
+        self.transposed_check = QCheckBox("transposed convolution (upsampling)")
+        for w in (self.stride_spin, self.dilation_spin):
+            w.valueChanged.connect(self.recompute)
+        self.transposed_check.toggled.connect(self.recompute)
+        gform.addRow("padding", self.padding_combo)
+        gform.addRow("stride s", self.stride_spin)
+        gform.addRow("dilation d", self.dilation_spin)
+        gform.addRow(self.transposed_check)
+        controls.addWidget(gbox)
+
+        abox = QGroupBox("Animation")
+        alay = QVBoxLayout(abox)
+        buttons = QHBoxLayout()
+        self.back_button = QPushButton("◀ step")
+        self.play_button = QPushButton("▶ play")
+        self.next_button = QPushButton("step ▶")
+        self.reset_button = QPushButton("reset")
+        self.back_button.clicked.connect(self.step_back)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.next_button.clicked.connect(self.step_forward)
+        self.reset_button.clicked.connect(self.reset_animation)
+        for b in (self.back_button, self.play_button, self.next_button, self.reset_button):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep space for the page keys
+            buttons.addWidget(b)
+        alay.addLayout(buttons)
+        speed = QHBoxLayout()
+        speed.addWidget(QLabel("slow"))
+        self.speed_slider = QSlider(Qt.Orientation.Horizontal)
+        self.speed_slider.setRange(1, 20)  # steps per second
+        self.speed_slider.setValue(3)
+        self.speed_slider.valueChanged.connect(self._speed_changed)
+        speed.addWidget(self.speed_slider, 1)
+        speed.addWidget(QLabel("fast"))
+        alay.addLayout(speed)
+        controls.addWidget(abox)
+        controls.addStretch(1)
+
+        self.input_view = MatrixOrPicture()
+        self.output_view = MatrixOrPicture()
+        self.output_view.grid.decimals = 1
+        self.applied_grid = NumberGrid(cell=52, decimals=3)
+        self.input_title = QLabel("")
+        self.output_title = QLabel("")
+        for label in (self.input_title, self.output_title):
+            label.setWordWrap(True)
+        in_col = QVBoxLayout()
+        in_col.addWidget(self.input_title)
+        in_col.addWidget(self.input_view, 1)
+        out_col = QVBoxLayout()
+        out_col.addWidget(self.output_title)
+        out_col.addWidget(self.output_view, 1)
+        k_col = QVBoxLayout()
+        self.applied_title = QLabel("kernel as laid\non the window")
+        k_col.addWidget(self.applied_title)
+        k_col.addWidget(self.applied_grid)
+        k_col.addStretch(1)
+        grids = QHBoxLayout()
+        grids.addLayout(in_col, 5)
+        grids.addLayout(k_col, 0)
+        grids.addLayout(out_col, 4)
+
+        self.formula_label = big_label()
+        self.formula_label.setTextFormat(Qt.TextFormat.RichText)
+        self.step_label = big_label(scale=1.05)
+        self.step_label.setTextFormat(Qt.TextFormat.RichText)
+        right = QVBoxLayout()
+        right.addLayout(grids, 1)
+        right.addWidget(self.formula_label)
+        right.addWidget(self.step_label)
+
+        main = QHBoxLayout()
+        left = QWidget()
+        left.setLayout(controls)
+        left.setMaximumWidth(420)
+        main.addWidget(left)
+        main.addLayout(right, 1)
+        self.body.addLayout(main, 1)
+
+    # -- public -----------------------------------------------------------------------
+    def set_preset(self, name: str, size: int = 3) -> None:
+        """Load kernel preset `name` (see explorer.lab.conv.kernel_names) at `size`."""
+        self.preset_combo.setCurrentText(name)
+        self.ksize_combo.setCurrentText(f"{size}x{size}")
+        self._preset_chosen()
+
+    def set_input(self, name: str, size: int | None = None) -> None:
+        """"lecture table" or a sample name; pictures are made grey 0..255 at `size`."""
+        if size is not None:
+            self.size_combo.setCurrentIndex(IMAGE_SIZES.index(size))
+        self.input_combo.setCurrentText(name)
+        self._input_changed()
+
+    def set_current_image(self, image) -> None:
+        self.input_combo.set_current_image(image)
+
+    def settings(self) -> dict:
+        return {
+            "padding": self.padding_combo.currentText(),
+            "stride": self.stride_spin.value(),
+            "dilation": self.dilation_spin.value(),
+            "mode": "convolution" if self.flip_check.isChecked() else "correlation",
+            "transposed": self.transposed_check.isChecked(),
+        }
+
+    def kernel(self) -> np.ndarray:
+        return self.editor.kernel()
+
+    # -- reacting ---------------------------------------------------------------------
+    def _preset_chosen(self) -> None:
+        name = self.preset_combo.currentText()
+        size = 3 if self.ksize_combo.currentText() == "3x3" else 5
+        if name == "custom":
+            w = np.zeros((size, size))
+            w[size // 2, size // 2] = 1.0
+            self.kernel_note.setText("Type your own weights.")
+        else:
+            w = conv.kernel(name, size)
+            self.kernel_note.setText(conv.KERNEL_DESCRIPTIONS.get(name, ""))
+        self._preset_kernel = w
+        self.editor.set_kernel(w)
+        self.recompute()
+
+    def _kernel_edited(self) -> None:
+        if self.preset_combo.currentText() != "custom":
+            self.preset_combo.setCurrentText("custom")
+            self.kernel_note.setText("Edited by hand.")
+        self.recompute()
+
+    def _input_changed(self) -> None:
+        image = self.input_combo.image()
+        self.size_combo.setEnabled(image is not None)
+        if image is None:
+            self.x, self.source = lecture_table(), "lecture table"
+        else:
+            size = self.size_combo.currentData()
+            self.x, self.source = grey_array(image, size), image.name
+        self.recompute()
+
+    def _preset_or_typed(self) -> np.ndarray:
+        # the spin boxes hold 3 decimals; an untouched preset keeps its exact values (1/9)
+        typed = self.editor.kernel()
+        preset = getattr(self, "_preset_kernel", None)
+        if preset is not None and preset.shape == typed.shape and np.allclose(
+                preset, typed, atol=6e-4):
+            return preset
+        return typed
+
+    def recompute(self) -> None:
+        """Convolve with the current settings and redraw everything."""
+        self.timer.stop()
+        self.play_button.setText("▶ play")
+        w = self._preset_or_typed()
+        st = self.settings()
+        s, d, padding = st["stride"], st["dilation"], st["padding"]
+        self.padding_combo.setEnabled(not st["transposed"])
+        h, wd = self.x.shape
+        try:
+            if st["transposed"]:
+                self.output = conv.transposed(self.x, w, s, 0, d)
+                self.steps = []
+                shown, origin, special = self.x, (0, 0), None
+                applied = w
+                sizes = [
+                    f"{axis}: (M − 1)·s − 2p + d(k − 1) + 1 = ({m} − 1)·{s} − 2·0 + "
+                    f"{d}·({k} − 1) + 1 = <b>{conv.transposed_output_size(m, k, s, 0, d)}</b>"
+                    for axis, m, k in (("rows", h, w.shape[0]), ("cols", wd, w.shape[1]))
+                ]
+            else:
+                self.output = conv.convolve(self.x, w, padding, s, d, st["mode"])
+                self.steps = list(conv.steps(self.x, w, padding, s, d, st["mode"]))
+                shown = conv.pad(self.x, w.shape, padding, d)
+                top = conv.pad_amounts(w.shape[0], d, padding)[0]
+                left = conv.pad_amounts(w.shape[1], d, padding)[0]
+                origin = (top, left)
+                special = np.ones(shown.shape, dtype=bool)
+                special[top:top + h, left:left + wd] = False
+                applied = conv.applied_kernel(w, st["mode"])
+                sizes = [
+                    size_formula(axis, m, k, s, conv.pad_amounts(k, d, padding), d)
+                    for axis, m, k in (("rows", h, w.shape[0]), ("cols", wd, w.shape[1]))
+                ]
+            self.error = ""
+        except UserError as exc:
+            self.error = str(exc)
+            self.output = np.zeros((0, 0))
+            self.steps = []
+            self.formula_label.setText(f"<span style='color:#c0392b'>{exc}</span>")
+            self.step_label.setText("")
+            return
+        self._origin = origin
+        self.input_view.set_values(shown, origin, special)
+        self.output_view.set_values(self.output, cmap="coolwarm" if self.output.min() < 0
+                                    else "grey")
+        self.applied_grid.set_values(applied, shade=False)
+        self.applied_grid.set_cell_size(52 if applied.shape[0] == 3 else 44)
+        self.applied_title.setText("kernel as laid on\nthe window" + (
+            "\n(flipped)" if st["mode"] == "convolution" and not st["transposed"] else ""))
+        pad_note = "" if padding == "valid" or st["transposed"] else (
+            f"  <span style='background:{PADDED.name()}'>&nbsp;blue&nbsp;</span> = padding")
+        self.input_title.setText(f"<b>input x</b>: {self.source}, {h}x{wd}{pad_note}")
+        what = "transposed convolution" if st["transposed"] else st["mode"]
+        self.output_title.setText(f"<b>output a</b> ({what}): "
+                                  f"{self.output.shape[0]}x{self.output.shape[1]}")
+        self.formula_label.setText("Output size<br>" + "<br>".join(sizes))
+        self.step_index = -1
+        self._show_step()
+
+    # -- animation --------------------------------------------------------------------
+    def _show_step(self) -> None:
+        if not self.steps or self.step_index < 0:
+            self.input_view.mark([])
+            self.output_view.mark([], target=True)
+            self.step_label.setText(
+                "Press <b>step ▶</b> (or space) to place the kernel on the first window."
+                if self.steps else "")
+            self.back_button.setEnabled(False)
+            self.next_button.setEnabled(bool(self.steps))
+            return
+        st = self.steps[self.step_index]
+        top, left = self._origin
+        window = [(int(r) + top, int(c) + left) for r, c in zip(st.rows.ravel(), st.cols.ravel())]
+        self.input_view.mark(window)
+        self.output_view.mark([st.out], target=True)
+        self.step_label.setText(self._sum_text(st))
+        self.back_button.setEnabled(self.step_index > 0)
+        self.next_button.setEnabled(self.step_index < len(self.steps) - 1)
+
+    def _sum_text(self, st: conv.Step) -> str:
+        k1, k2 = st.values.shape
+        cells = []
+        for r in range(k1):
+            tds = "".join(
+                f"<td style='padding:0 6px'>{_term(st.values[r, c], st.weights[r, c])}</td>"
+                for c in range(k2)
+            )
+            cells.append(f"<tr>{tds}</tr>")
+        i, j = st.out
+        return (f"Step {self.step_index + 1} of {len(self.steps)}: "
+                f"a<sub>{i},{j}</sub> = Σ x·w over the window =<br>"
+                f"<table style='font-family:monospace'>{''.join(cells)}</table>"
+                f"= <b>{fmt(st.total, 3)}</b>")
+
+    def step_forward(self) -> bool:
+        if not self.steps or self.step_index >= len(self.steps) - 1:
+            return False
+        self.step_index += 1
+        self._show_step()
+        return True
+
+    def step_back(self) -> bool:
+        if not self.steps or self.step_index <= 0:
+            return False
+        self.step_index -= 1
+        self._show_step()
+        return True
+
+    def reset_animation(self) -> None:
+        self.timer.stop()
+        self.play_button.setText("▶ play")
+        self.step_index = -1
+        self._show_step()
+
+    def toggle_play(self) -> None:
+        if self.timer.isActive():
+            self.timer.stop()
+            self.play_button.setText("▶ play")
+            return
+        if not self.steps:
+            return
+        if self.step_index >= len(self.steps) - 1:
+            self.step_index = -1
+        self._speed_changed()
+        self.timer.start()
+        self.play_button.setText("❚❚ pause")
+
+    def _speed_changed(self) -> None:
+        self.timer.setInterval(int(1000 / self.speed_slider.value()))
+
+    def _tick(self) -> None:
+        if not self.step_forward():
+            self.timer.stop()
+            self.play_button.setText("▶ play")
+
+    def shutdown(self) -> None:
+        self.timer.stop()
