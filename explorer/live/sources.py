@@ -1,0 +1,265 @@
+"""Where live frames come from: a camera, a video file, or seeded moving shapes.
+
+Every source has the same small interface: ``open()``, ``read()`` -> the next frame as
+np.float32 [H, W, 3] RGB in [0, 1] (or None at the end of a file), ``close()``, a
+``name`` and ``fps_hint`` (the rate the frames are meant to be shown at; None when the
+source is as fast as it is read). Cameras and files are read with OpenCV's
+``cv2.VideoCapture``; a camera or file that cannot be opened raises
+:class:`~explorer.errors.UserError` in ``open()`` and leaves other sources untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from explorer.errors import UserError
+
+#: the file-dialog filter for video files
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All files (*)"
+
+
+class Source(Protocol):
+    name: str
+    fps_hint: float | None
+
+    def open(self) -> None: ...
+
+    def read(self) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+def _to_rgb_float(bgr: np.ndarray) -> np.ndarray:
+    """OpenCV's BGR uint8 (or grey) frame -> np.float32 [H, W, 3] RGB in [0, 1]."""
+    if bgr.ndim == 2:
+        bgr = np.repeat(bgr[..., None], 3, axis=2)
+    elif bgr.shape[2] == 4:
+        bgr = bgr[..., :3]
+    scale = 1.0 / (65535.0 if bgr.dtype == np.uint16 else 255.0)
+    # reverse the channel axis while converting: one pass, one new array
+    return np.multiply(bgr[..., ::-1], scale, dtype=np.float32)
+
+
+class _Capture:
+    """Shared part of camera and file sources: a cv2.VideoCapture opened on demand."""
+
+    name = "capture"
+    fps_hint: float | None = None
+
+    def __init__(self) -> None:
+        self._cap = None
+
+    def _make(self):  # -> cv2.VideoCapture
+        raise NotImplementedError
+
+    def _failed(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def is_open(self) -> bool:
+        return self._cap is not None
+
+    def open(self) -> None:
+        if self._cap is not None:
+            return
+        cap = self._make()
+        if cap is None or not cap.isOpened():
+            if cap is not None:
+                cap.release()
+            raise UserError(self._failed())
+        self._cap = cap
+        fps = float(cap.get(5))  # cv2.CAP_PROP_FPS; 0 when unknown
+        self.fps_hint = fps if 0 < fps < 1000 else self.fps_hint
+
+    def read(self) -> np.ndarray | None:
+        if self._cap is None:
+            self.open()
+        ok, frame = self._cap.read()
+        if not ok or frame is None:
+            return None
+        return _to_rgb_float(frame)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class CameraSource(_Capture):
+    """Camera number `index` (0 is the first). A camera that is absent or busy raises
+    UserError on ``open()``."""
+
+    def __init__(self, index: int = 0, size: tuple[int, int] | None = None) -> None:
+        super().__init__()
+        self.index = int(index)
+        #: asked-for (width, height); the camera may pick another
+        self.size = size
+        self.name = f"camera {self.index}"
+        self.fps_hint = 30.0
+
+    def _make(self):
+        import cv2
+
+        # a camera that is not there makes OpenCV log warnings to stderr; keep them quiet
+        log = cv2.utils.logging
+        old = log.getLogLevel()
+        log.setLogLevel(log.LOG_LEVEL_SILENT)
+        try:
+            cap = cv2.VideoCapture(self.index)
+        finally:
+            log.setLogLevel(old)
+        if cap.isOpened() and self.size is not None:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
+        # a camera that opens but gives no frame (no permission, in use) is no camera
+        if cap.isOpened() and not cap.grab():
+            cap.release()
+        return cap
+
+    def _failed(self) -> str:
+        return (f"camera {self.index} could not be opened: no such camera, or it is in use; "
+                "try another number or the synthetic source")
+
+
+class VideoFileSource(_Capture):
+    """A video file, read frame by frame; ``loop`` starts it again at its end."""
+
+    def __init__(self, path: str | Path, loop: bool = False) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.loop = loop
+        self.name = self.path.name
+        self.fps_hint = 25.0
+
+    def _make(self):
+        import cv2
+
+        if not self.path.is_file():
+            return None
+        cap = cv2.VideoCapture(str(self.path))
+        # some containers "open" without a decodable stream: insist on one frame
+        if cap.isOpened():
+            ok, _ = cap.read()
+            if not ok:
+                cap.release()
+            else:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        return cap
+
+    def _failed(self) -> str:
+        if not self.path.exists():
+            return f"{self.path}: no such video file"
+        return f"{self.path}: not a video OpenCV can read"
+
+    def read(self) -> np.ndarray | None:
+        frame = super().read()
+        if frame is None and self.loop and self._cap is not None:
+            self._cap.set(1, 0)  # cv2.CAP_PROP_POS_FRAMES: back to the first frame
+            frame = super().read()
+        return frame
+
+
+class SyntheticSource:
+    """Coloured shapes moving across a background, for tests and rooms without a camera.
+
+    Frame ``i`` depends only on (seed, size, i): :meth:`frame_at` gives any frame, and
+    ``read()`` walks through them. Shapes bounce off the borders; drawing costs a few
+    sprite pastes per frame (the sprites are rendered once, antialiased, by the shapes
+    world's helpers).
+
+    Args:
+        size: (height, width) of the frames.
+        shapes: how many shapes move.
+        speed: pixels per frame, as a fraction of the shorter side.
+        fps_hint: the rate a player should show it at (None: as fast as it is read).
+    """
+
+    def __init__(self, size: tuple[int, int] = (128, 128), seed: int = 0, shapes: int = 4,
+                 speed: float = 0.02, fps_hint: float | None = 30.0) -> None:
+        from explorer.data import shapes as world
+
+        h, w = int(size[0]), int(size[1])
+        if h < 8 or w < 8:
+            raise UserError(f"synthetic frames must be at least 8x8, not {h}x{w}")
+        self.size = (h, w)
+        self.seed = int(seed)
+        self.name = f"synthetic {w}x{h} (seed {seed})"
+        self.fps_hint = fps_hint
+        rng = np.random.default_rng(self.seed)
+        self._background = world._background(rng, h, w, "gradient")
+        short = min(h, w)
+        self._sprites: list[tuple[np.ndarray, np.ndarray]] = []  # (alpha [s, s, 1], colour)
+        self._motion: list[tuple[float, float, float, float]] = []  # y0, x0, vy, vx
+        for k in range(shapes):
+            label = 1 + k % (world.NUM_CLASSES - 1)
+            radius = short * rng.uniform(0.12, 0.22)
+            s = int(math.ceil(2 * radius)) + 2
+            cov = world._coverage(world._polygon(label, s / 2, s / 2, radius,
+                                                 rng.uniform(0, 2 * math.pi)), s, s)
+            colour = world._pick_colour(rng, self._background.reshape(-1, 3)[::97])
+            self._sprites.append((cov[..., None], colour.astype(np.float32)))
+            angle = rng.uniform(0, 2 * math.pi)
+            v = speed * short * rng.uniform(0.6, 1.4)
+            self._motion.append((rng.uniform(0, max(h - s, 1)), rng.uniform(0, max(w - s, 1)),
+                                 v * math.sin(angle), v * math.cos(angle)))
+        self.index = 0
+        self._open = False
+
+    def open(self) -> None:
+        self._open = True
+
+    def close(self) -> None:
+        self._open = False
+
+    def read(self) -> np.ndarray:
+        frame = self.frame_at(self.index)
+        self.index += 1
+        return frame
+
+    def frame_at(self, i: int) -> np.ndarray:
+        """Frame number `i`: np.float32 [H, W, 3] in [0, 1]."""
+        h, w = self.size
+        img = self._background.copy()
+        for (alpha, colour), (y0, x0, vy, vx) in zip(self._sprites, self._motion):
+            s = alpha.shape[0]
+            y = _bounce(y0 + vy * i, max(h - s, 0))
+            x = _bounce(x0 + vx * i, max(w - s, 0))
+            # clip the sprite where it is bigger than the frame
+            sh, sw = min(s, h - y), min(s, w - x)
+            a = alpha[:sh, :sw]
+            patch = img[y:y + sh, x:x + sw]
+            patch += a * (colour - patch)
+        return img
+
+
+def _bounce(p: float, span: int) -> int:
+    """Position `p` reflected into [0, span] (a ball bouncing between two walls)."""
+    if span <= 0:
+        return 0
+    p = abs(p) % (2 * span)
+    return int(round(2 * span - p if p > span else p))
+
+
+def open_source(spec: str, size: tuple[int, int] = (128, 128), seed: int = 0) -> Source:
+    """A source from a short spec, as the command line takes it: "synthetic", a camera
+    number ("0", "camera:1") or a video file path."""
+    s = spec.strip()
+    if s in ("synthetic", "shapes", ""):
+        return SyntheticSource(size, seed=seed)
+    if s.isdigit() or s.startswith("camera:"):
+        index = s.split(":", 1)[-1]
+        if not index.isdigit():
+            raise UserError(f"camera number expected in {spec!r}, e.g. camera:0")
+        return CameraSource(int(index))
+    return VideoFileSource(s)
