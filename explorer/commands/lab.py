@@ -49,6 +49,18 @@ def register(subparsers) -> None:
     common(p)
     p.set_defaults(func=cmd_pool)
 
+    p = sub.add_parser("invariance", help="move a pooling window's maximum: inside the "
+                       "window the output stays, across a boundary it changes")
+    p.add_argument("--size", type=int, default=5, help="pooling window (default 5)")
+    p.add_argument("--stride", type=int, default=None, help="default: the window size")
+    p.add_argument("--window", type=int, nargs=2, default=(0, 0), metavar=("ROW", "COL"),
+                   help="which pooling window's maximum to move (default 0 0)")
+    p.add_argument("--to", type=int, nargs=2, default=None, metavar=("ROW", "COL"),
+                   help="move it to this cell (default: just right of the window)")
+    p.add_argument("--image", type=Path, help="a picture instead of the lecture's table")
+    common(p)
+    p.set_defaults(func=cmd_invariance)
+
     p = sub.add_parser("sizes", help="channel sizes through repeated conv layers")
     p.add_argument("--input", type=int, default=128, help="input size (default 128)")
     p.add_argument("--kernel", type=int, default=5)
@@ -67,6 +79,24 @@ def register(subparsers) -> None:
     p.add_argument("--config", help="A, A-LRN, B, C, D or E: show its layer table")
     common(p)
     p.set_defaults(func=cmd_vgg)
+
+    p = sub.add_parser("hierarchy", help="the hand-built two-layer derivative network")
+    p.add_argument("--image", type=Path, help="a picture instead of the lecture's table")
+    common(p)
+    p.set_defaults(func=cmd_hierarchy)
+
+    p = sub.add_parser("equivariance", help="shift the input: how each layer's output "
+                       "follows (random-weight model, nothing downloaded)")
+    p.add_argument("--model", default="resnet18", help="lenet5, alexnet, vgg16 or resnet18")
+    p.add_argument("--dy", type=int, default=8, help="rows to shift (default 8)")
+    p.add_argument("--dx", type=int, default=8, help="columns to shift (default 8)")
+    p.add_argument("--shift-mode", choices=("roll", "zeros"), default="roll")
+    p.add_argument("--size", type=int, default=128, help="input size (default 128; 32 for "
+                   "lenet5)")
+    p.add_argument("--image", type=Path, help="a picture (default: seeded random noise)")
+    p.add_argument("--no-crop", action="store_true", help="compare border cells too")
+    common(p)
+    p.set_defaults(func=cmd_equivariance)
 
     p = sub.add_parser("rf", help="receptive field and jump per layer")
     p.add_argument("--model", default="vgg16", help="lenet5, alexnet, vgg16 or resnet18")
@@ -323,5 +353,125 @@ def cmd_rf(args) -> int:
         lines.append(f"  {r['label']:<16}{r['kind']:<9}{r['kernel']:>3}{r['stride']:>3}"
                      f"{r['padding']:>3}{r['dilation']:>3}{r['out_size']:>6}{r['rf']:>6}"
                      f"{r['jump']:>6}")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_invariance(args) -> int:
+    from explorer.cli import emit
+    from explorer.lab import pool
+
+    x, source = _input(args)
+    size = args.size
+    stride = args.stride if args.stride is not None else size
+    window = tuple(args.window)
+    src = pool.window_maximum(x, window, size, stride)
+    inside = pool.move_max_within_window(x, window, size, stride)
+    target = tuple(args.to) if args.to else (src[0], min(window[1] * stride + size,
+                                                         x.shape[1] - 1))
+    moved = pool.move_value(x, src, target, "max", size, stride)
+    changed = pool.invariance_map(x, window, "max", size, stride)
+    data = {
+        "input": source, "size": size, "stride": stride, "window": list(window),
+        "source": list(src), "value": float(x[src]),
+        "pooled": pool.pool(x, "max", size, stride),
+        "within_window_unchanged": not any(m.changed for m in inside),
+        "moves_within_window": len(inside),
+        "move": {"target": list(target), "same_window": moved.same_window,
+                 "after": moved.after, "changed_cells": moved.changed_cells},
+        "changes_output": changed,
+    }
+    text = "\n".join([
+        f"{size}x{size} max pooling, stride {stride}: the maximum {_num(x[src])} of window "
+        f"{window} sits at {src}",
+        f"moved to each of the other {len(inside)} cells of its window: output "
+        + ("unchanged" if data["within_window_unchanged"] else "CHANGED"),
+        f"moved to {target} ({'same' if moved.same_window else 'another'} window): output",
+        _matrix(moved.after),
+        f"changed cells: {moved.changed_cells or 'none'}",
+        "cells where moving it changes the pooled output (1) or not (0):",
+        _matrix(changed.astype(int)),
+    ])
+    emit(args, data, text)
+    return 0
+
+
+def cmd_hierarchy(args) -> int:
+    from explorer.cli import emit
+    from explorer.lab.hierarchy import hierarchy
+
+    x, source = _input(args)
+    h = hierarchy(x)
+
+    def stats(maps):
+        return {k: {"min": float(v.min()), "max": float(v.max()), "mean": float(v.mean())}
+                for k, v in maps.items()}
+
+    data = {"input": source, "input_shape": list(x.shape), "layer1": h.layer1,
+            "layer2": h.layer2, "layer1_stats": stats(h.layer1), "layer2_stats": stats(h.layer2)}
+    lines = [f"hand-built network on the {source} ({x.shape[0]}x{x.shape[1]})",
+             "layer 1 = ReLU(x/y derivative, both signs); layer 2 = weighted sums of "
+             "derivatives of layer 1"]
+    for layer, maps in (("layer 1", h.layer1), ("layer 2", h.layer2)):
+        lines.append(f"{layer}:")
+        for name, v in maps.items():
+            lines.append(f"  {name:<10} min {v.min():10.2f}  max {v.max():10.2f}  "
+                         f"mean {v.mean():10.2f}")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_equivariance(args) -> int:
+    import torch
+
+    from explorer.cli import emit
+    from explorer.lab import rf
+    from explorer.lab.equivariance import equivariance
+
+    key = args.model.strip().lower().replace("-", "")
+    if key not in rf.MODEL_NAMES:
+        raise UserError(f"Unknown model '{args.model}'; choose one of "
+                        f"{', '.join(rf.MODEL_NAMES)}.")
+    size = 32 if key == "lenet5" else args.size
+    if size < 32:
+        raise UserError(f"The input size must be at least 32, not {size}.")
+    channels = rf.MODEL_CHANNELS[key]
+    if args.image is not None:
+        grey = load_grey(args.image)
+        t = torch.from_numpy(grey / 255.0).float()[None, None]
+        t = torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear",
+                                            antialias=True, align_corners=False)
+        x = t.expand(1, channels, size, size).contiguous()
+        source = str(args.image)
+    else:
+        gen = torch.Generator().manual_seed(0)
+        x = torch.rand(1, channels, size, size, generator=gen)
+        source = "random noise (seed 0)"
+    torch.manual_seed(0)  # the same random weights every run
+    model = rf.build_model(key)
+    friendly = rf.FRIENDLY.get(key, {})
+    layers = [name for name, *_ in rf.main_path(model)]
+    last = [name for name, _ in model.named_children()][-1]
+    res = equivariance(model, x, args.dy, args.dx, layers + [last], args.shift_mode,
+                       crop=not args.no_crop)
+    data = dict(res.as_dict(), model=key, input=source, input_size=size)
+    for row in data["layers"]:
+        row["label"] = friendly.get(row["name"], row["name"])
+    lines = [f"{key} (random weights) on {source} at {size}x{size}, shift "
+             f"({args.dy}, {args.dx}) by {args.shift_mode}",
+             f"  {'layer':<16}{'stride':>7}{'ideal shift':>14}{'compared':>10}{'exact':>7}"
+             f"{'rel. diff':>11}{'cells':>8}  borders"]
+    for row in data["layers"]:
+        ideal = "{:g},{:g}".format(*row["ideal_shift"])
+        comp = "{},{}".format(*row["compared_shift"])
+        lines.append(f"  {row['label']:<16}{row['stride'][0]:>7}{ideal:>14}{comp:>10}"
+                     f"{'yes' if row['exact'] else 'no':>7}{row['rel_diff']:>11.2e}"
+                     f"{row['compared_cells']:>8}  "
+                     + ("excluded" if row["cropped"] else "included" if row["spatial"] else ""))
+    lines.append(f"top class {res.top_before} -> {res.top_after}: "
+                 + ("holds" if res.prediction_holds else "changes"))
+    if any(row["spatial"] and not row["cropped"] for row in data["layers"]) and not args.no_crop:
+        lines.append("borders included: no unit of that layer has its whole receptive field "
+                     "inside the image (use a larger --size)")
     emit(args, data, "\n".join(lines))
     return 0

@@ -64,7 +64,8 @@ class LayerEquivariance:
     shape: tuple[int, ...]
     #: the output has rows/cols (False: a vector, compared without shifting = invariance)
     spatial: bool
-    #: cumulative stride (rows, cols), estimated as round(input size / output size)
+    #: cumulative stride (rows, cols): the main path's jump, or round(input / output size)
+    #: when the output size does not follow from the main path
     stride: tuple[int, int]
     #: the ideal output shift (dy/s, dx/s), possibly fractional
     ideal_shift: tuple[float, float]
@@ -164,23 +165,25 @@ def _clean(n_out: int, n_in: int, field: RFLayer | None) -> np.ndarray:
 
 
 def _compare(a, b, k: tuple[int, int], mode, masks, crop) -> tuple[float, int]:
-    """rel. difference of b = f(Tx) and a shifted by k cells, on the trusted cells."""
+    """rel. difference of b = f(Tx) and a shifted by k cells, on the trusted cells.
+
+    Trusted (``crop``): cell i of b whose field is clean, and whose partner i - k in a exists
+    (no wrap-around of the output) and is clean. Then b's field is a's field moved by the
+    input shift and holds the same content (no padding, no zeros shifted in, no roll seam).
+    """
     h, w = a.shape[-2:]
     ref = shift(a, k[0], k[1], mode)
-    keep = np.ones((h, w), dtype=bool)
+    src_r, src_c = np.arange(h) - k[0], np.arange(w) - k[1]
+    in_r, in_c = (src_r >= 0) & (src_r < h), (src_c >= 0) & (src_c < w)
     if crop:
         clean_r, clean_c = masks
-        idx_r, idx_c = np.arange(h) - k[0], np.arange(w) - k[1]
-        if mode == "roll":
-            src_r, src_c = clean_r[idx_r % h], clean_c[idx_c % w]
-        else:
-            src_r = clean_r[idx_r.clip(0, h - 1)] & (idx_r >= 0) & (idx_r < h)
-            src_c = clean_c[idx_c.clip(0, w - 1)] & (idx_c >= 0) & (idx_c < w)
-        keep = np.outer(clean_r & src_r, clean_c & src_c)
-    elif mode == "zeros":  # cells shifted in from outside hold no information
-        rows = (np.arange(h) - k[0] >= 0) & (np.arange(h) - k[0] < h)
-        cols = (np.arange(w) - k[1] >= 0) & (np.arange(w) - k[1] < w)
+        rows = clean_r & in_r & clean_r[src_r.clip(0, h - 1)]
+        cols = clean_c & in_c & clean_c[src_c.clip(0, w - 1)]
         keep = np.outer(rows, cols)
+    elif mode == "zeros":  # cells shifted in from outside hold no information
+        keep = np.outer(in_r, in_c)
+    else:
+        keep = np.ones((h, w), dtype=bool)
     if not keep.any():
         return float("nan"), 0
     m = torch.from_numpy(keep)
@@ -222,8 +225,10 @@ def equivariance(
     for name in layers:
         if name not in names:
             raise UserError(f"The model has no layer named '{name}'.")
-    path = {f.name: f for f in rf_recurrence(main_path(model))}
     H, W = x.shape[-2:]
+    specs = main_path(model)
+    path = {f.name: f for f in rf_recurrence(specs, H)}
+    out_w = {f.name: f.out_size for f in rf_recurrence(specs, W)}
     out_a, fields, final_a = _run(model, x, layers, path)
     out_b, _, final_b = _run(model, shift(x, dy, dx, mode), layers, path)
 
@@ -241,7 +246,11 @@ def equivariance(
                                           (0, 0), False, rel, a.numel(), rf, False))
             continue
         h, w = a.shape[-2:]
-        s = (max(1, round(H / h)), max(1, round(W / w)))
+        if field is not None and (field.out_size, out_w[field.name]) == (h, w):
+            s = (field.jump, field.jump)
+        else:  # something off the main path resized it (adaptive pooling, upsampling)
+            field = None
+            s = (max(1, round(H / h)), max(1, round(W / w)))
         ideal = (dy / s[0], dx / s[1])
         exact = dy % s[0] == 0 and dx % s[1] == 0
         masks = (_clean(h, H, field), _clean(w, W, field))

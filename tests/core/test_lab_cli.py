@@ -121,3 +121,34 @@ def test_rf(capsys):
     assert run_json(capsys, "rf", "--model", "lenet5")["layers"][-1]["rf"] == 32
     code, out, _ = run(capsys, "rf", "--model", "alexnet")
     assert code == 0 and "conv5" in out and "163" in out
+
+
+def test_invariance(capsys):
+    data = run_json(capsys, "invariance")
+    assert data["source"] == [1, 3] and data["value"] == 617
+    assert data["within_window_unchanged"] and data["moves_within_window"] == 24
+    assert data["move"]["target"] == [1, 5] and not data["move"]["same_window"]
+    assert data["move"]["after"] == [[610, 617], [614, 625]]
+    changed = np.array(data["changes_output"])
+    assert not changed[:5, :5].any() and changed[5:].all()
+    data = run_json(capsys, "invariance", "--to", "4", "0")
+    assert data["move"]["same_window"] and data["move"]["changed_cells"] == []
+
+
+def test_hierarchy(capsys):
+    data = run_json(capsys, "hierarchy")
+    assert list(data["layer1"]) == ["x+", "x-", "y+", "y-"]
+    assert np.array(data["layer2"]["xx"]).shape == (10, 10)
+    assert data["layer1_stats"]["x+"]["max"] == 403 and data["layer1_stats"]["x-"]["min"] == 0
+
+
+def test_equivariance(capsys):
+    data = run_json(capsys, "equivariance", "--model", "lenet5", "--dy", "2", "--dx", "2")
+    rows = {r["label"]: r for r in data["layers"]}
+    for name in ("c1", "s2", "c3"):
+        assert rows[name]["exact"] and rows[name]["rel_diff"] < 1e-6
+    assert rows["s2"]["stride"] == [2, 2] and rows["s4"]["stride"] == [4, 4]
+    assert not rows["s4"]["exact"] and rows["s4"]["rel_diff"] > 0.01
+    assert isinstance(data["prediction_holds"], bool)
+    code, _, err = run(capsys, "equivariance", "--model", "lenet", "--dy", "1")
+    assert code == 2 and "lenet5" in err
