@@ -1,0 +1,483 @@
+"""The live loop: the newest frame goes through the network once; the shown layer's mosaic
+and the top-5 come back.
+
+Two threads, plain :mod:`threading` (no Qt):
+
+* a :class:`Grabber` reads the source and keeps only its newest frame: a frame the network
+  had no time for is dropped, never queued, so what is shown is never late;
+* the loop (:meth:`LiveEngine.run`, on the caller's thread, or :meth:`LiveEngine.start`'s
+  own) takes that frame and calls :meth:`LiveEngine.process`.
+
+Per frame, :meth:`LiveEngine.process` uploads the frame, preprocesses it on the device,
+runs the network once with one hook on the shown layer (:class:`~explorer.live.prep.
+LayerTap`), tiles that layer into a mosaic on the device and takes the top-5 there: only
+those leave the device. Switching layer, network or device is asked for from any thread
+and takes effect at the next frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from explorer.core.device import pick_device
+from explorer.core.mosaic import Mosaic, mosaic
+from explorer.core.network import Network
+from explorer.core.trace import LayerInfo, layer_table
+from explorer.errors import UserError
+from explorer.live.prep import FramePrep, LayerTap, first_tensor
+from explorer.live.sources import Source
+
+
+@dataclass
+class LiveResult:
+    """One processed frame.
+
+    frame (np.float32 [H, W, 3]): the frame as the source gave it (it never went back
+    from the device). mosaic: the shown layer's channels tiled into one image.
+    topk: [(label, probability)], empty when the network is not a classifier.
+    """
+
+    index: int  # the frame's number from the source (gaps = dropped frames)
+    frame: np.ndarray
+    network: str
+    layer: str
+    shape: tuple[int, ...]  # the layer's output shape, without batch
+    mosaic: Mosaic
+    topk: list[tuple[str, float]]
+    device: str
+    seconds: float  # frame in -> mosaic and top-5 on the host
+    fps: float  # results per second, moving average
+    dropped: int  # frames dropped so far by the grabber
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class FpsMeter:
+    """Events per second over the last `window` events (a moving average)."""
+
+    def __init__(self, window: int = 30) -> None:
+        self._times: deque[float] = deque(maxlen=window)
+
+    def tick(self, now: float | None = None) -> float:
+        self._times.append(time.perf_counter() if now is None else now)
+        return self.rate
+
+    @property
+    def rate(self) -> float:
+        if len(self._times) < 2:
+            return 0.0
+        span = self._times[-1] - self._times[0]
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    def reset(self) -> None:
+        self._times.clear()
+
+
+class Grabber:
+    """Reads `source` on its own thread and keeps only the newest frame.
+
+    ``pace``: frames per second to read at (a video file or the synthetic source would
+    otherwise race ahead and burn a core that the network needs); None reads as fast as
+    ``read()`` returns (a camera blocks at its own rate).
+    """
+
+    def __init__(self, source: Source, pace: float | None = None) -> None:
+        self.source = source
+        self.pace = pace if pace and pace > 0 else None
+        self._cond = threading.Condition()
+        self._read_lock = threading.Lock()  # read() from the thread or a step, not both
+        self._frame: np.ndarray | None = None
+        self._seq = 0  # frames read so far
+        self._taken = 0  # seq of the last frame handed out
+        self.dropped = 0
+        self.ended = False
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="live-grabber", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._running.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def grab_now(self) -> bool:
+        """Read one frame on the calling thread (single-stepping while paused)."""
+        return self._read_one()
+
+    def _read_one(self) -> bool:
+        try:
+            with self._read_lock:
+                frame = self.source.read()
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop, which raises it
+            frame, self.error = None, exc
+        with self._cond:
+            if frame is None:
+                self.ended = True
+            else:
+                self._frame = frame
+                self._seq += 1
+            self._cond.notify_all()
+        return frame is not None
+
+    def _loop(self) -> None:
+        next_at = time.perf_counter()
+        while not self._stop.is_set():
+            self._running.wait()
+            if self._stop.is_set() or not self._read_one():
+                break
+            if self.pace:
+                next_at += 1.0 / self.pace
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    self._stop.wait(delay)
+                else:
+                    next_at = time.perf_counter()  # fell behind: do not try to catch up
+
+    def take(self, timeout: float = 0.1) -> tuple[int, np.ndarray] | None:
+        """The newest frame not yet handed out as (number, frame), or None if none came in
+        `timeout` seconds. Frames read in between are counted in ``dropped``."""
+        with self._cond:
+            if self._seq == self._taken and not self.ended:
+                self._cond.wait(timeout)
+            if self._seq == self._taken:
+                return None
+            self.dropped += self._seq - self._taken - 1
+            self._taken = self._seq
+            frame, self._frame = self._frame, None
+            return self._taken, frame
+
+    @property
+    def frames_read(self) -> int:
+        return self._seq
+
+
+def default_layer(layers: list[LayerInfo]) -> str | None:
+    """The first leaf layer with 2-D maps (what a live view opens on)."""
+    for info in layers:
+        if info.spatial and info.is_leaf:
+            return info.name
+    return layers[0].name if layers else None
+
+
+class LiveEngine:
+    """Runs frames through one network, keeping one layer's output.
+
+    Args:
+        network: the network to run (it can be set later with :meth:`set_network`).
+        layer: the layer to show; default the first leaf layer with feature maps.
+        device: "auto" (CUDA when present), "cpu", "cuda", ...
+        half: float16 autocast on CUDA (ignored on the CPU, where it is slower).
+        pin_memory: upload frames through a pinned buffer on CUDA.
+        channels_last: run convolutions in NHWC layout.
+        copy_network: run a private copy of the network's module, so moving it to another
+            device, its layout and the engine's hook never touch the caller's (the window
+            shares its network with the engine); False runs the module as given.
+        normalize: the mosaic's scaling ("channel" or "layer").
+        topk: how many classes to report.
+        threads: torch's CPU threads while :meth:`run` runs (restored after; torch's
+            setting is process-wide). None leaves torch's default. On a machine whose
+            cores are busy with other work, 1 thread can be many times faster than all
+            of them (measure with ``cnn-explorer bench``).
+    """
+
+    def __init__(self, network: Network | None = None, layer: str | None = None, *,
+                 device: str | torch.device | None = "auto", half: bool = False,
+                 pin_memory: bool = True, channels_last: bool = False,
+                 copy_network: bool = True, normalize: str = "channel", topk: int = 5,
+                 threads: int | None = None) -> None:
+        self.device = pick_device(device) if not isinstance(device, torch.device) else device
+        self.half = half
+        self.pin_memory = pin_memory
+        self.channels_last = channels_last
+        self.copy_network = copy_network
+        self.normalize = normalize
+        self.k = topk
+        self.threads = threads
+        self.network: Network | None = None
+        self.layers: list[LayerInfo] = []
+        self.tap = LayerTap()
+        self._prep: FramePrep | None = None
+        self._lock = threading.Lock()  # guards the requests below
+        self._want_network: Network | None = network
+        self._want_layer: str | None = layer
+        self._want_device: torch.device | None = None
+        self.fps_meter = FpsMeter()
+        self.frames = 0  # frames processed
+        self.latest: LiveResult | None = None
+        self.error: BaseException | None = None
+        self._grabber: Grabber | None = None
+        self._dropped = 0
+        self._paused = threading.Event()
+        self._step = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- requests (any thread; applied at the next frame) -----------------------------
+    def set_network(self, network: Network, layer: str | None = None) -> None:
+        """Run `network` from the next frame on, showing `layer` (default: the same layer
+        name if the new network has it, else its first feature-map layer)."""
+        with self._lock:
+            self._want_network = network
+            self._want_layer = layer or self._want_layer or self.tap.name
+
+    def set_layer(self, name: str) -> None:
+        """Show layer `name` from the next frame on.
+
+        Raises:
+            UserError: the current network has no layer of that name.
+        """
+        with self._lock:
+            if self._want_network is None and self.layers and \
+                    name not in {info.name for info in self.layers}:
+                raise UserError(f"{self.network.name} has no layer {name!r}")
+            self._want_layer = name
+
+    def set_device(self, device: str | torch.device) -> None:
+        """Move the network to `device` (e.g. "cpu", "cuda") before the next frame."""
+        dev = device if isinstance(device, torch.device) else pick_device(device)
+        with self._lock:
+            self._want_device = dev
+
+    @property
+    def layer(self) -> str | None:
+        """The layer shown now (a pending switch is not counted)."""
+        return self.tap.name
+
+    @property
+    def fps(self) -> float:
+        return self.fps_meter.rate
+
+    def _apply_requests(self) -> None:
+        with self._lock:
+            net, layer, dev = self._want_network, self._want_layer, self._want_device
+            self._want_network = self._want_layer = self._want_device = None
+        if dev is not None and dev != self.device:
+            self.device = dev
+            if net is None and self.network is not None:
+                self.network.to(dev)
+                layer = layer or self.tap.name
+                self._rebuild(layer)
+        if net is not None:
+            self._install(net, layer)
+        elif layer is not None and layer != self.tap.name and self.network is not None:
+            self._attach(layer)
+
+    def _install(self, network: Network, layer: str | None) -> None:
+        previous = self.tap.name
+        self.tap.detach()
+        module = copy.deepcopy(network.module) if self.copy_network else network.module
+        net = dataclasses.replace(network, module=module)
+        module.eval()
+        net.to(self.device)
+        if self.channels_last:
+            module.to(memory_format=torch.channels_last)
+        self.network = net
+        self._rebuild(layer or previous)
+
+    def _rebuild(self, layer: str | None) -> None:
+        net = self.network
+        self.layers = layer_table(net)
+        self._prep = FramePrep(net, self.pin_memory, self.channels_last)
+        names = {info.name for info in self.layers}
+        self._attach(layer if layer in names else default_layer(self.layers))
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # one input size all along: tune once
+
+    def _attach(self, name: str | None) -> None:
+        if name is None:
+            self.tap.detach()
+            return
+        if name not in {info.name for info in self.layers}:
+            return  # asked for with an older network in mind; keep what is shown
+        self.tap.attach(self.network.module, name)
+
+    # -- one frame ----------------------------------------------------------------------
+    def process(self, frame: np.ndarray, index: int = -1) -> LiveResult:
+        """Run one frame (np.float32 [H, W, 3] in [0, 1]) and return what to show."""
+        self._apply_requests()
+        if self.network is None:
+            raise UserError("no network to run: choose one first")
+        net = self.network
+        cuda = self.device.type == "cuda"
+        t0 = time.perf_counter()
+        self.tap.arm()
+        autocast = (torch.autocast("cuda", dtype=torch.float16) if self.half and cuda
+                    else contextlib.nullcontext())
+        with torch.inference_mode():
+            x = self._prep(frame)
+            t1 = time.perf_counter()
+            with autocast:
+                out = net.module(x)
+            t2 = time.perf_counter()
+            act = self.tap.take()
+            if act is None:
+                raise UserError(f"layer {self.tap.name!r} did not run for this input")
+            tiles = mosaic(act, normalize=self.normalize)  # computed here, copied back once
+            topk = self._topk(first_tensor(out))
+        t3 = time.perf_counter()
+        self.frames += 1
+        fps = self.fps_meter.tick(t3)
+        grabber = self._grabber
+        result = LiveResult(
+            index=index, frame=frame, network=net.name, layer=self.tap.name,
+            shape=tuple(act.shape), mosaic=tiles, topk=topk, device=str(self.device),
+            seconds=t3 - t0, fps=fps, dropped=grabber.dropped if grabber else 0,
+            # on CUDA the kernels run asynchronously: the copy back holds the wait
+            timings={"prep": t1 - t0, "forward": t2 - t1, "mosaic+topk": t3 - t2},
+        )
+        self.latest = result
+        return result
+
+    def _topk(self, out: torch.Tensor | None) -> list[tuple[str, float]]:
+        net = self.network
+        if out is None or net.task not in ("classify", "detect-stage"):
+            return []
+        scores = out.flatten(1) if out.dim() == 4 and out.shape[-2:] == (1, 1) else out
+        k = len(net.class_names)
+        if scores.dim() != 2 or (k and scores.shape[1] != k):
+            return []
+        scores = scores[0].float()
+        probs = scores if net.extra.get("output_is_probability") else scores.softmax(0)
+        p, i = probs.topk(min(self.k, probs.numel()))
+        both = torch.cat([p, i.float()]).cpu().tolist()  # one small copy to the host
+        n = len(p)
+        names = net.class_names
+        return [(names[int(j)] if int(j) < len(names) else f"class {int(j)}", float(q))
+                for q, j in zip(both[:n], both[n:])]
+
+    # -- the loop ------------------------------------------------------------------------
+    def pause(self) -> None:
+        self._paused.set()
+        if self._grabber is not None:
+            self._grabber.pause()  # a video file waits too, rather than playing on unseen
+
+    def resume(self) -> None:
+        self._paused.clear()
+        self.fps_meter.reset()  # the pause is not a slow frame
+        if self._grabber is not None:
+            self._grabber.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def step(self) -> None:
+        """While paused: read and process exactly one more frame."""
+        self._step.set()
+
+    def run(self, source: Source, on_result: Callable[[LiveResult], None] | None = None,
+            *, pace: float | None = None, max_frames: int | None = None,
+            stop: threading.Event | None = None) -> int:
+        """Process the newest frame of `source` over and over until `stop` (or
+        :meth:`stop`), the end of the source or `max_frames` results; returns how many
+        frames were processed. Blocks the calling thread.
+
+        ``pace``: read the source at this rate (default: its ``fps_hint``, or as fast as
+        it gives frames for a camera); 0 reads as fast as possible.
+        """
+        stop = stop or self._stop
+        if pace is None and not isinstance(source, _realtime_sources()):
+            pace = source.fps_hint
+        source.open()
+        grabber = Grabber(source, pace)
+        self._grabber = grabber
+        if self._paused.is_set():
+            grabber.pause()
+        self.fps_meter.reset()
+        done = 0
+        threads_before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        grabber.start()
+        try:
+            while not stop.is_set() and (max_frames is None or done < max_frames):
+                if self._paused.is_set():
+                    if not self._step.wait(0.05) or stop.is_set():
+                        continue
+                    self._step.clear()
+                    grabber.grab_now()
+                item = grabber.take(0.05)
+                if grabber.error is not None:
+                    raise grabber.error
+                if item is None:
+                    if grabber.ended:
+                        break
+                    continue
+                result = self.process(item[1], item[0])
+                done += 1
+                if on_result is not None:
+                    on_result(result)
+        finally:
+            grabber.stop()
+            source.close()
+            torch.set_num_threads(threads_before)
+            self._dropped = grabber.dropped
+            self._grabber = None
+        return done
+
+    def start(self, source: Source, on_result: Callable[[LiveResult], None] | None = None,
+              **kwargs) -> None:
+        """:meth:`run` on a thread of its own; :meth:`stop` ends it. An exception ends
+        the loop and is kept in ``error``."""
+        if self._thread is not None:
+            raise RuntimeError("the live loop is already running")
+        self._stop.clear()
+        self.error = None
+
+        def loop() -> None:
+            try:
+                self.run(source, on_result, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - kept for the caller
+                self.error = exc
+
+        self._thread = threading.Thread(target=loop, name="live-loop", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the loop (and its grabber) and wait for the thread to return."""
+        self._stop.set()
+        self._step.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._step.clear()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def dropped(self) -> int:
+        """Frames the grabber dropped in the current (or last) run."""
+        return self._grabber.dropped if self._grabber is not None else self._dropped
+
+
+def _realtime_sources() -> tuple[type, ...]:
+    from explorer.live.sources import CameraSource
+
+    return (CameraSource,)

@@ -1,0 +1,127 @@
+"""Frames into network inputs on the compute device, and the one hook that keeps the
+shown layer's output."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer.core.network import Network
+
+
+class FramePrep:
+    """A host frame np.float32 [H, W, 3] in [0, 1] -> Tensor[1, C, h, w] on the device,
+    the same picture :func:`explorer.core.network.preprocess` makes (shorter side resized,
+    centre crop, grey when the network takes one channel, normalised).
+
+    The frame crosses to the device first and is resized there, so a large camera frame
+    costs the GPU, not the CPU. On CUDA the copy goes through a reused pinned buffer, so it
+    runs asynchronously with no new page-locked allocation per frame.
+    """
+
+    def __init__(self, network: Network, pin_memory: bool = True,
+                 channels_last: bool = False) -> None:
+        self.device = network.device
+        self.size = tuple(network.input_size)
+        self.in_channels = network.in_channels
+        self.channels_last = channels_last
+        self.mean = torch.tensor(network.mean, dtype=torch.float32,
+                                 device=self.device).view(1, -1, 1, 1)
+        self.std = torch.tensor(network.std, dtype=torch.float32,
+                                device=self.device).view(1, -1, 1, 1)
+        self.pin = pin_memory and self.device.type == "cuda"
+        self._staging: torch.Tensor | None = None
+
+    def _upload(self, frame: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32))
+        if self.device.type == "cpu":
+            return t
+        if not self.pin:
+            return t.to(self.device)
+        if self._staging is None or self._staging.shape != t.shape:
+            self._staging = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+        # safe to reuse: the previous frame's results were copied back (a sync) before
+        # this frame is uploaded
+        self._staging.copy_(t)
+        return self._staging.to(self.device, non_blocking=True)
+
+    def __call__(self, frame: np.ndarray) -> torch.Tensor:
+        h, w = self.size
+        x = self._upload(frame).permute(2, 0, 1)[None]
+        ih, iw = x.shape[-2:]
+        scale = max(h / ih, w / iw)
+        nh, nw = max(h, round(ih * scale)), max(w, round(iw * scale))
+        if (nh, nw) != (ih, iw):
+            x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False,
+                              antialias=True)
+        top, left = (nh - h) // 2, (nw - w) // 2
+        x = x[..., top:top + h, left:left + w].clamp(0, 1)
+        if self.in_channels == 1:
+            x = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+        x = (x - self.mean) / self.std
+        if self.channels_last:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x.contiguous()
+
+
+def first_tensor(out) -> torch.Tensor | None:
+    """The first tensor in a module's output (a tensor, tuple/list or dict of them)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (tuple, list)):
+        return next((t for t in out if isinstance(t, torch.Tensor)), None)
+    if isinstance(out, dict):
+        return next((t for t in out.values() if isinstance(t, torch.Tensor)), None)
+    return None
+
+
+class LayerTap:
+    """One forward hook on the shown layer: it keeps that layer's output of the latest
+    pass (Tensor[C, H, W] or Tensor[K], batch dim removed, still on the device) and
+    nothing else. Moving it to another layer re-registers one hook; frames register none.
+
+    Only passes run by the thread that attached the tap are kept, so another thread
+    running the same module (a trace in the main window) cannot slip its output in.
+    """
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.output: torch.Tensor | None = None
+        self._handle = None
+        self._thread: int | None = None
+
+    def attach(self, module: nn.Module, name: str) -> None:
+        modules = dict(module.named_modules())
+        if name not in modules:
+            raise KeyError(name)
+        self.detach()
+        self._handle = modules[name].register_forward_hook(self._keep)
+        self._thread = threading.get_ident()
+        self.name = name
+
+    def detach(self) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+        self._handle = None
+        self.name = None
+        self.output = None
+
+    def arm(self) -> None:
+        """Keep the passes of the calling thread (call before each forward)."""
+        self._thread = threading.get_ident()
+        self.output = None
+
+    def _keep(self, _module, _inp, out) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        t = first_tensor(out)
+        self.output = t[0] if t is not None else None
+
+    def take(self) -> torch.Tensor | None:
+        """The kept output, forgetting it (so a stale one is never shown twice)."""
+        out, self.output = self.output, None
+        return out
