@@ -123,7 +123,7 @@ class NumberGrid(QTableWidget):
             header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
             header.setDefaultSectionSize(cell)
             header.setMinimumSectionSize(10)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
         self.cellClicked.connect(self.cellPicked.emit)
         self.values = np.zeros((0, 0))
         self._base: dict[tuple[int, int], QColor] = {}
