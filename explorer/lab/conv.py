@@ -430,6 +430,47 @@ def steps(
             yield Step((i, j), rows, cols, inside, values, w, products, float(products.sum()))
 
 
+@dataclass(frozen=True)
+class ScatterStep:
+    """One input cell of a transposed convolution and the kernel copy it adds to the output.
+
+    Output coordinates are those of :func:`transposed`'s result; taps that fall in the
+    cropped border (``padding``) have ``inside`` False.
+    """
+
+    #: (row, col) of the input cell
+    source: tuple[int, int]
+    value: float
+    #: ndarray[k1, k2] int: output row of every kernel tap
+    rows: np.ndarray
+    #: ndarray[k1, k2] int: output column of every kernel tap
+    cols: np.ndarray
+    #: ndarray[k1, k2] bool: tap lands on the (cropped) output
+    inside: np.ndarray
+    #: ndarray[k1, k2]: value * kernel, added at (rows, cols)
+    contributions: np.ndarray
+
+
+def transposed_steps(
+    x: np.ndarray, kernel: np.ndarray, stride: IntPair = 1, padding: IntPair = 0,
+    dilation: IntPair = 1, output_padding: IntPair = 0,
+) -> Iterator[ScatterStep]:
+    """Yield one :class:`ScatterStep` per input cell, row by row, for an animated view of
+    :func:`transposed` (same arguments); summing every step's inside contributions at their
+    (rows, cols) gives its result."""
+    out = transposed(x, kernel, stride, padding, dilation, output_padding)  # validates
+    x, w = _as_image(x), _as_image(kernel, "kernel")
+    s, d = _pair(stride, "stride"), _pair(dilation, "dilation")
+    p = (padding, padding) if isinstance(padding, (int, np.integer)) else tuple(padding)
+    tap_r = (np.arange(w.shape[0]) * d[0])[:, None].repeat(w.shape[1], 1)
+    tap_c = (np.arange(w.shape[1]) * d[1])[None, :].repeat(w.shape[0], 0)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            rows, cols = i * s[0] - p[0] + tap_r, j * s[1] - p[1] + tap_c
+            inside = (rows >= 0) & (rows < out.shape[0]) & (cols >= 0) & (cols < out.shape[1])
+            yield ScatterStep((i, j), float(x[i, j]), rows, cols, inside, x[i, j] * w)
+
+
 def formula(m: int, k: int, s: int = 1, p: int | tuple[int, int] = 0, d: int = 1) -> str:
     """The output-size formula with numbers filled in, e.g.
     ``floor((10 + 2*0 - 1*(3-1) - 1) / 1) + 1 = 8``. `p` is the padding per side, or

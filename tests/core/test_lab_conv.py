@@ -232,3 +232,16 @@ def test_transposed():
 def test_bad_arguments(call):
     with pytest.raises(UserError):
         call()
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (3, 2, 2)])
+def test_transposed_steps_add_up(stride, padding, dilation):
+    x, w = RNG.normal(size=(4, 3)), RNG.normal(size=(3, 2))
+    out = conv.transposed(x, w, stride, padding, dilation)
+    acc = np.zeros_like(out)
+    steps = list(conv.transposed_steps(x, w, stride, padding, dilation))
+    assert len(steps) == x.size and steps[0].source == (0, 0)
+    for step in steps:
+        np.add.at(acc, (step.rows[step.inside], step.cols[step.inside]),
+                  step.contributions[step.inside])
+    np.testing.assert_allclose(acc, out)
