@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from explorer.errors import UserError
 
@@ -34,17 +33,11 @@ def make_app():
 
 
 def wait_until_idle(window, timeout: float = 120.0) -> bool:
-    """Process events until the window's loading is done (headless use, tests)."""
+    """Process events until the window's loading and mosaic are done (headless, tests)."""
     from PySide6.QtCore import QCoreApplication
 
-    deadline = time.monotonic() + timeout
-    ok = window.runner.wait(timeout)
-    # let queued signals and the first paint of the views happen
-    while time.monotonic() < deadline:
-        QCoreApplication.processEvents()
-        if not window.runner.busy:
-            break
-    for _ in range(5):
+    ok = window.wait(timeout)
+    for _ in range(5):  # let queued signals and the first paint of the views happen
         QCoreApplication.processEvents()
     return ok
 

@@ -22,14 +22,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.core.mosaic import Mosaic, as_maps, mosaic
+from explorer.core.mosaic import Mosaic, as_maps
 from explorer.gui.canvas import (
     COLORMAP_NAMES,
     ImageCanvas,
     colormap,
+    indexed_lut,
     lookup_table,
     owning_popups,
 )
+from explorer.gui.mosaics import MosaicKey, MosaicService, Tiles
 
 NORMALISATIONS = {"per channel": "channel", "per layer": "layer"}
 
@@ -52,6 +54,8 @@ class FeatureView(QWidget):
 
     #: channel index selected by a click (or programmatically)
     channelSelected = Signal(int)
+    #: the current layer's mosaic is on the ImageItem
+    mosaicShown = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,9 +88,15 @@ class FeatureView(QWidget):
         self.mosaic: Mosaic | None = None
         self.layer: str | None = None
         self.channel: int | None = None
+        self.mosaics = MosaicService(parent=self)
+        self.mosaics.ready.connect(self._on_ready)
+        self.mosaics.failed.connect(self._on_mosaic_failed)
         self._trace = None
-        #: seconds the last mosaic took to compute and hand to the ImageItem
-        self.last_seconds = 0.0
+        self._wanted: MosaicKey | None = None
+        self._upcoming: list[str] = []
+        self._asked_at = 0.0
+        #: milliseconds from asking for the last mosaic to having it on the ImageItem
+        self.last_ms = 0.0
         self.colormap_box.currentTextChanged.connect(self._on_colormap)
         self.norm_box.currentTextChanged.connect(lambda _t: self._redraw())
         self.canvas.hovered.connect(self._on_hover)
@@ -100,27 +110,51 @@ class FeatureView(QWidget):
     def normalize(self) -> str:
         return NORMALISATIONS[self.norm_box.currentText()]
 
-    def show_layer(self, trace, name: str | None) -> None:
-        """Draw the mosaic of layer `name` from `trace` (None clears the view)."""
+    @property
+    def has_maps(self) -> bool:
+        """True when the current layer's output can be tiled (its mosaic shown or coming)."""
+        return self._wanted is not None
+
+    @property
+    def pending(self) -> bool:
+        """True while the mosaic for the current layer is still being made."""
+        return self._wanted is not None and self.mosaic is None
+
+    def show_layer(self, trace, name: str | None, upcoming: list[str] | None = None) -> None:
+        """Show layer `name` of `trace` (None clears the view); `upcoming` layers are
+        tiled in the background next, so stepping to them is instant."""
+        if trace is not self._trace:
+            self.mosaics.new_generation()
         self._trace = trace
         self.layer = name
         self.channel = None
+        self._upcoming = list(upcoming or [])
         self._redraw()
 
     def select_channel(self, channel: int | None) -> None:
-        """Outline tile `channel` and announce it."""
+        """Outline tile `channel` (once the mosaic is there) and announce it."""
         self.channel = channel
-        if self.mosaic is None or channel is None:
+        self._outline()
+        if channel is not None:
+            self.channelSelected.emit(channel)
+
+    def _outline(self) -> None:
+        m, c = self.mosaic, self.channel
+        if m is None or c is None or c >= m.channels:
             self.canvas.set_marker(None)
             return
-        y, x = self.mosaic.tile_origin(channel)
-        m = self.mosaic
+        y, x = m.tile_origin(c)
         self.canvas.set_marker((x - 0.5, y - 0.5, x + m.tile_w + 0.5, y + m.tile_h + 0.5))
-        self.channelSelected.emit(channel)
+
+    def _maps(self, name: str):
+        act = self._trace.outputs.get(name) if self._trace is not None else None
+        if act is None or not hasattr(act, "dim") or act.dim() not in (1, 2, 3, 4):
+            return None
+        return act
 
     def _redraw(self) -> None:
-        start = time.perf_counter()
         self.mosaic = None
+        self._wanted = None
         self.canvas.set_marker(None)
         trace, name = self._trace, self.layer
         if trace is None or name is None:
@@ -128,29 +162,53 @@ class FeatureView(QWidget):
             self.title.setText("Feature maps")
             return
         info = trace.info(name)
-        act = trace.outputs.get(name)
-        if act is None or not hasattr(act, "dim") or act.dim() not in (1, 2, 3, 4):
+        act = self._maps(name)
+        if act is None:
             self.canvas.set_image(None)
             self.title.setText(f"{name}: no feature map to show")
             shape = _shape_text(info.out_shape)
             self.readout.setText(f"Output shape {shape} is not a stack of maps.")
             return
-        self.mosaic = mosaic(act, normalize=self.normalize)
-        self.canvas.set_image(
-            self.mosaic.image, levels=(0.0, 1.0), lut=lookup_table(self.colormap_name)
-        )
-        self.last_seconds = time.perf_counter() - start
         if act.dim() == 3:
             c, h, w = act.shape
             what = f"{c} channels of {h} × {w}"
         else:
             what = f"{act.shape[0]} values"
         self.title.setText(f"{name}  ({info.type}):  {what}")
+        self._asked_at = time.perf_counter()
+        self._wanted = self.mosaics.key(name, self.normalize)
+        ready = self.mosaics.cached(self._wanted)
+        self.mosaics.cancel_prefetch()
+        if ready is not None:
+            self._draw(ready)
+        else:
+            self.canvas.set_image(None)
+            self.readout.setText("Making the mosaic…")
+            self.mosaics.request(self._wanted, act)
+        for later in self._upcoming:
+            later_act = self._maps(later)
+            if later_act is not None:
+                self.mosaics.prefetch(self.mosaics.key(later, self.normalize), later_act)
+
+    def _draw(self, tiles: Tiles) -> None:
+        self.mosaic = tiles.mosaic
+        self.canvas.set_indexed(tiles.index, indexed_lut(self.colormap_name), autorange=False)
+        self._outline()
         self.readout.setText("Hover over a tile to see its channel; click to enlarge it.")
+        self.last_ms = (time.perf_counter() - self._asked_at) * 1000
+        self.mosaicShown.emit()
+
+    def _on_ready(self, key: MosaicKey, tiles: Tiles) -> None:
+        if key == self._wanted and self.mosaic is None:
+            self._draw(tiles)
+
+    def _on_mosaic_failed(self, key: MosaicKey, message: str) -> None:
+        if key == self._wanted:
+            self.readout.setText(f"Could not tile this layer: {message}")
 
     def _on_colormap(self, _name: str) -> None:
         if self.mosaic is not None:
-            self.canvas.item.setLookupTable(lookup_table(self.colormap_name))
+            self.canvas.item.setLookupTable(indexed_lut(self.colormap_name))
 
     def _channel_at(self, y: float, x: float) -> int | None:
         if self.mosaic is None or y < 0:

@@ -9,6 +9,7 @@ in a worker; the newest request wins and a failed one leaves what was loaded in 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -45,6 +46,8 @@ from explorer.gui.workers import JobRunner
 from explorer.nets import shipped
 from explorer.nets.registry import list_models
 
+#: how many layers after the current one get their mosaics made ahead of time
+PREFETCH = 2
 WEIGHTS_SUFFIXES = {".pt", ".pth", ".ts", ".pkl", ".bin"}
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ts *.pkl);;All files (*)"
 
@@ -356,11 +359,15 @@ class MainWindow(QMainWindow):
             info = self.trace.info(name)
         except KeyError:
             return
-        self.feature_view.show_layer(self.trace, name)
+        names = self.layer_tree.names
+        index = names.index(name) if name in names else len(names)
+        # the layers a person is likely to step to next are tiled in the background
+        upcoming = names[index + 1:index + 1 + PREFETCH] + names[max(0, index - 1):index]
+        self.feature_view.show_layer(self.trace, name, upcoming)
         self.info_panel.show_info(info)
         self.filter_view.show_module(name, self._modules.get(name))
         self.image_panel.show_field(None)
-        if self.feature_view.mosaic is not None:
+        if self.feature_view.has_maps:
             self.feature_view.select_channel(0)
         else:
             self.channel_view.show_channel(None, None, None, self.feature_view.colormap_name)
@@ -397,6 +404,20 @@ class MainWindow(QMainWindow):
             return self.load(NetSpec(name, path))
         return self.load_image(path)
 
+    @property
+    def busy(self) -> bool:
+        """True while a load or a mosaic is still being made."""
+        return self.runner.busy or self.feature_view.pending
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Process events until loading and the current mosaic are done."""
+        deadline = time.monotonic() + timeout
+        ok = self.runner.wait(timeout)
+        while self.feature_view.pending and time.monotonic() < deadline:
+            self.feature_view.mosaics.wait(0.05)
+        return ok and not self.feature_view.pending
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         self.runner.shutdown(timeout=60.0)
+        self.feature_view.mosaics.shutdown(timeout=60.0)
         super().closeEvent(event)

@@ -20,6 +20,7 @@ def _settle(window, timeout: float = 60) -> None:
 
 def _check_mosaic(window) -> None:
     """The mosaic holds one tile per channel of the current layer, drawn by one item."""
+    assert window.wait(30)
     name = window.layer_tree.current_name
     act = window.trace.activation(name)
     m = window.feature_view.mosaic
@@ -28,6 +29,10 @@ def _check_mosaic(window) -> None:
     assert m.channels == window.trace.info(name).out_shape[0]
     drawn = window.feature_view.canvas.item.image
     assert drawn.shape == m.image.shape
+    # drawn as indexed colours: 0..254 for values, 255 for the gaps between tiles
+    gaps = np.isnan(m.image)
+    assert drawn.dtype == np.uint8 and (drawn[gaps] == 255).all() and (drawn[~gaps] < 255).all()
+    np.testing.assert_allclose(drawn[~gaps] / 254.0, m.image[~gaps], atol=1 / 254 + 1e-6)
     assert drawn.shape == (m.rows * (m.tile_h + m.pad) - m.pad, m.cols * (m.tile_w + m.pad) - m.pad)
     assert m.rows * m.cols >= m.channels > (m.rows - 1) * m.cols
 
@@ -103,6 +108,7 @@ def test_normalisation_and_colour_map_change_the_mosaic(window):
     per_channel = fv.mosaic.image.copy()
     fv.norm_box.setCurrentText("per layer")
     assert fv.normalize == "layer"
+    _settle(window)
     per_layer = fv.mosaic.image
     finite = np.isfinite(per_layer)
     # per layer: one range for all tiles, so the whole mosaic spans [0, 1] exactly once
@@ -111,7 +117,37 @@ def test_normalisation_and_colour_map_change_the_mosaic(window):
     lut_before = fv.canvas.item.lut.copy()
     fv.colormap_box.setCurrentText("grey")
     assert not np.array_equal(fv.canvas.item.lut, lut_before)
-    assert np.array_equal(fv.canvas.item.lut[:, 0], np.arange(256))
+    grey = fv.canvas.item.lut
+    assert (grey[0, :3] == 0).all() and (grey[254, :3] == 255).all()
+    assert (grey[:255, 0] == grey[:255, 1]).all()
+    assert (np.diff(grey[:255, 0].astype(int)) >= 0).all()
+    assert grey[255, 3] == 0 and (grey[:255, 3] == 255).all()  # gaps are transparent
+
+
+def test_next_layers_are_tiled_ahead(window, qtbot):
+    fv = window.feature_view
+    assert fv.mosaics.wait(30)
+    names = window.layer_tree.names
+    following = names[names.index(window.layer_tree.current_name) + 1]
+    assert fv.mosaics.cached(fv.mosaics.key(following, fv.normalize)) is not None
+    qtbot.keyClick(window.layer_tree, Qt.Key.Key_J)
+    # drawn at once, from the cache: no wait for a worker
+    assert window.layer_tree.current_name == following
+    assert not fv.pending and fv.mosaic is not None
+
+
+def test_mosaic_of_an_old_trace_is_dropped(window):
+    service = window.feature_view.mosaics
+    assert service.wait(30)
+    name = window.layer_tree.current_name
+    act = window.trace.activation(name)
+    shown = []
+    service.ready.connect(lambda key, tiles: shown.append(key))
+    old_key = service.key(name, "layer")
+    service.request(old_key, act)
+    service.new_generation()  # a new trace arrives while the job runs
+    assert service.wait(30)
+    assert shown == [] and service.cached(old_key) is None
 
 
 def test_bad_image_shows_one_error_and_keeps_the_loaded_one(window, tmp_path):
