@@ -1,0 +1,129 @@
+"""Any classifier as a window scorer: crops in, class probabilities out.
+
+A :class:`WindowClassifier` hides what differs between the networks a detector can slide:
+tinyvgg-shapes (logits, class 0 = background, has a fully convolutional twin), an MTCNN stage
+(already probabilities, "not face" = background, P-Net is fully convolutional by design) and
+a torchvision ImageNet classifier (logits, no background class: every window is *something*,
+so only the threshold rejects windows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from explorer.core.network import Network
+from explorer.errors import UserError
+
+
+@dataclass
+class WindowClassifier:
+    """Scores normalised windows.
+
+    module: Tensor[N, C, h, w] (normalised) -> Tensor[N, K] logits or probabilities.
+    dense: the same classifier run fully convolutionally, Tensor[1, C, H, W] ->
+    Tensor[1, K, H', W'] where cell (i, j) scores the window at (i * stride, j * stride) of
+    size `input_size`; None when the network has no such form.
+    box_fraction: how much of a window the object it names fills (boxes are shrunk to it).
+    """
+
+    module: nn.Module
+    name: str
+    input_size: tuple[int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    class_names: list[str]
+    background: int | None
+    probabilities: bool
+    device: torch.device
+    dense: Callable[[Tensor], Tensor] | None = None
+    stride: int | None = None
+    box_fraction: float = 1.0
+    in_channels: int = 3
+
+    def normalise(self, x: Tensor) -> Tensor:
+        """x (Tensor[N, 3, H, W] in [0, 1]) -> what the network takes."""
+        if self.in_channels == 1:
+            x = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    def _probs(self, out: Tensor) -> Tensor:
+        return out if self.probabilities else out.softmax(dim=1)
+
+    def scores(self, windows: Tensor) -> Tensor:
+        """windows (Tensor[N, C, h, w], normalised) -> probabilities Tensor[N, K]."""
+        out = self.module(windows)
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        return self._probs(out.flatten(1))
+
+    def score_map(self, image: Tensor) -> Tensor:
+        """image (Tensor[1, C, H, W], normalised) -> probabilities Tensor[K, H', W']."""
+        if self.dense is None:
+            raise UserError(f"{self.name} has no fully convolutional form; use the naive "
+                            "sliding window (--impl naive)")
+        return self._probs(self.dense(image))[0]
+
+
+def image_tensor(array: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
+    """np.float32 [H, W, 3] in [0, 1] -> Tensor[1, 3, H, W]."""
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(
+        2, 0, 1)[None].to(device)
+
+
+def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear, antialiased when shrinking (as :func:`explorer.core.network.preprocess`)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+class _First(nn.Module):
+    """The first output of a multi-output stage, flattened (P-Net on 12x12 gives [N, 2, 1, 1])."""
+
+    def __init__(self, stage: nn.Module):
+        super().__init__()
+        self.stage = stage
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.stage(x)
+        return (out[0] if isinstance(out, (tuple, list)) else out).flatten(1)
+
+
+def from_network(net: Network) -> WindowClassifier:
+    """Wrap a loaded :class:`Network` (classifier or MTCNN stage) as a window scorer."""
+    from explorer.nets.mtcnn import PNet
+    from explorer.nets.tinyvgg import TinyVGG, fully_convolutional
+
+    if net.task not in ("classify", "detect-stage"):
+        raise UserError(f"{net.name} is a {net.task} network; sliding windows need a "
+                        "classifier (e.g. tinyvgg-shapes, mtcnn-pnet, a torchvision net)")
+    module = net.module.eval()
+    probabilities = bool(net.extra.get("output_is_probability", False))
+    names = list(net.class_names) or [str(i) for i in range(1000)]
+    common = dict(name=net.name, input_size=tuple(net.input_size), mean=tuple(net.mean),
+                  std=tuple(net.std), class_names=names, device=net.device,
+                  in_channels=net.in_channels)
+    if isinstance(module, TinyVGG):
+        dense = fully_convolutional(module).eval().to(net.device)
+        return WindowClassifier(module, background=0, probabilities=False, dense=dense,
+                                stride=dense.stride, box_fraction=0.64, **common)
+    if isinstance(module, PNet):
+        def pnet_map(x: Tensor) -> Tensor:
+            return module(x)[0]
+
+        return WindowClassifier(_First(module), background=0, probabilities=True,
+                                dense=pnet_map, stride=2, box_fraction=1.0, **common)
+    if net.task == "detect-stage":  # R-Net / O-Net: face probability first, no dense form
+        return WindowClassifier(_First(module), background=0, probabilities=probabilities,
+                                **common)
+    background = 0 if names and names[0].lower() in ("background", "__background__") else None
+    return WindowClassifier(module, background=background, probabilities=probabilities,
+                            **common)
