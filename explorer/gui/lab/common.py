@@ -383,3 +383,15 @@ def big_label(text: str = "", scale: float = 1.2) -> QLabel:
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
+
+
+def style_plot(plot: pg.PlotWidget) -> None:
+    """Black axes and labels on white (pyqtgraph's grey is too faint for a projector)."""
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen("k"))
+        axis.setTextPen(pg.mkPen("k"))
+        axis.enableAutoSIPrefix(False)
+        font = axis.label.font()
+        font.setPointSizeF(11)
+        axis.label.setFont(font)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from explorer.gui.canvas import owning_popups
 from explorer.gui.lab import netpick
-from explorer.gui.lab.common import ImageGrid, LabPage, SampleChooser, big_label
+from explorer.gui.lab.common import ImageGrid, LabPage, SampleChooser, big_label, style_plot
 from explorer.gui.workers import JobContext, JobRunner
 
 
@@ -157,7 +157,7 @@ class EquivariancePage(LabPage):
             self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("left", "‖f(T x) − T f(x)‖ / ‖T f(x)‖")
         self.plot.showGrid(y=True, alpha=0.3)
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        style_plot(self.plot)
         self.plot.setMinimumHeight(220)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#1f77b4", width=3), symbol="o",
                                     symbolSize=10, symbolBrush="#1f77b4")
