@@ -33,6 +33,7 @@ from explorer.gui.canvas import (
 )
 from explorer.gui.mosaics import MosaicKey, MosaicService, Tiles
 
+HOVER_HINT = "Hover: value · click: enlarge"
 NORMALISATIONS = {"per channel": "channel", "per layer": "layer"}
 
 
@@ -70,7 +71,7 @@ class FeatureView(QWidget):
             "per layer: one range for all, so strong channels stand out"
         )
         self.canvas = ImageCanvas()
-        self.readout = QLabel("Hover over a tile to see its channel; click to enlarge it.")
+        self.readout = QLabel(HOVER_HINT)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout.setObjectName("readout")
         foot = QHBoxLayout()
@@ -194,7 +195,7 @@ class FeatureView(QWidget):
         self.mosaic = tiles.mosaic
         self.canvas.set_indexed(tiles.index, indexed_lut(self.colormap_name), autorange=False)
         self._outline()
-        self.readout.setText("Hover over a tile to see its channel; click to enlarge it.")
+        self.readout.setText(HOVER_HINT)
         self.last_ms = (time.perf_counter() - self._asked_at) * 1000
         self.mosaicShown.emit()
 

@@ -18,6 +18,7 @@ from explorer.core.images import Image, load_image
 from explorer.core.network import Network, preprocess, to_display
 from explorer.core.trace import Trace, trace
 from explorer.data.samples import SAMPLE_NAMES, load_sample
+from explorer.errors import UserError
 from explorer.nets.registry import load_network
 
 
@@ -109,6 +110,13 @@ def run_request(req: LoadRequest, ctx) -> LoadResult:
         x = preprocess(net, image)
         return trace(net, x), to_display(net, x)
 
-    (tr, picture), _device, note = run_with_oom_fallback(forward, network.device)
+    try:
+        (tr, picture), _device, note = run_with_oom_fallback(forward, network.device)
+    except RuntimeError as exc:
+        # a network from a file carries no input size: a wrong guess fails here, and that
+        # is the person's file, not a bug
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        h, w = network.input_size
+        raise UserError(f"{network.name} could not run on a {h} × {w} image: {first}") from exc
     ctx.check()
     return LoadResult(network, image, sample, tr, picture, note)

@@ -239,3 +239,101 @@ def test_run_gui_bad_image_exits_2(tmp_path, qapp, capsys, small_net):
 def test_trace_lives_on_the_requested_device(window):
     act = window.trace.activation(window.layer_tree.current_name)
     assert act.device == torch.device("cpu")
+
+
+def test_hovering_a_unit_outlines_its_receptive_field(window):
+    name = window.layer_tree.current_name
+    info = window.trace.info(name)
+    window.channel_view.canvas.hovered.emit(3.5, 4.5)
+    marker = window.image_panel.canvas._marker
+    assert marker.isVisible()
+    x1, y1, x2, y2 = info.field_box(3, 4)
+    rect = marker.rect()
+    assert (rect.left(), rect.top(), rect.right(), rect.bottom()) == pytest.approx((x1, y1, x2, y2))
+    assert "row 3, col 4" in window.channel_view.readout.text()
+    window.channel_view.canvas.hovered.emit(-1.0, -1.0)  # the cursor leaves
+    assert not marker.isVisible()
+
+
+def test_state_dict_file_loads_into_the_chosen_network(window, tmp_path, monkeypatch):
+    from explorer.gui import messages
+
+    path = tmp_path / "mine.pt"
+    state = {k: v.clone() for k, v in window.network.module.state_dict().items()}
+    first = next(k for k, v in state.items() if v.dtype.is_floating_point)
+    state[first] += 1.0
+    torch.save(state, path)
+    monkeypatch.setattr(messages, "ask_open_file", lambda *a: str(path))
+    window.network_panel.state_action.trigger()
+    _settle(window)
+    assert window.errors == []
+    assert window.network.weights_source == "file"
+    assert window.network.weights_path == str(path)
+    assert torch.equal(window.network.module.state_dict()[first], state[first])
+    assert not window.network_panel.banner.isVisibleTo(window)
+    assert window.weights_label.text() == "Weights: file"
+
+
+def test_pickled_module_needs_trust(window, tmp_path, monkeypatch):
+    from explorer.gui import messages
+
+    path = tmp_path / "whole.pt"
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(),
+                                 torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                 torch.nn.Linear(4, 2))
+    torch.save(module, path)
+    monkeypatch.setattr(messages, "ask_open_file", lambda *a: str(path))
+    network = window.network
+    window.network_panel.module_action.trigger()
+    _settle(window)
+    assert len(window.errors) == 1 and "trust" in window.errors[0]
+    assert window.network is network
+    window.network_panel.trust.setChecked(True)
+    window.network_panel.module_action.trigger()
+    _settle(window)
+    assert len(window.errors) == 1
+    assert window.network is not network and window.network.weights_source == "file"
+    assert [la.name for la in window.trace.layers] == ["0", "1", "2", "3", "4"]
+
+
+def test_network_that_cannot_run_on_its_input_is_a_clear_error(window, tmp_path, monkeypatch):
+    from explorer.gui import messages
+
+    path = tmp_path / "fixed.pt"
+    # a fixed-size head: from a file the explorer assumes 224 x 224, which does not fit
+    torch.save(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(10, 2)), path)
+    monkeypatch.setattr(messages, "ask_open_file", lambda *a: str(path))
+    window.network_panel.trust.setChecked(True)
+    network = window.network
+    window.network_panel.module_action.trigger()
+    _settle(window)
+    assert len(window.errors) == 1 and "could not run" in window.errors[0]
+    assert window.network is network
+
+
+def test_download_only_when_confirmed(window, monkeypatch):
+    from explorer.gui import messages
+
+    asked = []
+    monkeypatch.setattr(messages, "confirm", lambda *a: asked.append(a) or False)
+    index = window.network_panel.combo.findData("resnet18")
+    window.network_panel.combo.setCurrentIndex(index)
+    assert window.network_panel.download_button.isVisibleTo(window)
+    network = window.network
+    window.network_panel.download_button.click()
+    _settle(window)
+    assert len(asked) == 1 and window.network is network and window.errors == []
+    # confirmed: the (offline) download fails with one message, the network stays
+    monkeypatch.setattr(messages, "confirm", lambda *a: True)
+    window.network_panel.download_button.click()
+    _settle(window)
+    assert len(window.errors) == 1 and "download" in window.errors[0]
+    assert window.network is network
+
+
+def test_cancel_keeps_what_is_loaded(window):
+    image = window.image
+    window.load_image("rocket")
+    window.runner.cancel()
+    _settle(window)
+    assert window.image is image and window.errors == []
