@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "explorer.commands.lab",
     "explorer.commands.detect",
     "explorer.commands.segment",
+    "explorer.commands.live",
 ]
 
 

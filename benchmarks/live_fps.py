@@ -1,0 +1,189 @@
+"""Live feature maps: frame-to-result rate of the live loop with the synthetic source,
+beside a plain batched forward of the same model measured in the same run.
+
+Cases (targets from the issue):
+
+* tinyvgg-shapes, 128x128 frames (resized to its 64x64 input), CPU: >= 30 fps
+* resnet18, 224x224 frames, CPU: >= 10 fps
+* resnet18, 224x224 frames, CUDA, float32 and float16 autocast: >= 60 fps (skipped with
+  a note when there is no CUDA GPU)
+
+The live figure is the whole path, as the Live panel gets it: the grabber thread reads a
+synthetic frame, the loop uploads and preprocesses it, runs the network once with one
+hook, tiles the shown layer (the first convolution's output, the biggest mosaic) and
+takes the top-5 on the device, and copies those two back. Drawing is not included. The
+baseline is the model's plain forward throughput on a batch of 8 (seconds per image), so
+``ratio`` = live seconds per frame / batched seconds per image shows what running frames
+one at a time, live, costs. Weights are random (the shipped ones time the same).
+
+CPU cases run with 1 thread and with all cores (torch's default here), because on a
+machine whose cores other jobs are using, one thread is often much faster. The
+machine running this may be shared: the figures move with its load, the ratios less.
+
+    python -m benchmarks.live_fps [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import threading
+import time
+
+import torch
+
+#: (model, frame size, device, fps target)
+CASES = [
+    ("tinyvgg-shapes", 128, "cpu", 30.0),
+    ("resnet18", 224, "cpu", 10.0),
+    ("resnet18", 224, "cuda", 60.0),
+]
+BATCH = 8
+
+
+def load(name: str, device: str):
+    """The network (random weights are fine: the timing does not depend on them)."""
+    from explorer.nets.registry import load_network
+
+    return load_network(name, device=device)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def batched_forward(net, repeats: int, half: bool = False) -> float:
+    """Median seconds per image of a plain forward on a batch of BATCH."""
+    h, w = net.input_size
+    x = torch.randn(BATCH, net.in_channels, h, w, device=net.device)
+    cuda = net.device.type == "cuda"
+    ctx = torch.autocast("cuda", dtype=torch.float16) if half and cuda else contextlib.nullcontext()
+    times = []
+    with torch.inference_mode(), ctx:
+        net.module(x)  # warm-up
+        _sync(net.device)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            net.module(x)
+            _sync(net.device)
+            times.append((time.perf_counter() - t0) / BATCH)
+    return statistics.median(times)
+
+
+def live_rate(net, size: int, seconds: float, half: bool = False,
+              threads: int | None = None, pace: float = 400.0) -> dict:
+    """Run the live loop on synthetic frames for `seconds`; results per second (from the
+    first result to the last), the median per-frame time and the frames dropped."""
+    from explorer.live.engine import LiveEngine, default_layer
+    from explorer.live.sources import SyntheticSource
+
+    engine = LiveEngine(net, device=net.device, half=half, copy_network=True,
+                        threads=threads)
+    source = SyntheticSource((size, size), seed=0, fps_hint=pace)
+    # warm-up outside the timed run (layer table, first-touch allocations, cuDNN tuning)
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        for i in range(3):
+            engine.process(source.frame_at(i))
+    finally:
+        torch.set_num_threads(before)
+    layer = default_layer(engine.layers)
+    stamps: list[float] = []
+    per_frame: list[float] = []
+    stop = threading.Event()
+
+    def on_result(result) -> None:
+        stamps.append(time.perf_counter())
+        per_frame.append(result.seconds)
+        if stamps[-1] - stamps[0] >= seconds:
+            stop.set()
+
+    engine.run(source, on_result, stop=stop)
+    n = len(stamps)
+    fps = (n - 1) / (stamps[-1] - stamps[0]) if n > 1 else 0.0
+    return {"fps": fps, "frames": n, "dropped": engine.dropped, "layer": layer,
+            "frame_s": statistics.median(per_frame) if per_frame else float("nan")}
+
+
+def measure(model: str, size: int, device: str, target: float, *, seconds: float,
+            repeats: int, half: bool = False, threads: int | None = None) -> dict:
+    dev = torch.device(device)
+    label = f"live {model} {size}x{size} {device}"
+    label += " fp16" if half else ""
+    label += f" {threads or torch.get_num_threads()} thread(s)" if dev.type == "cpu" else ""
+    row = {"name": label, "model": model, "device": device, "frame_size": size,
+           "baseline": f"plain forward, batch of {BATCH}, per image", "target_fps": target,
+           "target": f">= {target:g} fps"}
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        return {**row, "baseline_s": None, "value_s": None, "ratio": None, "fps": None,
+                "ok": None, "note": "skipped: no CUDA GPU on this machine"}
+    net = load(model, device)
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        # baseline before and after the live run: a shared machine's load drifts
+        base1 = batched_forward(net, repeats, half)
+        live = live_rate(net, size, seconds, half=half, threads=threads)
+        base2 = batched_forward(net, repeats, half)
+        used = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    base = (base1 + base2) / 2
+    value = 1.0 / live["fps"] if live["fps"] > 0 else float("inf")
+    return {**row, "baseline_s": base, "value_s": value, "ratio": value / base,
+            "fps": live["fps"], "baseline_fps": 1.0 / base, "frame_s": live["frame_s"],
+            "frames": live["frames"], "dropped": live["dropped"], "layer": live["layer"],
+            "threads": used, "ok": live["fps"] >= target}
+
+
+def run(quick: bool = False) -> list[dict]:
+    seconds, repeats = (1.0, 3) if quick else (4.0, 10)
+    cores = os.cpu_count() or 1
+    rows = []
+    for model, size, device, target in CASES:
+        if device == "cpu":
+            for threads in sorted({1, torch.get_num_threads(), cores}):
+                if quick and threads != 1 and threads != torch.get_num_threads():
+                    continue
+                rows.append(measure(model, size, device, target, seconds=seconds,
+                                    repeats=repeats, threads=threads))
+        else:
+            rows.append(measure(model, size, device, target, seconds=seconds,
+                                repeats=repeats))
+            if torch.cuda.is_available():
+                rows.append(measure(model, size, device, target, seconds=seconds,
+                                    repeats=repeats, half=True))
+    return rows
+
+
+def format_row(r: dict) -> str:
+    if r.get("value_s") is None:
+        return f"{r['name']}: {r.get('note', 'skipped')}"
+    return (f"{r['name']}: live {r['fps']:.1f} fps ({r['value_s'] * 1e3:.1f} ms/frame, "
+            f"{r['dropped']} frames dropped) vs plain batched forward "
+            f"{r['baseline_s'] * 1e3:.1f} ms/image -> {r['ratio']:.2f}x "
+            f"(target {r['target']}) {'OK' if r['ok'] else 'MISSED'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="shorter runs, fewer thread counts")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    rows = run(args.quick)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        print(format_row(r))
+
+
+if __name__ == "__main__":
+    main()

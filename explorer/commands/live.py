@@ -1,0 +1,222 @@
+"""`cnn-explorer live` (feature maps of a camera, video file or moving shapes, headless)
+and `cnn-explorer bench` (every benchmark in benchmarks/, each beside its baseline)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from explorer.errors import UserError
+
+#: where the benchmark modules live (the repository's benchmarks/ folder)
+BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+# --- live ------------------------------------------------------------------------------
+
+def cmd_live(args) -> int:
+    from explorer.cli import emit
+    from explorer.commands.foundation import network_from_args
+    from explorer.live.engine import LiveEngine
+    from explorer.live.sources import open_source
+
+    if args.frames is not None and args.frames < 1:
+        raise UserError("--frames must be at least 1")
+    source = open_source(args.source, (args.size, args.size), seed=args.seed)
+    source.open()  # a missing camera or bad file fails here, before the network loads
+    net = network_from_args(args)
+    engine = LiveEngine(net, args.layer, device=net.device, half=args.half,
+                        copy_network=False, threads=args.threads)
+    if args.layer:
+        engine.process(source.read())  # builds the layer table; an unknown layer fails here
+        if engine.layer != args.layer:
+            from explorer.commands.foundation import _layer
+
+            _layer(engine.layers, args.layer)  # raises UserError naming close layers
+    stop = threading.Event()
+    results, stamps = [], []
+
+    def on_result(result) -> None:
+        results.append(result)
+        stamps.append(time.perf_counter())
+        if stamps[-1] - start >= args.seconds:
+            stop.set()
+
+    start = time.perf_counter()
+    try:
+        engine.run(source, on_result, max_frames=args.frames, stop=stop,
+                   pace=0 if args.unpaced else None)
+    except KeyboardInterrupt:
+        pass
+    if not results:
+        raise UserError(f"{source.name} gave no frames")
+    last = results[-1]
+    # first result to last: the rate frames come out at once the loop is running
+    span = stamps[-1] - stamps[0]
+    fps = (len(results) - 1) / span if span > 0 else 0.0
+    if args.out:
+        from explorer.commands.foundation import save_png
+        from explorer.core import colormaps
+
+        save_png(colormaps.enlarge(colormaps.apply(last.mosaic.image, args.cmap)), args.out)
+    data = {"model": net.name, "weights": net.weights_source, "source": source.name,
+            "device": last.device, "layer": last.layer, "shape": list(last.shape),
+            "frames": len(results), "dropped": engine.dropped, "fps": fps,
+            "frame_ms": 1e3 * sorted(r.seconds for r in results)[len(results) // 2],
+            "top5": [{"label": n, "prob": p} for n, p in last.topk], "out": args.out}
+    lines = [f"{net.name} ({net.weights_source} weights) on {source.name}, {last.device}: "
+             f"{len(results)} frames, {fps:.1f} fps, {engine.dropped} dropped, median "
+             f"{data['frame_ms']:.1f} ms/frame",
+             f"layer {last.layer}: {' x '.join(map(str, last.shape))}"]
+    lines += [f"  {p:6.1%}  {n}" for n, p in last.topk]
+    if args.out:
+        lines.append(f"mosaic of the last frame written to {args.out}")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+# --- bench -----------------------------------------------------------------------------
+
+def benchmark_modules(folder: Path = BENCH_DIR) -> list[str]:
+    """Names of the modules in benchmarks/ (not the package's own files)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.py")
+                  if not p.stem.startswith("_") and p.stem != "run_all")
+
+
+def _import(name: str):
+    root = str(BENCH_DIR.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module(f"benchmarks.{name}")
+
+
+def run_benchmarks(names: list[str], quick: bool = False, log=None) -> list[dict]:
+    """Run each benchmark module's ``run()``; one dict per figure, each tagged with its
+    ``module``. A module without ``run()`` or one that fails gives a row saying so
+    (``ok`` None), and the others still run."""
+    rows = []
+    for name in names:
+        if log:
+            log(f"running benchmarks.{name} ...")
+        try:
+            module = _import(name)
+        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not stop all
+            rows.append({"module": name, "name": name, "ok": None,
+                         "note": f"import failed: {type(exc).__name__}: {exc}"})
+            continue
+        run = getattr(module, "run", None)
+        if not callable(run):
+            rows.append({"module": name, "name": name, "ok": None,
+                         "note": "no run() to call; run it as a script: "
+                                 f"python -m benchmarks.{name}"})
+            continue
+        params = inspect.signature(run).parameters
+        kwargs = {}
+        if "quick" in params:
+            kwargs["quick"] = quick
+        elif quick and "repeats" in params:
+            kwargs["repeats"] = 3
+        t0 = time.perf_counter()
+        try:
+            figures = run(**kwargs)
+        except Exception as exc:  # noqa: BLE001
+            traceback.print_exc(file=sys.stderr)
+            rows.append({"module": name, "name": name, "ok": None,
+                         "note": f"failed: {type(exc).__name__}: {exc}"})
+            continue
+        for figure in figures:
+            rows.append({"module": name, **figure})
+        if log:
+            log(f"  {len(figures)} figure(s) in {time.perf_counter() - t0:.0f} s")
+    return rows
+
+
+def _ms(s) -> str:
+    return "-" if s is None else f"{s * 1e3:.2f} ms"
+
+
+def format_row(r: dict) -> str:
+    if r.get("value_s") is None:
+        return f"[{r['module']}] {r['name']}: {r.get('note', 'no figure')}"
+    verdict = {True: "OK", False: "MISSED", None: "-"}[r.get("ok")]
+    extra = f" ({r['fps']:.1f} fps)" if r.get("fps") is not None else ""
+    ratio = r.get("ratio")
+    return (f"[{r['module']}] {r['name']}: {_ms(r['value_s'])}{extra}  vs  "
+            f"{r.get('baseline', 'baseline')} {_ms(r.get('baseline_s'))}  -> "
+            f"{'-' if ratio is None else f'{ratio:.2f}x'}  target {r.get('target', '-')}  "
+            f"{verdict}")
+
+
+def cmd_bench(args) -> int:
+    from explorer.cli import emit
+
+    available = benchmark_modules()
+    names = args.only or available
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise UserError(f"no benchmark {', '.join(unknown)}; there are: "
+                        f"{', '.join(available) or 'none'}")
+    import torch
+
+    log = None if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
+    rows = run_benchmarks(names, quick=args.quick, log=log)
+    import os
+
+    data = {"quick": args.quick, "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "results": rows}
+    load = data["load_average"]
+    head = (f"{data['cpu_count']} CPU cores, torch threads {data['torch_threads']}, "
+            f"GPU: {data['cuda'] or 'none'}"
+            + (f", load average {load[0]:.1f} (figures move with the machine's load)"
+               if load else ""))
+    emit(args, data, "\n".join([head] + [format_row(r) for r in rows]))
+    return 0
+
+
+def register(sub) -> None:
+    from explorer.commands.foundation import add_network_args
+
+    p = sub.add_parser("live", help="feature maps of a camera, a video file or moving "
+                       "shapes, frame after frame (headless: prints the rate and top-5)")
+    add_network_args(p)
+    p.add_argument("--source", "-s", default="synthetic",
+                   help="synthetic (moving shapes), a camera number (0, camera:1) or a "
+                   "video file (default synthetic)")
+    p.add_argument("--layer", "-l", help="layer to show (default: the first feature map)")
+    p.add_argument("--seconds", type=float, default=5.0, help="how long to run (default 5)")
+    p.add_argument("--frames", type=int, help="stop after this many processed frames")
+    p.add_argument("--size", type=int, default=128,
+                   help="synthetic frame size in pixels (default 128)")
+    p.add_argument("--seed", type=int, default=0, help="synthetic source seed")
+    p.add_argument("--half", action="store_true", help="float16 autocast on CUDA")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--unpaced", action="store_true",
+                   help="read the source as fast as possible instead of at its frame rate")
+    p.add_argument("--out", "-o", help="write the last frame's mosaic to this PNG")
+    p.add_argument("--cmap", default="viridis", help="colour map for --out")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_live)
+
+    p = sub.add_parser("bench", help="run every benchmark in benchmarks/ and print each "
+                       "figure beside its baseline")
+    p.add_argument("--quick", action="store_true", help="shorter runs (rougher figures)")
+    p.add_argument("--only", nargs="+", metavar="NAME",
+                   help="only these benchmark modules (e.g. live_fps trace_overhead)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from explorer.cli import main
+
+    raise SystemExit(main(["bench", *sys.argv[1:]]))
