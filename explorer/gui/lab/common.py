@@ -264,14 +264,17 @@ class ImageGrid(pg.GraphicsLayoutWidget):
         self.items: dict[str, pg.ImageItem] = {}
         self.labels: dict[str, pg.LabelItem] = {}
 
-    def build(self, rows: list[list[str]]) -> None:
-        """Lay out one picture per name; each row of names is one row of pictures."""
+    def build(self, rows: list[list[str | None]]) -> None:
+        """Lay out one picture per name; each row of names is one row of pictures
+        (None leaves a cell empty)."""
         self.clear()
         self.views.clear()
         self.items.clear()
         self.labels.clear()
         for r, names in enumerate(rows):
             for c, name in enumerate(names):
+                if name is None:  # an empty cell
+                    continue
                 label = pg.LabelItem(name, size="12pt", color="k")
                 self.addItem(label, row=2 * r, col=c)
                 with owning_popups(self):
@@ -283,6 +286,8 @@ class ImageGrid(pg.GraphicsLayoutWidget):
                 self.views[name] = view
                 self.items[name] = item
                 self.labels[name] = label
+        for c in range(max(len(names) for names in rows)):
+            self.ci.layout.setColumnStretchFactor(c, 1)
 
     def set_image(self, name: str, image: np.ndarray, cmap: str = "grey",
                   levels: tuple[float, float] | None = None, title: str | None = None) -> None:
@@ -302,9 +307,11 @@ class ImageGrid(pg.GraphicsLayoutWidget):
             self.labels[name].setText(title)
 
 
-def signed_levels(image: np.ndarray) -> tuple[float, float]:
-    """Symmetric levels around zero for a signed map (white = 0 in coolwarm)."""
-    m = float(np.nanmax(np.abs(image))) if image.size else 1.0
+def signed_levels(image: np.ndarray, percentile: float = 99.5) -> tuple[float, float]:
+    """Symmetric levels around zero for a signed map (white = 0 in coolwarm); the
+    `percentile` of |values| rather than the maximum, so a few strong edges do not wash
+    out the rest."""
+    m = float(np.nanpercentile(np.abs(image), percentile)) if image.size else 1.0
     m = m if m > 0 else 1.0
     return -m, m
 
