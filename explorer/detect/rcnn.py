@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import roi_align
 
-from explorer.detect.boxes import (Detections, Steps, class_candidates, nms_detections)
+from explorer.detect.boxes import Detections, Steps, class_candidates, nms_detections
 from explorer.detect.classifier import WindowClassifier, image_tensor
 from explorer.errors import UserError
 
@@ -35,17 +35,21 @@ def context_boxes(boxes: Tensor, fraction: float, square: bool = True) -> Tensor
     return torch.cat([c - half, c + half], dim=1)
 
 
-def warp(x: Tensor, boxes: Tensor, size: tuple[int, int], pad: int = 0) -> Tensor:
+def warp(x: Tensor, boxes: Tensor, size: tuple[int, int], pad: int = 0,
+         sampling_ratio: int = 2) -> Tensor:
     """Crop-and-resize every box from one image.
 
     x (Tensor[1, C, H, W]), boxes (Tensor[N, 4]) in x's pixels -> Tensor[N, C, h, w].
     `pad` pixels of repeated edge are added first so boxes may reach past the border.
+    Each output cell averages sampling_ratio x sampling_ratio bilinear samples (2: a little
+    smoothing when a big region shrinks; 1: plain bilinear resampling).
     """
     if pad:
         x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
         boxes = boxes + pad
     rois = torch.cat([boxes.new_zeros(len(boxes), 1), boxes], dim=1).to(x)
-    return roi_align(x, rois, output_size=size, spatial_scale=1.0, sampling_ratio=2,
+    return roi_align(x, rois, output_size=size, spatial_scale=1.0,
+                     sampling_ratio=sampling_ratio,
                      aligned=True)
 
 

@@ -1,0 +1,133 @@
+"""Sliding windows: the naive and shared (OverFeat) implementations agree, boxes land in
+image pixels, and bad settings are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from explorer.data import shapes
+from explorer.detect.classifier import WindowClassifier, from_network
+from explorer.detect.mtcnn import DetectionCancelled
+from explorer.detect.sliding import parse_scales, slide
+from explorer.errors import UserError
+from explorer.nets.registry import load_network
+
+
+@pytest.fixture(scope="module")
+def pnet():
+    return from_network(load_network("mtcnn-pnet"))
+
+
+def _unpadded_classifier() -> WindowClassifier:
+    """A 16x16 classifier with no zero padding, and its fully convolutional twin (stride 4)."""
+    torch.manual_seed(0)
+    trunk = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 8, 3), nn.ReLU(), nn.MaxPool2d(2))  # 16 -> 2x2
+    fc = nn.Linear(8 * 2 * 2, 3)
+    conv = nn.Conv2d(8, 3, 2)
+    with torch.no_grad():
+        conv.weight.copy_(fc.weight.view(3, 8, 2, 2))
+        conv.bias.copy_(fc.bias)
+    module = nn.Sequential(trunk, nn.Flatten(), fc).eval()
+    dense = nn.Sequential(trunk, conv).eval()
+    return WindowClassifier(module, "toy", (16, 16), (0.5,) * 3, (0.25,) * 3,
+                            ["background", "a", "b"], background=0, probabilities=False,
+                            device=torch.device("cpu"), dense=dense, stride=4)
+
+
+def test_naive_equals_shared_on_pnet(pnet):
+    """P-Net has no zero padding: every cell of its map sees exactly its 12x12 window."""
+    img = shapes.make_scene(3, (70, 90)).image
+    a = slide(pnet, img, impl="naive", stride=2, scales=[1.0, 0.8, 0.55], pad=True)
+    b = slide(pnet, img, impl="shared", scales=[1.0, 0.8, 0.55], pad=True)
+    assert len(a.maps) == len(b.maps) == 3
+    for ma, mb in zip(a.maps, b.maps):
+        assert ma.probs.shape == mb.probs.shape
+        assert ma.probs.shape[1] > 10
+        assert (ma.probs - mb.probs).abs().max() < 1e-4
+        assert torch.allclose(ma.boxes(), mb.boxes(), atol=1e-4)
+    assert a.windows == b.windows > 1000
+
+
+def test_naive_equals_shared_unpadded_toy_and_stride_multiple():
+    clf = _unpadded_classifier()
+    img = np.random.default_rng(0).uniform(0, 1, (45, 53, 3)).astype(np.float32)
+    for stride in (4, 8):
+        a = slide(clf, img, impl="naive", stride=stride, scales=[1.0, 1.5], threshold=0.0)
+        b = slide(clf, img, impl="shared", stride=stride, scales=[1.0, 1.5], threshold=0.0)
+        for ma, mb in zip(a.maps, b.maps):
+            assert ma.probs.shape == mb.probs.shape
+            assert (ma.probs - mb.probs).abs().max() < 1e-4
+            assert ma.step == pytest.approx(mb.step)
+
+
+def test_window_positions_in_image_pixels(pnet):
+    img = np.zeros((40, 60, 3), np.float32)
+    r = slide(pnet, img, impl="shared", scales=[0.5], pad=False)
+    m = r.maps[0]
+    # level 20x30, 12-px windows every 2 px -> 5 x 10 windows; in image pixels 24 wide, 4 apart
+    assert tuple(m.probs.shape) == (2, 5, 10)
+    assert m.step == pytest.approx(4.0)
+    boxes = m.boxes()
+    assert boxes[0].tolist() == pytest.approx([0, 0, 24, 24])
+    assert boxes[-1].tolist() == pytest.approx([36, 16, 60, 40])
+
+
+def test_detections_are_clipped_and_thresholded(pnet):
+    img = shapes.make_scene(5, (64, 64)).image
+    r = slide(pnet, img, impl="shared", scales=[1.0], threshold=0.0, iou=0.5)
+    d = r.detections
+    assert len(d) > 0
+    assert (d.boxes[:, 0::2] >= 0).all() and (d.boxes[:, 0::2] <= 64).all()
+    assert (d.scores[:-1] >= d.scores[1:]).all()  # best first
+    assert set(d.labels.tolist()) == {1}  # background never reported
+    none = slide(pnet, img, impl="shared", scales=[1.0], threshold=1.0).detections
+    assert len(none) <= len(d)
+
+
+def test_tinyvgg_shared_close_to_naive():
+    """TinyVGG pads its convolutions, so a cut-out window's border sees zeros where the
+    whole-image pass sees neighbours: the maps are close, not equal (see sliding.py)."""
+    clf = from_network(load_network("tinyvgg-shapes"))
+    img = shapes.make_scene(11, (96, 96)).image
+    a = slide(clf, img, impl="naive", stride=8, scales=[1.0])
+    b = slide(clf, img, impl="shared", scales=[1.0])
+    assert a.maps[0].probs.shape == b.maps[0].probs.shape == (6, 13, 13)
+    diff = (a.maps[0].probs - b.maps[0].probs).abs()
+    assert diff.mean() < 0.1
+
+
+def test_bad_settings():
+    clf = _unpadded_classifier()
+    img = np.zeros((32, 32, 3), np.float32)
+    with pytest.raises(UserError):
+        slide(clf, img, impl="fast")
+    with pytest.raises(UserError):
+        slide(clf, img, threshold=2)
+    with pytest.raises(UserError):
+        slide(clf, img, window=2)
+    with pytest.raises(UserError):
+        slide(clf, np.zeros((5, 5, 3), np.float32), pad=False)
+    clf.dense = None
+    with pytest.raises(UserError, match="naive"):
+        slide(clf, img, impl="shared")
+    with pytest.raises(UserError):
+        parse_scales("1,x")
+    with pytest.raises(UserError):
+        parse_scales("0,1")
+    assert parse_scales("1, 0.75,0.5") == [1.0, 0.75, 0.5]
+
+
+def test_cancel(pnet):
+    with pytest.raises(DetectionCancelled):
+        slide(pnet, np.zeros((40, 40, 3), np.float32), should_stop=lambda: True)
+
+
+def test_other_window_size_is_resized_for_naive(pnet):
+    img = shapes.make_scene(2, (48, 48)).image
+    r = slide(pnet, img, impl="naive", window=24, stride=6, scales=[1.0], pad=False)
+    assert tuple(r.maps[0].probs.shape) == (2, 5, 5)
+    assert r.maps[0].window == (24, 24)
