@@ -42,6 +42,9 @@ CASES = [
     ("resnet18", 224, "cuda", 60.0),
 ]
 BATCH = 8
+#: (seconds of live running, baseline repeats) per case
+FULL = (4.0, 10)
+QUICK = (1.0, 3)
 
 
 def load(name: str, device: str):
@@ -143,15 +146,17 @@ def measure(model: str, size: int, device: str, target: float, *, seconds: float
             "threads": used, "ok": live["fps"] >= target}
 
 
+def thread_counts(quick: bool = False) -> list[int]:
+    """CPU thread counts to measure: 1 and torch's default (all cores)."""
+    return sorted({1, torch.get_num_threads(), os.cpu_count() or 1})
+
+
 def run(quick: bool = False) -> list[dict]:
-    seconds, repeats = (1.0, 3) if quick else (4.0, 10)
-    cores = os.cpu_count() or 1
+    seconds, repeats = QUICK if quick else FULL
     rows = []
     for model, size, device, target in CASES:
         if device == "cpu":
-            for threads in sorted({1, torch.get_num_threads(), cores}):
-                if quick and threads != 1 and threads != torch.get_num_threads():
-                    continue
+            for threads in thread_counts(quick):
                 rows.append(measure(model, size, device, target, seconds=seconds,
                                     repeats=repeats, threads=threads))
         else:
