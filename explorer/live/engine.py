@@ -105,6 +105,7 @@ class Grabber:
         self._running = threading.Event()
         self._running.set()
         self._thread: threading.Thread | None = None
+        self._finished = threading.Event()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="live-grabber", daemon=True)
@@ -116,7 +117,9 @@ class Grabber:
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout)
+            # wait on an event, not join(): join() registers a foreign caller thread (a
+            # QThread running the loop) with `threading` for good, which looks like a leak
+            self._finished.wait(timeout)
             self._thread = None
 
     def pause(self) -> None:
@@ -145,6 +148,12 @@ class Grabber:
         return frame is not None
 
     def _loop(self) -> None:
+        try:
+            self._read_all()
+        finally:
+            self._finished.set()
+
+    def _read_all(self) -> None:
         next_at = time.perf_counter()
         while not self._stop.is_set():
             self._running.wait()
