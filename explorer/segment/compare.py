@@ -141,13 +141,15 @@ DISAGREE_COLOURS = {
 
 def evaluate(names: list[str] | tuple[str, ...] = SHIPPED_SEGMENTERS, n: int = 100,
              seed: int = shapes.TEST_SEED, device: str | torch.device = "cpu",
-             batch: int = 25, tolerance: float = 2, progress=None) -> dict[str, dict]:
+             batch: int = 25, tolerance: float = 2, progress=None,
+             networks: dict | None = None) -> dict[str, dict]:
     """Each shapes network over `n` held-out scenes (never trained on).
 
     Returns name -> {"mean_iou", "pixel_accuracy", "boundary_f_score", "iou_per_class",
     "scenes", "seconds_per_scene", "weights"}. mIoU and pixel accuracy come from one
     confusion matrix over all pixels, the boundary F-score is the mean over scenes.
-    `progress(fraction, message)` is called between batches, if given.
+    `progress(fraction, message)` is called between batches, if given; `networks` caches
+    loaded networks by name, as in :func:`~explorer.segment.run.run_segmenters`.
     """
     if n < 1:
         raise UserError("--eval needs at least one scene")
@@ -160,7 +162,10 @@ def evaluate(names: list[str] | tuple[str, ...] = SHIPPED_SEGMENTERS, n: int = 1
     k = len(shapes.CLASSES)
     out: dict[str, dict] = {}
     for j, name in enumerate(names):
-        net = load_segmenter(name, device)
+        cache = networks if networks is not None else {}
+        if name not in cache:
+            cache[name] = load_segmenter(name, device)
+        net = cache[name]
         mean = torch.tensor(net.mean).view(1, -1, 1, 1)
         std = torch.tensor(net.std).view(1, -1, 1, 1)
         cm = np.zeros((k, k), np.int64)
