@@ -31,7 +31,8 @@ SIZE = 512
 PROPOSALS = 1000
 
 
-def run(repeats: int = 3) -> list[dict]:
+def run(repeats: int = 3, quick: bool = False) -> list[dict]:
+    repeats = 1 if quick else repeats
     clf = from_network(load_network("tinyvgg-shapes", device="cpu"))
     fast = load_network("fast-rcnn-shapes", device="cpu")
     image = shapes.make_scene(np.random.default_rng(0), (SIZE, SIZE), (6, 10)).image

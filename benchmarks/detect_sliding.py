@@ -52,7 +52,8 @@ def measure(name: str, repeats: int = 3) -> dict:
             "max_abs_diff": diff, "threads": torch.get_num_threads()}
 
 
-def run(repeats: int = 3) -> list[dict]:
+def run(repeats: int = 3, quick: bool = False) -> list[dict]:
+    repeats = 1 if quick else repeats
     return [measure(n, repeats) for n in ("tinyvgg-shapes", "mtcnn-pnet")]
 
 

@@ -29,8 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from explorer.detect.boxes import (Detections, Steps, class_candidates, clip,
-                                   nms_detections, shrink)
+from explorer.detect.boxes import Detections, Steps, class_candidates, clip, nms_detections, shrink
 from explorer.detect.classifier import WindowClassifier, image_tensor, resize
 from explorer.errors import UserError
 
@@ -131,9 +130,9 @@ def slide(
     Args:
         image: np.float32 [H, W, 3] in [0, 1], or Tensor[1, 3, H, W] in [0, 1].
         window: window side in pyramid-level pixels (default: the classifier's input).
-        stride: pixels between windows in a level (default: the trunk's stride for
-            "shared", else a quarter window). "shared" uses the nearest multiple of the
-            trunk's stride.
+        stride: pixels between windows in a level (default: the trunk's stride when the
+            classifier has a fully convolutional form, else a quarter window). "shared"
+            uses the nearest multiple of the trunk's stride.
         scales: pyramid levels, as factors of the image size (2 = twice as big, so
             smaller objects fill a window).
         impl: "naive" or "shared".
@@ -167,7 +166,7 @@ def slide(
         for n, s in enumerate(scales):
             steps(n / len(scales), f"{impl} windows at scale {s:g} ({n + 1}/{len(scales)})")
             if impl == "naive":
-                step = stride or max(1, win[1] // 4)
+                step = stride or classifier.stride or max(1, win[1] // 4)
                 level_scale = s
                 x, py, px = _pad(classifier.normalise(_level(img, s)), win, pad)
                 if x.shape[-2] < win[0] or x.shape[-1] < win[1]:
