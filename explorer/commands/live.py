@@ -30,8 +30,13 @@ def cmd_live(args) -> int:
     source = open_source(args.source, (args.size, args.size), seed=args.seed)
     source.open()  # a missing camera or bad file fails here, before the network loads
     net = network_from_args(args)
+    threads = args.threads
+    if threads != "auto":
+        if not threads.isdigit() or int(threads) < 1:
+            raise UserError(f"--threads must be a positive number or auto, not {threads!r}")
+        threads = int(threads)
     engine = LiveEngine(net, args.layer, device=net.device, half=args.half,
-                        copy_network=False, threads=args.threads)
+                        copy_network=False, threads=threads)
     if args.layer:
         engine.process(source.read())  # builds the layer table; an unknown layer fails here
         if engine.layer != args.layer:
@@ -65,11 +70,13 @@ def cmd_live(args) -> int:
 
         save_png(colormaps.enlarge(colormaps.apply(last.mosaic.image, args.cmap)), args.out)
     data = {"model": net.name, "weights": net.weights_source, "source": source.name,
-            "device": last.device, "layer": last.layer, "shape": list(last.shape),
+            "device": last.device, "threads": engine.tuned_threads.get(net.name, threads),
+            "layer": last.layer, "shape": list(last.shape),
             "frames": len(results), "dropped": engine.dropped, "fps": fps,
             "frame_ms": 1e3 * sorted(r.seconds for r in results)[len(results) // 2],
             "top5": [{"label": n, "prob": p} for n, p in last.topk], "out": args.out}
-    lines = [f"{net.name} ({net.weights_source} weights) on {source.name}, {last.device}: "
+    on = last.device + (f", {data['threads']} thread(s)" if last.device == "cpu" else "")
+    lines = [f"{net.name} ({net.weights_source} weights) on {source.name}, {on}: "
              f"{len(results)} frames, {fps:.1f} fps, {engine.dropped} dropped, median "
              f"{data['frame_ms']:.1f} ms/frame",
              f"layer {last.layer}: {' x '.join(map(str, last.shape))}"]
@@ -199,7 +206,8 @@ def register(sub) -> None:
                    help="synthetic frame size in pixels (default 128)")
     p.add_argument("--seed", type=int, default=0, help="synthetic source seed")
     p.add_argument("--half", action="store_true", help="float16 autocast on CUDA")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", default="auto", help="torch CPU threads: a number, or auto "
+                   "(time 1 and torch's default at the start, keep the faster; default)")
     p.add_argument("--unpaced", action="store_true",
                    help="read the source as fast as possible instead of at its frame rate")
     p.add_argument("--out", "-o", help="write the last frame's mosaic to this PNG")

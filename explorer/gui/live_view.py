@@ -119,7 +119,8 @@ class LiveView(QWidget):
                  device: str | torch.device | None = None) -> None:
         super().__init__(parent)
         dev = device if isinstance(device, torch.device) else pick_device(device)
-        self.engine = LiveEngine(device=dev, copy_network=True)
+        # threads="auto": 1 thread can beat all cores by far when they are busy
+        self.engine = LiveEngine(device=dev, copy_network=True, threads="auto")
         self.network: Network | None = None
         self.layer: str | None = None
         self.worker: LiveWorker | None = None

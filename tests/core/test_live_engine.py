@@ -265,3 +265,19 @@ def test_fps_meter_is_a_moving_average():
 def test_no_network_is_a_user_error():
     with pytest.raises(UserError):
         LiveEngine(device="cpu").process(np.zeros((8, 8, 3), np.float32))
+
+
+def test_auto_threads_picks_a_count_and_restores_torchs(monkeypatch):
+    engine = LiveEngine(tiny_net(), device="cpu", threads="auto")
+    torch.set_num_threads(2)
+    before = torch.get_num_threads()
+    seen = []
+    engine.run(SyntheticSource((32, 32), fps_hint=200), lambda r: seen.append(
+        torch.get_num_threads()), max_frames=3)
+    chosen = engine.tuned_threads["tiny3"]
+    assert chosen in (1, before) and seen == [chosen] * 3
+    assert engine.frames == 3  # the timing runs are not counted as shown frames
+    assert torch.get_num_threads() == before
+    for bad in (0, "many"):
+        with pytest.raises(UserError):
+            LiveEngine(device="cpu", threads=bad)
