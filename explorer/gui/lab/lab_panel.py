@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -119,7 +119,7 @@ def render_png(widget: QWidget, path: str | Path, scale: float = 2.0) -> tuple[i
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-        widget.render(painter)
+        widget.render(painter, QPoint(0, 0))
     finally:
         painter.end()
     if not image.save(str(path), "PNG"):
@@ -294,10 +294,11 @@ class LabPanel(QWidget):
         self.presentationChanged.emit(on)
 
     def _scale_fonts(self, root: QWidget, factor: float) -> None:
-        for widget in [root, *root.findChildren(QWidget)]:
-            if id(widget) in self._saved_fonts:
-                continue
-            font = widget.font()
+        # read every font before changing any: a parent's new font would otherwise reach
+        # its children before they are read, and they would grow twice
+        todo = [(w, w.font()) for w in [root, *root.findChildren(QWidget)]
+                if id(w) not in self._saved_fonts]
+        for widget, font in todo:
             self._saved_fonts[id(widget)] = (widget, font)
             big = type(font)(font)
             big.setPointSizeF(font.pointSizeF() * factor)

@@ -1,0 +1,160 @@
+"""Lab pages: the numbers each page shows are explorer.lab's (the CLI's) numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.lab import conv, params, pool
+from explorer.lab.table import lecture_table
+
+
+@pytest.fixture
+def page(qtbot):
+    """Build a page class, register it with qtbot and shut its workers down after."""
+    made = []
+
+    def make(cls):
+        p = cls()
+        qtbot.addWidget(p, before_close_func=lambda w: w.shutdown())
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.shutdown()
+
+
+def test_conv_page_matches_lab_for_presets(page):
+    from explorer.gui.lab.conv_page import ConvPage
+
+    p = page(ConvPage)
+    x = lecture_table()
+    for name, size in (("box", 3), ("x-derivative", 3), ("laplacian", 5)):
+        p.set_preset(name, size)
+        expected = conv.convolve(x, conv.kernel(name, size))
+        np.testing.assert_allclose(p.output, expected)
+    # padding / stride / dilation from the controls reach explorer.lab
+    p.set_preset("y-derivative", 3)
+    p.padding_combo.setCurrentText("same-symmetric")
+    p.stride_spin.setValue(2)
+    p.dilation_spin.setValue(2)
+    expected = conv.convolve(x, conv.kernel("y-derivative", 3), "same-symmetric", 2, 2)
+    np.testing.assert_allclose(p.output, expected)
+    assert p.output.shape == (5, 5)
+
+
+def test_conv_page_box_numbers_and_formula(page):
+    from explorer.gui.lab.conv_page import ConvPage
+
+    p = page(ConvPage)
+    p.set_preset("box", 3)
+    grid = p.output_view.grid
+    assert (grid.rowCount(), grid.columnCount()) == (8, 8)
+    # the mean of the first 3x3 window of the lecture's table, as the grid prints it
+    first = lecture_table()[:3, :3].mean()
+    assert grid.text_at(0, 0) == f"{first:.1f}".rstrip("0").rstrip(".")
+    assert "⌊(10 − 3) / 1⌋ + 1 = <b>8</b>" in p.formula_label.text()
+
+
+def test_conv_page_steps_show_sum_of_products(page):
+    from explorer.gui.lab.conv_page import ConvPage
+
+    p = page(ConvPage)
+    p.set_preset("x-derivative", 3)
+    assert p.step_index == -1
+    assert p.step_forward() and p.step_forward()
+    st = p.steps[p.step_index]
+    assert st.out == (0, 1)
+    assert st.total == pytest.approx(p.output[0, 1])
+    assert f"= <b>{st.total:g}</b>" in p.step_label.text()
+    # the highlighted window is the 3x3 block at rows 0..2, cols 1..3 of the table
+    assert p.input_view.grid._marked == {(r, c) for r in range(3) for c in range(1, 4)}
+    assert p.step_back() and p.step_index == 0
+    # animation: the timer walks to the end and stops
+    p.speed_slider.setValue(20)
+    p.toggle_play()
+    assert p.timer.isActive()
+    p.timer.stop()
+
+
+def test_conv_page_transposed_and_errors(page):
+    from explorer.gui.lab.conv_page import ConvPage
+
+    p = page(ConvPage)
+    p.set_preset("gaussian", 3)
+    p.stride_spin.setValue(2)
+    p.transposed_check.setChecked(True)
+    np.testing.assert_allclose(p.output, conv.transposed(lecture_table(),
+                                                         conv.kernel("gaussian", 3), 2))
+    assert p.output.shape == (21, 21)
+    assert not p.steps
+    p.transposed_check.setChecked(False)
+    p.stride_spin.setValue(1)
+    p.dilation_spin.setValue(3)
+    p.set_preset("box", 5)  # spans 13 cells: does not fit a 10x10 valid convolution
+    assert p.error and "does not fit" in p.formula_label.text()
+
+
+def test_pool_page_default_is_the_lecture_example(page):
+    from explorer.gui.lab.pool_page import PoolPage
+
+    p = page(PoolPage)
+    assert p.settings() == ("max", 5, 5)
+    np.testing.assert_array_equal(p.output, [[617, 614], [614, 625]])
+    g = p.output_grid
+    assert [g.text_at(r, c) for r in range(2) for c in range(2)] == ["617", "614", "614", "625"]
+    # where the maxima came from: 617 at (1, 3), 625 at (9, 5)
+    assert {(1, 3), (9, 5)} <= set(p.input_grid._bold)
+
+
+def test_pool_page_moving_the_maximum(page):
+    from explorer.gui.lab.pool_page import PoolPage
+
+    p = page(PoolPage)
+    assert p.extreme_cell() == (1, 3)
+    assert p.step_forward()  # inside its window
+    assert p.move.same_window and not p.move.changed
+    assert "unchanged" in p.verdict.text()
+    assert p.step_forward()  # across the border into window (0, 1)
+    assert not p.move.same_window
+    assert p.move.changed_cells == [(0, 0), (0, 1)]
+    assert p.output_grid.text_at(0, 1) == "617"
+    assert not p.step_forward()
+    assert p.step_back() and p.step_back() and p.move is None
+    # a click moves it too; same numbers as explorer.lab.pool
+    p.input_grid.cellPicked.emit(4, 0)
+    expected = pool.move_value(lecture_table(), (1, 3), (4, 0), "max", 5, 5)
+    assert p.move.changed == expected.changed
+    p.set_settings("avg", 2, 2)
+    np.testing.assert_allclose(p.output, pool.pool(lecture_table(), "avg", 2, 2))
+
+
+def test_params_page_totals_equal_lab(page):
+    from explorer.gui.lab.params_page import ParamsPage
+
+    p = page(ParamsPage)
+    fc, cv = params.fc_vs_conv()
+    assert p.fc.total == fc.total == 1_091_024
+    assert p.conv.total == cv.total == 705_488
+    last = p.fc_table.rowCount() - 1
+    assert p.fc_table.item(last, 6).text() == "1,091,024"
+    assert p.conv_table.item(p.conv_table.rowCount() - 1, 6).text() == "705,488"
+    assert "57,600 + 50,176 + 43,264 = 151,040" in p.conv_total.text()
+    assert p.vgg == params.vgg_totals()
+    rows = {p.vgg_table.item(r, 0).text(): p.vgg_table.item(r, 3).text()
+            for r in range(p.vgg_table.rowCount())}
+    assert rows == {k: str(v) for k, v in params.VGG_PAPER_MILLIONS.items()}
+    p.config_combo.setCurrentText("E")
+    assert p.config_table.item(p.config_table.rowCount() - 1, 3).text() == "143,667,240"
+
+
+def test_hierarchy_page_shows_lab_maps(page):
+    from explorer.gui.lab.hierarchy_page import HierarchyPage
+    from explorer.lab.hierarchy import hierarchy
+
+    p = page(HierarchyPage)
+    p.image_combo.setCurrentText("lecture table")
+    expected = hierarchy(lecture_table())
+    np.testing.assert_allclose(p.result.layer1["x+"], expected.layer1["x+"])
+    np.testing.assert_allclose(p.grid.items["laplacian"].image, expected.layer2["laplacian"])
