@@ -49,10 +49,9 @@ def cmd_live(args) -> int:
     def on_result(result) -> None:
         results.append(result)
         stamps.append(time.perf_counter())
-        if stamps[-1] - start >= args.seconds:
+        if stamps[-1] - stamps[0] >= args.seconds:  # warm-up and tuning not counted
             stop.set()
 
-    start = time.perf_counter()
     try:
         engine.run(source, on_result, max_frames=args.frames, stop=stop,
                    pace=0 if args.unpaced else None)
@@ -205,7 +204,8 @@ def register(sub) -> None:
     p.add_argument("--size", type=int, default=128,
                    help="synthetic frame size in pixels (default 128)")
     p.add_argument("--seed", type=int, default=0, help="synthetic source seed")
-    p.add_argument("--half", action="store_true", help="float16 autocast on CUDA")
+    p.add_argument("--half", action="store_true", help="float16 autocast on CUDA, "
+                   "bfloat16 on a CPU that has it built in")
     p.add_argument("--threads", default="auto", help="torch CPU threads: a number, or auto "
                    "(time 1 and torch's default at the start, keep the faster; default)")
     p.add_argument("--unpaced", action="store_true",

@@ -281,3 +281,12 @@ def test_auto_threads_picks_a_count_and_restores_torchs(monkeypatch):
     for bad in (0, "many"):
         with pytest.raises(UserError):
             LiveEngine(device="cpu", threads=bad)
+
+
+def test_reduced_precision_stays_close():
+    frame = SyntheticSource((32, 32), seed=2).frame_at(1)
+    full = LiveEngine(tiny_net(), "conv2", device="cpu").process(frame)
+    half = LiveEngine(tiny_net(), "conv2", device="cpu", half=True).process(frame)
+    assert half.shape == full.shape and half.mosaic.image.dtype == np.float32
+    np.testing.assert_allclose(half.mosaic.image, full.mosaic.image, atol=0.05)
+    assert half.topk[0][0] == full.topk[0][0]
