@@ -1,5 +1,6 @@
 """The Lab section of the window: a list of pages on the left, one page per lecture slide
-on the right, and a presentation mode for teaching from it.
+on the right, and a presentation mode for teaching from it (the page alone, full screen;
+Esc or F11 leaves it).
 
 Pages are built the first time they are shown (some build networks), so opening the Lab
 costs nothing until a page is chosen. Keys (anywhere inside the panel): space or → = next
@@ -196,6 +197,7 @@ class LabPanel(QWidget):
         self.left = QWidget()
         self.left.setLayout(left)
         self.left.setMaximumWidth(270)
+        self.left.setMinimumWidth(200)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -208,6 +210,7 @@ class LabPanel(QWidget):
             (Qt.Key.Key_Right, self.next),
             (Qt.Key.Key_Left, self.previous),
             (Qt.Key.Key_F11, self.present_button.toggle),
+            (Qt.Key.Key_Escape, lambda: self.set_presentation(False)),
             (QKeySequence("Ctrl+E"), self._ask_export),
         ):
             sc = QShortcut(QKeySequence(key), self)
@@ -281,11 +284,14 @@ class LabPanel(QWidget):
             self.setPalette(high_contrast_palette())
             self.setAutoFillBackground(True)
             self._scale_fonts(self, PRESENTATION_SCALE)
+            # the page needs the room; the keys and F11 still work without the list
+            self.left.setVisible(False)
             if window is not None:
                 self._was_full_screen = window.isFullScreen()
                 window.showFullScreen()
         else:
             self._restore_fonts()
+            self.left.setVisible(True)
             if self._saved_palette is not None:
                 self.setPalette(self._saved_palette)
             self.setAutoFillBackground(False)
