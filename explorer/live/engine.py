@@ -261,6 +261,7 @@ class LiveEngine:
         self._want_network: Network | None = network
         self._want_layer: str | None = layer
         self._want_device: torch.device | None = None
+        self._source_module = None  # the caller's module behind self.network
         self.fps_meter = FpsMeter()
         self.frames = 0  # frames processed
         self.latest: LiveResult | None = None
@@ -275,8 +276,12 @@ class LiveEngine:
     # -- requests (any thread; applied at the next frame) -----------------------------
     def set_network(self, network: Network, layer: str | None = None) -> None:
         """Run `network` from the next frame on, showing `layer` (default: the same layer
-        name if the new network has it, else its first feature-map layer)."""
+        name if the new network has it, else its first feature-map layer). The network
+        the engine runs already (the same module, weights unchanged) is not copied again."""
         with self._lock:
+            if network.module is self._source_module and self._want_network is None:
+                self._want_layer = layer or self._want_layer
+                return
             self._want_network = network
             self._want_layer = layer or self._want_layer or self.tap.name
 
@@ -325,7 +330,16 @@ class LiveEngine:
     def _install(self, network: Network, layer: str | None) -> None:
         previous = self.tap.name
         self.tap.detach()
-        module = copy.deepcopy(network.module) if self.copy_network else network.module
+        module = network.module
+        if self.copy_network:
+            module = copy.deepcopy(module)
+            # a copy made while someone's trace ran would keep that trace's hooks for good
+            for m in module.modules():
+                for hooks in ("_forward_hooks", "_forward_pre_hooks",
+                              "_forward_hooks_with_kwargs", "_forward_hooks_always_called"):
+                    getattr(m, hooks, {}).clear()
+        with self._lock:
+            self._source_module = network.module
         net = dataclasses.replace(network, module=module)
         module.eval()
         net.to(self.device)
@@ -475,6 +489,7 @@ class LiveEngine:
             grabber.stop()
             source.close()
             torch.set_num_threads(threads_before)
+            self._step.clear()  # a wake-up sent to stop a paused loop is not a step
             self._dropped = grabber.dropped
             self._grabber = None
         return done

@@ -290,3 +290,18 @@ def test_reduced_precision_stays_close():
     assert half.shape == full.shape and half.mosaic.image.dtype == np.float32
     np.testing.assert_allclose(half.mosaic.image, full.mosaic.image, atol=0.05)
     assert half.topk[0][0] == full.topk[0][0]
+
+
+def test_the_copy_drops_foreign_hooks_and_the_same_network_is_not_copied_again():
+    net = tiny_net()
+    kept = []
+    handle = net.module.conv2.register_forward_hook(lambda m, i, o: kept.append(o))
+    engine = LiveEngine(net, "conv1", device="cpu")
+    src = SyntheticSource((32, 32))
+    engine.process(src.read())
+    handle.remove()
+    assert kept == [] and hook_count(engine.network.module) == 1
+    module = engine.network.module
+    engine.set_network(net, "conv2")  # the same network again (a new image was loaded)
+    result = engine.process(src.read())
+    assert engine.network.module is module and result.layer == "conv2"
