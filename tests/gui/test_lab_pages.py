@@ -158,3 +158,37 @@ def test_hierarchy_page_shows_lab_maps(page):
     expected = hierarchy(lecture_table())
     np.testing.assert_allclose(p.result.layer1["x+"], expected.layer1["x+"])
     np.testing.assert_allclose(p.grid.items["laplacian"].image, expected.layer2["laplacian"])
+
+
+def _cli_json(capsys, *argv) -> dict:
+    import json
+
+    from explorer.cli import main
+
+    assert main(["lab", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_pages_show_what_the_cli_prints(page, capsys):
+    """Each page and its headless twin (`cnn-explorer lab ... --json`) agree."""
+    from explorer.gui.lab.conv_page import ConvPage
+    from explorer.gui.lab.params_page import ParamsPage
+    from explorer.gui.lab.pool_page import PoolPage
+
+    data = _cli_json(capsys, "conv", "--kernel", "laplacian", "--padding", "same-reflect",
+                     "--stride", "2")
+    p = page(ConvPage)
+    p.set_preset("laplacian", 3)
+    p.padding_combo.setCurrentText("same-reflect")
+    p.stride_spin.setValue(2)
+    np.testing.assert_allclose(p.output, data["output"])
+
+    data = _cli_json(capsys, "pool")
+    assert page(PoolPage).output.tolist() == data["output"]
+
+    data = _cli_json(capsys, "params")
+    pp = page(ParamsPage)
+    assert pp.fc.total == data["fully_connected"]["total"]
+    assert pp.conv.total == data["convolutional"]["total"]
+    data = _cli_json(capsys, "vgg")
+    assert pp.vgg == {k: v["params"] for k, v in data.items()}

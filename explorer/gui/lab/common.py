@@ -153,7 +153,9 @@ class NumberGrid(QTableWidget):
     def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         # presentation mode enlarges the font: the cells grow with it
         if event.type() == QEvent.Type.FontChange and self._base_point > 0:
-            scale = self.font().pointSizeF() / self._base_point
+            # cells grow slower than the font (columns still fit the widest number), so
+            # the lecture's 10x10 table still fits on the screen at 1.6x
+            scale = (self.font().pointSizeF() / self._base_point) ** 0.6
             self.set_cell_size(max(10, round(self._base_cell * scale)))
             self._apply_fonts(set(self._base))
         super().changeEvent(event)
