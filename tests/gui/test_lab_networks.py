@@ -131,3 +131,17 @@ def test_gallery_tables_and_totals(page):
     _, table, total = p.widgets[2]
     assert table.item(table.rowCount() - 1, 3).text() == "138,357,544"
     assert "138,357,544" in total.text()
+
+
+def test_rf_growth_is_what_the_cli_prints(page, capsys):
+    import json
+
+    from explorer.cli import main
+    from explorer.gui.lab.rf_page import ReceptiveFieldPage
+
+    p = page(ReceptiveFieldPage)
+    for model in ("lenet5", "resnet18"):
+        assert main(["lab", "rf", "--model", model, "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert [r.rf for r in p.growth[model]] == [r["rf"] for r in data["layers"]]
+    assert p.wait(120)
