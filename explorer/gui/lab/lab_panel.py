@@ -197,7 +197,7 @@ class LabPanel(QWidget):
         self.left = QWidget()
         self.left.setLayout(left)
         self.left.setMaximumWidth(270)
-        self.left.setMinimumWidth(200)
+        self.left.setMinimumWidth(240)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
