@@ -29,6 +29,7 @@ import torch
 from PySide6.QtCore import QThread, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -147,6 +148,16 @@ class LiveView(QWidget):
         self.stop_button = QPushButton("Stop")
         self.cmap_box = QComboBox()
         self.cmap_box.addItems(COLORMAP_NAMES)
+        self.device_box = QComboBox()
+        self.device_box.addItems(["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+        self.device_box.setCurrentText(self.engine.device.type)
+        self.device_box.setToolTip("Where the network runs; switching moves it at the "
+                                   "next frame")
+        self.device_box.currentTextChanged.connect(self.set_device)
+        self.half_box = QCheckBox("Half precision")
+        self.half_box.setToolTip("float16 on a GPU, bfloat16 on a CPU that has it: faster "
+                                 "for big networks, values within about 1 %")
+        self.half_box.toggled.connect(self.set_half)
         self.start_button.clicked.connect(self.start)
         self.pause_button.toggled.connect(self._on_pause_toggled)
         self.step_button.clicked.connect(self.step)
@@ -158,6 +169,8 @@ class LiveView(QWidget):
                   self.start_button, self.pause_button, self.step_button, self.stop_button):
             bar.addWidget(w)
         bar.addStretch(1)
+        bar.addWidget(self.device_box)
+        bar.addWidget(self.half_box)
         bar.addWidget(QLabel("Colours:"))
         bar.addWidget(self.cmap_box)
 
@@ -227,6 +240,16 @@ class LiveView(QWidget):
             self._error(str(exc))
             return
         self.layer = name
+
+    def set_device(self, name: str) -> None:
+        """Run on `name` ("cpu", "cuda") from the next frame on."""
+        try:
+            self.engine.set_device(name)
+        except UserError as exc:
+            self._error(str(exc))
+
+    def set_half(self, on: bool) -> None:
+        self.engine.half = bool(on)  # read once per frame by the worker
 
     def choose_source(self, kind: str, camera: int = 0, path: str | None = None) -> None:
         """Pick the source as the controls would: "synthetic", "camera" or "video"."""

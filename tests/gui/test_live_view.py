@@ -68,6 +68,12 @@ def test_layer_and_network_switch_while_running(qtbot, view):
     qtbot.waitUntil(lambda: view.latest.network == "lenet5-digits", timeout=15000)
     assert view.latest.layer != "features.conv3"  # lenet has no such layer: its first maps
     assert len(view.latest.shape) == 3
+    # precision and device switches take effect while running, too
+    view.half_box.setChecked(True)
+    view.device_box.setCurrentText("cpu")
+    shown = view.frames_shown
+    qtbot.waitUntil(lambda: view.frames_shown >= shown + 2, timeout=15000)
+    assert view.engine.half and view.latest.device == "cpu"
     view.stop()
 
 
