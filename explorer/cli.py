@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "explorer.commands.detect",
     "explorer.commands.segment",
     "explorer.commands.live",
+    "explorer.commands.insight",
 ]
 
 

@@ -1,0 +1,249 @@
+"""cam, neighbours, augment, finetune and compare: the headless twins of the insight tabs."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from explorer.commands.foundation import (
+    add_image_arg,
+    add_network_args,
+    load_image_arg,
+    network_from_args,
+    save_png,
+)
+from explorer.errors import UserError
+
+
+def _tile_strip(tiles: list[np.ndarray], captions: list[str], size: int = 128,
+                cols: int | None = None) -> np.ndarray:
+    """Pictures (float [h, w, 3] in [0, 1] or uint8) in a grid, a caption under each:
+    uint8 [H, W, 3]."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    cols = cols or len(tiles)
+    rows = -(-len(tiles) // cols)
+    cap = 14
+    sheet = PILImage.new("RGB", (cols * (size + 4), rows * (size + cap + 4)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for k, (tile, text) in enumerate(zip(tiles, captions)):
+        arr = tile if tile.dtype == np.uint8 else np.round(
+            np.clip(tile, 0, 1) * 255).astype(np.uint8)
+        im = PILImage.fromarray(arr).resize((size, size), PILImage.Resampling.NEAREST)
+        x, y = (k % cols) * (size + 4) + 2, (k // cols) * (size + cap + 4) + 2
+        sheet.paste(im, (x, y))
+        draw.text((x, y + size + 1), text[: size // 6], fill="black")
+    return np.asarray(sheet)
+
+
+def _progress(frac: float, msg: str) -> None:
+    print(f"\r{msg} ({frac:.0%})", end="", flush=True, file=sys.stderr)
+
+
+# --- handlers ------------------------------------------------------------------------
+
+def cmd_cam(args) -> int:
+    from explorer.cli import emit
+    from explorer.core import colormaps
+    from explorer.insight.cam import class_activation_map
+
+    image = load_image_arg(args.image)
+    net = network_from_args(args)
+    r = class_activation_map(net, image, method=args.method, class_index=args.cls,
+                             layer=args.layer)
+    if args.out:
+        save_png(colormaps.enlarge(r.overlay), args.out)
+    data = {"model": net.name, "image": image.name, "weights": net.weights_source,
+            **r.as_dict(), "out": args.out}
+    warn = "  (random weights: this map means little)" if net.random_weights else ""
+    top = ", ".join(f"{lab} {p:.1%}" for _, lab, p in r.top)
+    emit(args, data,
+         f"{r.method} of {net.name} on {image.name} at {r.layer} "
+         f"({'x'.join(map(str, r.layer_shape))}){warn}\n"
+         f"class {r.class_index} {r.class_name!r} ({r.probability:.1%}); top-5: {top}\n"
+         f"hottest input pixel (y, x) = {r.peak}"
+         + (f"\n-> {args.out}" if args.out else ""))
+    return 0
+
+
+def cmd_neighbours(args) -> int:
+    from explorer.cli import emit
+    from explorer.insight.neighbours import nearest_neighbours
+
+    image = load_image_arg(args.image)
+    net = network_from_args(args)
+    r = nearest_neighbours(net, image, args.gallery, k=args.k, use_disk=not args.no_cache,
+                           progress=None if args.json else _progress)
+    if not args.json:
+        print(file=sys.stderr)
+    if args.out:
+        from explorer.insight.inputs import rgb_input
+
+        query = rgb_input(net, image)[0].permute(1, 2, 0).cpu().numpy()
+        save_png(_tile_strip([query] + [n.picture for n in r.neighbours],
+                             ["query"] + [f"{n.label} {n.distance:.3g}"
+                                          for n in r.neighbours]), args.out)
+    rows = [f"{i + 1}. {n.distance:10.4f}  {n.label:14s} {n.name}"
+            for i, n in enumerate(r.neighbours)]
+    emit(args, {"model": net.name, "image": image.name, "weights": net.weights_source,
+                **r.as_dict(), "out": args.out},
+         f"{net.name} on {image.name}: predicted {r.prediction!r}; nearest in {r.layer}'s "
+         f"input ({r.query.numel()} values) among {r.gallery_size} {r.gallery} pictures:\n"
+         + "\n".join(rows))
+    return 0
+
+
+def cmd_augment(args) -> int:
+    from explorer.cli import emit
+    from explorer.insight.augment import augment_preview
+
+    image = load_image_arg(args.image)
+    net = network_from_args(args)
+    names = [v.strip() for v in args.variants.split(",")] if args.variants else None
+    r = augment_preview(net, image, layer=args.layer, variants=names)
+    if args.out:
+        save_png(_tile_strip([v.picture for v in r.variants],
+                             [f"{v.label} d={v.distance:.2f}" for v in r.variants],
+                             cols=6), args.out)
+    rows = [f"{v.name:18s} {v.label:16s} {v.probability:6.1%}  distance {v.distance:.3f}"
+            for v in r.variants]
+    emit(args, {"model": net.name, "image": image.name, **r.as_dict(), "out": args.out},
+         f"{net.name} on {image.name}; distance = how far {r.layer} "
+         f"({'x'.join(map(str, r.layer_shape))}) moves, relative:\n" + "\n".join(rows))
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    from explorer.cli import emit
+    from explorer.insight.finetune import finetune, load_task
+
+    net = network_from_args(args)
+    task = load_task(args.data, n_train=args.n_train, n_test=args.n_test)
+    probe = load_image_arg(args.image) if args.image else None
+    modes = ["head", "full"] if args.mode == "both" else [args.mode]
+    results = []
+    for mode in modes:
+        def step(s: int, total: int, loss: float, mode=mode) -> None:
+            if not args.json:
+                print(f"\r{mode}: step {s}/{total} loss {loss:.3f}", end="", flush=True,
+                      file=sys.stderr)
+        results.append(finetune(net, task, mode=mode, epochs=args.epochs,
+                                batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                on_step=step, probe=probe))
+        if not args.json:
+            print(file=sys.stderr)
+    if args.save:
+        import torch
+
+        if len(results) != 1:
+            raise UserError("--save needs one --mode (head or full), not both")
+        torch.save(results[0].network.module.state_dict(), args.save)
+    lines = [f"{net.name} -> {task.name} ({', '.join(task.class_names)}): "
+             f"{len(task.y_train)} training, {len(task.y_test)} held-out pictures"]
+    for r in results:
+        change = (f"; {r.first_conv} weights moved {r.first_conv_change:.2%}"
+                  if r.first_conv_change is not None else "")
+        lines.append(f"{r.mode:4s}: loss {r.losses[0]:.3f} -> {r.losses[-1]:.3f} in "
+                     f"{len(r.losses)} steps ({r.seconds:.1f} s); held-out accuracy "
+                     f"{r.accuracy_before:.1%} -> {r.accuracy_after:.1%}{change}")
+        if r.layer_changes:
+            lines.append("      weight change per layer: " + ", ".join(
+                f"{c.name} {c.weight_change:.1%}" for c in r.layer_changes))
+    emit(args, {"model": net.name, "weights": net.weights_source, "task": task.name,
+                "classes": task.class_names, "train_size": len(task.y_train),
+                "test_size": len(task.y_test), "saved": args.save,
+                "runs": [r.as_dict() for r in results]}, "\n".join(lines))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from explorer.cli import emit
+    from explorer.insight.compare import compare_networks
+    from explorer.nets.registry import load_network
+
+    image = load_image_arg(args.image)
+    a = network_from_args(args)
+    b = load_network(args.model_b or args.model, args.weights_b, download=args.download,
+                     trust_pickle=args.trust_pickle, device=args.device)
+    c = compare_networks(a, b, image, leaves_only=not args.all)
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:6.3f}"
+
+    rows = [f"{p.name_a:28s} {p.name_b:28s} {'x'.join(map(str, p.shape_a)):14s} "
+            f"{'x'.join(map(str, p.shape_b)):14s} {num(p.cosine):>7s} {num(p.cka):>7s}"
+            for p in c.pairs]
+    emit(args, {"image": image.name, **c.as_dict()},
+         f"{c.name_a} vs {c.name_b} on {image.name} (layers matched by {c.matched_by})\n"
+         f"{'layer A':28s} {'layer B':28s} {'shape A':14s} {'shape B':14s} {'cosine':>7s} "
+         f"{'CKA':>7s}\n" + "\n".join(rows))
+    return 0
+
+
+def register(sub) -> None:
+    from explorer.insight.augment import VARIANT_NAMES
+    from explorer.insight.cam import METHOD_NAMES
+    from explorer.insight.finetune import TASKS
+
+    p = sub.add_parser("cam", help="class activation map (Grad-CAM and friends) as PNG")
+    add_network_args(p)
+    add_image_arg(p)
+    p.add_argument("--method", default="gradcam", choices=METHOD_NAMES)
+    p.add_argument("--class", dest="cls", default=None,
+                   help="class index or label to explain (default: the top-1 class)")
+    p.add_argument("--layer", "-l", default=None,
+                   help="layer name (default: the last one with spatial maps)")
+    p.add_argument("--out", "-o", help="write the heat map over the picture here (PNG)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cam)
+
+    p = sub.add_parser("neighbours", aliases=["neighbors"],
+                       help="gallery pictures nearest in the last hidden layer")
+    add_network_args(p)
+    add_image_arg(p)
+    p.add_argument("--gallery", "-g", default="shapes",
+                   help="shapes, digits, or a folder of images (subfolders = classes)")
+    p.add_argument("-k", type=int, default=6, help="how many neighbours (default 6)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="neither read nor write the gallery features on disk")
+    p.add_argument("--out", "-o", help="write the query and its neighbours here (PNG)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_neighbours)
+
+    p = sub.add_parser("augment", help="augmented variants: predictions, feature drift")
+    add_network_args(p)
+    add_image_arg(p)
+    p.add_argument("--layer", "-l", default=None,
+                   help="layer whose maps are compared (default: the last spatial one)")
+    p.add_argument("--variants", help="comma-separated subset of: "
+                   + ", ".join(VARIANT_NAMES))
+    p.add_argument("--out", "-o", help="write the grid of variants here (PNG)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_augment)
+
+    p = sub.add_parser("finetune", help="transfer learning: new head or whole network")
+    add_network_args(p)
+    p.add_argument("--data", "-d", default="shapes-round-pointed",
+                   help=f"{', '.join(TASKS)}, or a folder with one subfolder per class")
+    p.add_argument("--mode", choices=["head", "full", "both"], default="head")
+    p.add_argument("--epochs", "-e", type=int, default=3)
+    p.add_argument("--n-train", type=int, default=60, help="training pictures per class")
+    p.add_argument("--n-test", type=int, default=40, help="held-out pictures per class")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    add_image_arg(p, required=False)
+    p.add_argument("--save", metavar="OUT.pt", help="save the fine-tuned state dict")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("compare", help="two networks side by side, layer by layer")
+    add_network_args(p)
+    add_image_arg(p)
+    p.add_argument("--model-b", help="the second network (default: --model again)")
+    p.add_argument("--weights-b", help="weights for the second network")
+    p.add_argument("--all", action="store_true", help="blocks too, not only leaf layers")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
