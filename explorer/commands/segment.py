@@ -82,7 +82,7 @@ def _one_picture(args, models: list[str]) -> int:
         save_png(render.upsampling_figure(demo), args.upsampling)
     preds = run_segmenters(models, picture, args.device)
     scores = score_table(preds, picture) if picture.gt is not None else {}
-    pair = _pair(args.compare, models)
+    pair = _pair(args.compare, models, preds)
     dis = None
     if pair is not None:
         a, b = pair
@@ -138,18 +138,27 @@ def _one_picture(args, models: list[str]) -> int:
     return 0
 
 
-def _pair(spec: str | None, models: list[str]) -> tuple[str, str] | None:
+def _pair(spec: str | None, models: list[str], preds: dict) -> tuple[str, str] | None:
+    """The two networks of the disagreement map: the ones asked for, else the plain FCN
+    and the U-Net (the lecture's contrast), else the first two that share their classes."""
+    def same_classes(a: str, b: str) -> bool:
+        return preds[a].class_names == preds[b].class_names
+
     if spec:
         pair = [n.strip() for n in spec.split(",") if n.strip()]
         if len(pair) != 2 or any(n not in models for n in pair):
             raise UserError(f"--compare takes two of the networks given to --models "
                             f"({', '.join(models)}), e.g. --compare {','.join(models[:2])}")
+        if not same_classes(*pair):
+            raise UserError(f"{pair[0]} and {pair[1]} label different classes, so their "
+                            "answers cannot be compared pixel by pixel")
         return pair[0], pair[1]
-    if len(models) >= 2:
-        # the lecture's contrast: the plain FCN against the U-Net when both run
-        if "fcn-shapes" in models and "unet-shapes" in models:
-            return "fcn-shapes", "unet-shapes"
-        return models[0], models[1]
+    if "fcn-shapes" in models and "unet-shapes" in models:
+        return "fcn-shapes", "unet-shapes"
+    for i, a in enumerate(models):
+        for b in models[i + 1:]:
+            if same_classes(a, b):
+                return a, b
     return None
 
 

@@ -519,10 +519,16 @@ class SegmentationTab(QWidget):
             self.dis = None
             return
         pic = self.picture
+        panel.title.setText(f"{_short(a)} vs {_short(b)}")
+        if self.preds[a].class_names != self.preds[b].class_names:
+            self.dis = None
+            panel.canvas.set_image(None)
+            panel.caption.setText("different label sets: nothing to compare pixel by pixel")
+            self._fill_legend()
+            return
         gt = pic.gt if (a in self.scores and b in self.scores) else None
         pa, pb = self.preds[a].classes, self.preds[b].classes
         self.dis = disagreement(pa, pb, gt, (a, b))
-        panel.title.setText(f"{_short(a)} vs {_short(b)}")
         panel.canvas.set_image(disagreement_image(pic.image, self.dis, gt, pa, pb) / 255.0,
                                autorange=False)
         cap = f"{self.dis.fraction:.1%} of pixels differ"
@@ -534,17 +540,18 @@ class SegmentationTab(QWidget):
 
     def _fill_legend(self) -> None:
         chips = []
-        if self.preds:
-            first = next(iter(self.preds.values()))
-            pal = colors.palette_for(first.class_names)
-            present = set()
-            for p in self.preds.values():
-                present |= set(np.unique(p.classes).tolist())
-            if self.picture is not None and self.picture.gt is not None:
-                present |= set(np.unique(self.picture.gt).tolist())
+        seen: set[str] = set()
+        for p in self.preds.values():  # every label set in use, each class once
+            pal = colors.palette_for(p.class_names)
+            present = set(np.unique(p.classes).tolist())
+            pic = self.picture
+            if pic is not None and pic.gt is not None and (
+                    pic.gt_classes is None or tuple(pic.gt_classes) == tuple(p.class_names)):
+                present |= set(np.unique(pic.gt).tolist())
             for i in sorted(present):
-                if i < len(first.class_names):
-                    chips.append((first.class_names[i], pal[i]))
+                if i < len(p.class_names) and p.class_names[i] not in seen:
+                    seen.add(p.class_names[i])
+                    chips.append((p.class_names[i], pal[i]))
         if self.dis is not None:
             a, b = _short(self.dis.a), _short(self.dis.b)
             keys = ([(f"only {a} right", "first right"), (f"only {b} right", "second right"),

@@ -88,11 +88,11 @@ def comparison_figure(picture: Picture, preds: dict[str, Prediction],
         legend_classes += [names[i] for i in np.unique(picture.gt)
                            if i < len(names) and names[i] not in legend_classes]
     legend: list[tuple[str, tuple[int, int, int]]] = []
-    if preds:
-        first = next(iter(preds.values()))
-        pal = colors.palette_for(first.class_names)
-        legend = [(c, tuple(pal[first.class_names.index(c)])) for c in legend_classes
-                  if c in first.class_names]
+    for c in legend_classes:  # each class in the colour of the first label set that has it
+        p = next((p for p in preds.values() if c in p.class_names), None)
+        if p is not None:
+            legend.append((c, tuple(colors.palette_for(p.class_names)[
+                p.class_names.index(c)])))
     if dis is not None:
         a = preds[dis.a].classes if dis.a in preds else None
         b = preds[dis.b].classes if dis.b in preds else None
