@@ -109,3 +109,45 @@ def test_open_source_specs(tmp_path):
     assert isinstance(open_source(str(tmp_path / "a.mp4")), VideoFileSource)
     with pytest.raises(UserError):
         open_source("camera:x")
+
+
+class FakeCapture:
+    """Stands in for cv2.VideoCapture on a camera: BGR uint8 frames, pure red."""
+
+    def __init__(self, index):
+        self.index, self.released, self.props = index, False, {}
+
+    def isOpened(self):  # noqa: N802 (OpenCV's name)
+        return not self.released
+
+    def grab(self):
+        return True
+
+    def read(self):
+        frame = np.zeros((6, 8, 3), np.uint8)
+        frame[..., 2] = 255  # red, in OpenCV's BGR order
+        return True, frame
+
+    def get(self, prop):
+        return 0.0  # frame rate unknown
+
+    def set(self, prop, value):
+        self.props[prop] = value
+        return True
+
+    def release(self):
+        self.released = True
+
+
+def test_camera_frames_are_rgb_float(monkeypatch):
+    import cv2
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    cam = CameraSource(2, size=(640, 480))
+    with cam:
+        frame = cam.read()
+        assert cam._cap.props == {cv2.CAP_PROP_FRAME_WIDTH: 640,
+                                  cv2.CAP_PROP_FRAME_HEIGHT: 480}
+    assert frame.dtype == np.float32 and frame.shape == (6, 8, 3)
+    np.testing.assert_array_equal(frame[0, 0], [1.0, 0.0, 0.0])
+    assert cam.fps_hint == 30.0 and not cam.is_open and cam.name == "camera 2"
