@@ -288,10 +288,11 @@ class ChannelView(QWidget):
             self.colorbar.setColorMap(colormap(cmap))
 
     def _on_hover(self, y: float, x: float) -> None:
-        if self.values is None or y < 0:
+        r, c = int(y), int(x)
+        if self.values is None or not (0 <= r < self.values.shape[0]
+                                       and 0 <= c < self.values.shape[1]):
             self.unitHovered.emit(-1, -1)
             return
-        r, c = int(y), int(x)
         self.readout.setText(f"unit (row {r}, col {c})   value {self.values[r, c]:.4g}")
         self.unitHovered.emit(r, c)
 

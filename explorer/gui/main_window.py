@@ -337,7 +337,8 @@ class MainWindow(QMainWindow):
             self.busy_bar.setRange(0, 1000)
             self.busy_bar.setValue(round(fraction * 1000))
 
-    def _on_busy(self, busy: bool) -> None:
+    def _on_busy(self, busy: int) -> None:
+        busy = bool(busy)
         self.busy_bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if busy:

@@ -95,8 +95,10 @@ class JobRunner(QObject):
     finished = Signal(object)
     #: (exception, message) for the latest request only; UserError messages are one sentence
     failed = Signal(object, str)
-    #: True while a job runs or waits
-    busyChanged = Signal(bool)
+    #: 1 while a job runs or waits, 0 when the last one ended. An int, not a bool: PySide6
+    #: 6.12 on Python 3.11 drops a reference to True/False on every emit of a Python bool
+    #: through a Python-defined signal, and the interpreter aborts when the count hits zero.
+    busyChanged = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -122,7 +124,7 @@ class JobRunner(QObject):
         self._waiting = (job, ctx)
         if self._running is None:
             self._start_waiting()
-        self.busyChanged.emit(True)
+        self.busyChanged.emit(1)
         return ctx.request_id
 
     def cancel(self) -> None:
@@ -132,7 +134,7 @@ class JobRunner(QObject):
         if self._running is not None:
             self._running._cancel.set()
         else:
-            self.busyChanged.emit(False)
+            self.busyChanged.emit(0)
 
     @property
     def busy(self) -> bool:
@@ -178,7 +180,7 @@ class JobRunner(QObject):
         if not current:
             self.dropped += 1
         if not self.busy:
-            self.busyChanged.emit(False)
+            self.busyChanged.emit(0)
         return current
 
     def _on_progress(self, request_id: int, message: str, fraction: float) -> None:
