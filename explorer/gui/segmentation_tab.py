@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -139,6 +140,57 @@ class _Panel(QWidget):
             self.heat.setImage(heat_rgba(heat), levels=(0, 255))
 
 
+class UpsamplingPage(QWidget):
+    """The FCN's coarse score map for one class, and five ways of upsampling it 8x."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.network = QComboBox()
+        self.network.addItems(["fcn-shapes", "fcn-dilated-shapes"])
+        self.network.setToolTip("Whose coarse score map (and learned upsampler) to use")
+        intro = QLabel(
+            "A segmentation network must get from its coarse grid back to every pixel. "
+            "<b>Transposed convolution</b> learns the upsampling kernel; <b>upsampling "
+            "followed by convolution</b> interpolates first (bilinear) and then convolves. "
+            "A transposed convolution whose kernel is not a multiple of its stride "
+            "overlaps unevenly and paints a <b>checkerboard</b>; <i>ripple</i> measures it "
+            "(how far the answer to a flat input is from flat).")
+        intro.setWordWrap(True)
+        intro.setObjectName("segHint")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Network:"))
+        row.addWidget(self.network)
+        row.addStretch(1)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(6)
+        self.panels: list[_Panel] = []
+        for i in range(6):
+            panel = _Panel("")
+            panel.cross.setVisible(False)
+            self.grid.addWidget(panel, i // 3, i % 3)
+            self.panels.append(panel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(intro)
+        layout.addLayout(self.grid, 1)
+        self.demo = None
+
+    def show_demo(self, demo) -> None:
+        """Show an :class:`~explorer.segment.upsampling.UpsamplingDemo`."""
+        self.demo = demo
+        lut = colormaps.lut("inferno")
+        first = self.panels[0]
+        first.title.setText(f"Coarse '{demo.channel_name}' scores")
+        first.canvas.set_image(demo.low, levels=(0.0, 1.0), lut=lut)
+        first.caption.setText(f"{demo.low.shape[1]}×{demo.low.shape[0]}: the grid the "
+                              f"network decides on, to be upsampled {demo.factor}×")
+        for panel, p in zip(self.panels[1:], demo.panels):
+            panel.title.setText(p.title)
+            panel.canvas.set_image(p.channel, levels=(0.0, 1.0), lut=lut)
+            panel.caption.setText(f"{p.note}  ·  ripple {p.ripple:.2f}")
+
+
 def heat_rgba(heat: np.ndarray) -> np.ndarray:
     """float [H, W] in [0, 1] -> uint8 [H, W, 4]: inferno colours, transparent where the
     gradient is small so the prediction stays visible underneath."""
@@ -169,7 +221,11 @@ class SegmentationTab(QWidget):
         self._networks: dict = {}  # loaded networks, reused between runs
         self.runner = JobRunner(self)
         self.field_runner = JobRunner(self)
+        self.up_runner = JobRunner(self)
+        self._up_key: tuple | None = None
         self._build()
+        self.up_runner.finished.connect(self._on_upsampling)
+        self.up_runner.failed.connect(self._on_failed)
         self.runner.finished.connect(self._on_result)
         self.runner.failed.connect(self._on_failed)
         self.runner.busyChanged.connect(self._on_busy)
@@ -262,14 +318,25 @@ class SegmentationTab(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
 
+        compare_page = QWidget()
+        cl = QVBoxLayout(compare_page)
+        cl.setContentsMargins(0, 4, 0, 0)
+        cl.addLayout(view_row)
+        cl.addWidget(self.grid_host, 1)  # the pictures get every spare pixel
+        cl.addWidget(self.legend)
+        cl.addWidget(self.field_label)
+        cl.addWidget(self.table)
+        self.upsampling = UpsamplingPage()
+        self.upsampling.network.currentTextChanged.connect(self._update_upsampling)
+        self.pages = QTabWidget()
+        self.pages.addTab(compare_page, "Side by side")
+        self.pages.addTab(self.upsampling, "Transposed conv vs upsampling")
+        self.pages.currentChanged.connect(self._update_upsampling)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(nets_row)
-        layout.addLayout(view_row)
-        layout.addWidget(self.grid_host, 1)  # the pictures get every spare pixel
-        layout.addWidget(self.legend)
-        layout.addWidget(self.field_label)
-        layout.addWidget(self.table)
+        layout.addWidget(self.pages, 1)
         self._fill_table()
 
     # -- public -----------------------------------------------------------------------
@@ -364,9 +431,8 @@ class SegmentationTab(QWidget):
 
     def shutdown(self, timeout: float = 30.0) -> bool:
         """Stop both workers (call before the window closes)."""
-        a = self.runner.shutdown(timeout)
-        b = self.field_runner.shutdown(timeout)
-        return a and b
+        return all([r.shutdown(timeout) for r in (self.runner, self.field_runner,
+                                                   self.up_runner)])
 
     def show_error(self, text: str) -> None:
         self.errors.append(text)
@@ -380,8 +446,36 @@ class SegmentationTab(QWidget):
         self._rebuild_panels([])
         self._fill_table()
         self.field_label.setText("")
+        self._up_key = None
+        self._update_upsampling()
         if run:
             self.run()
+
+    def _update_upsampling(self) -> int | None:
+        """Make the upsampling page's figures (in a worker) when it shows and is stale."""
+        if self.pages.currentWidget() is not self.upsampling or self.picture is None:
+            return None
+        name = self.upsampling.network.currentText()
+        key = (id(self.picture), name)
+        if key == self._up_key:
+            return None
+        self._up_key = key
+        picture, device, cache = self.picture, self.device, self._networks
+
+        def job(ctx: JobContext):
+            from explorer.segment.upsampling import upsampling_demo
+
+            if name not in cache:
+                cache[name] = load_segmenter(name, device)
+            ctx.check()
+            return picture, upsampling_demo(cache[name], picture)
+
+        return self.up_runner.submit(job)
+
+    def _on_upsampling(self, result) -> None:
+        picture, demo = result
+        if picture is self.picture:
+            self.upsampling.show_demo(demo)
 
     def _on_checks(self) -> None:
         if self.picture is not None and not self.runner.busy:

@@ -19,8 +19,9 @@ def tab(qtbot):
 
 
 def _wait(tab, qtbot):
-    qtbot.waitUntil(lambda: not tab.runner.busy and not tab.field_runner.busy, timeout=60_000)
-    assert tab.runner.wait(30) and tab.field_runner.wait(30)
+    runners = (tab.runner, tab.field_runner, tab.up_runner)
+    qtbot.waitUntil(lambda: not any(r.busy for r in runners), timeout=60_000)
+    assert all(r.wait(30) for r in runners)
 
 
 def test_scene_runs_scores_and_fields(tab, qtbot, tmp_path):
@@ -106,3 +107,21 @@ def test_held_out_scores_fill_the_table(tab, qtbot, monkeypatch):
 def test_heat_rgba_is_transparent_where_cold():
     rgba = heat_rgba(np.array([[0.0, 1.0]], np.float32))
     assert rgba.shape == (1, 2, 4) and rgba[0, 0, 3] == 0 and rgba[0, 1, 3] == 220
+
+
+def test_upsampling_page(tab, qtbot):
+    tab.set_scene(3, run=False)
+    tab.pages.setCurrentWidget(tab.upsampling)
+    _wait(tab, qtbot)
+    demo = tab.upsampling.demo
+    assert demo is not None and demo.network == "fcn-shapes" and demo.factor == 8
+    assert tab.upsampling.panels[0].canvas.image_shape == (16, 16)
+    assert tab.upsampling.panels[5].canvas.image_shape == (128, 128)
+    assert "ripple" in tab.upsampling.panels[5].caption.text()
+    tab.upsampling.network.setCurrentText("fcn-dilated-shapes")
+    _wait(tab, qtbot)
+    assert tab.upsampling.demo.factor == 4 and tab.upsampling.demo.low.shape == (32, 32)
+    shot = os.environ.get("SEG_SCREENSHOT_UP")
+    if shot:
+        qtbot.wait(200)
+        tab.grab().save(shot)
