@@ -166,11 +166,18 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([340, 680, 380])
 
+        # sections of the window (Explore first; detection, segmentation, the lab and the
+        # live view are added with add_section); the bar hides while there is only one
+        self.sections = QTabWidget()
+        self.sections.setDocumentMode(True)
+        self.sections.setTabBarAutoHide(True)
+        self.sections.addTab(self.splitter, "Explore")
+
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.error_banner)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.sections, 1)
         self.setCentralWidget(central)
 
         bar = self.statusBar()
@@ -206,6 +213,10 @@ class MainWindow(QMainWindow):
         for keys, delta in (("PgDown", 1), ("J", 1), ("PgUp", -1), ("K", -1)):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.activated.connect(lambda d=delta: self.step_layer(d))
+
+    def add_section(self, title: str, widget: QWidget) -> int:
+        """Add a top-level section (a tab beside "Explore"); returns its index."""
+        return self.sections.addTab(widget, title)
 
     # -- requests ---------------------------------------------------------------------
     def load(self, network: str | NetSpec | None = None, image: str | ImageSpec | None = None

@@ -337,3 +337,13 @@ def test_cancel_keeps_what_is_loaded(window):
     window.runner.cancel()
     _settle(window)
     assert window.image is image and window.errors == []
+
+
+def test_sections_bar_appears_with_a_second_section(window):
+    from PySide6.QtWidgets import QLabel
+
+    assert window.sections.count() == 1
+    assert not window.sections.tabBar().isVisibleTo(window)  # one section: no bar
+    index = window.add_section("Extra", QLabel("another section"))
+    assert index == 1 and window.sections.tabText(1) == "Extra"
+    assert window.sections.tabBar().isVisibleTo(window)
