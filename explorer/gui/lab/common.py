@@ -76,6 +76,20 @@ class LabPage(QWidget):
         """Go one step back; False: nothing to step back through."""
         return False
 
+    # -- presentation -----------------------------------------------------------------
+    def set_text_scale(self, scale: float) -> None:
+        """Scale the text Qt's fonts do not reach: pyqtgraph axes and picture titles
+        (widgets follow the panel's font by themselves)."""
+        for plot in self.findChildren(pg.PlotWidget):
+            for name in ("left", "bottom"):
+                axis = plot.getAxis(name)
+                font = QFont(axis.label.font())
+                font.setPointSizeF(11 * scale)
+                axis.label.setFont(font)
+                axis.setStyle(tickFont=font)
+        for grid in self.findChildren(ImageGrid):
+            grid.set_text_scale(scale)
+
     # -- lifetime ---------------------------------------------------------------------
     def shutdown(self) -> None:
         """Stop timers and workers (the panel calls it before the window closes)."""
@@ -265,6 +279,13 @@ class ImageGrid(pg.GraphicsLayoutWidget):
         self.views: dict[str, pg.ViewBox] = {}
         self.items: dict[str, pg.ImageItem] = {}
         self.labels: dict[str, pg.LabelItem] = {}
+        self.text_scale = 1.0
+
+    def set_text_scale(self, scale: float) -> None:
+        """Titles at 12 pt times `scale` (presentation mode)."""
+        self.text_scale = scale
+        for label in self.labels.values():
+            label.setText(label.text, size=f"{12 * scale:.0f}pt", color="k")
 
     def build(self, rows: list[list[str | None]]) -> None:
         """Lay out one picture per name; each row of names is one row of pictures
@@ -277,7 +298,7 @@ class ImageGrid(pg.GraphicsLayoutWidget):
             for c, name in enumerate(names):
                 if name is None:  # an empty cell
                     continue
-                label = pg.LabelItem(name, size="12pt", color="k")
+                label = pg.LabelItem(name, size=f"{12 * self.text_scale:.0f}pt", color="k")
                 self.addItem(label, row=2 * r, col=c)
                 with owning_popups(self):
                     view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
@@ -306,7 +327,7 @@ class ImageGrid(pg.GraphicsLayoutWidget):
         item.setImage(np.ascontiguousarray(image), levels=levels)
         self.views[name].autoRange(padding=0.02)
         if title is not None:
-            self.labels[name].setText(title)
+            self.labels[name].setText(title, size=f"{12 * self.text_scale:.0f}pt", color="k")
 
 
 def signed_levels(image: np.ndarray, percentile: float = 99.5) -> tuple[float, float]:

@@ -234,6 +234,7 @@ class LabPanel(QWidget):
                 child.installEventFilter(self._filter)
             if self.presentation:
                 self._scale_fonts(page, PRESENTATION_SCALE)
+                page.set_text_scale(PRESENTATION_SCALE)
         return self._built[index]
 
     def current_index(self) -> int:
@@ -284,6 +285,8 @@ class LabPanel(QWidget):
             self.setPalette(high_contrast_palette())
             self.setAutoFillBackground(True)
             self._scale_fonts(self, PRESENTATION_SCALE)
+            for page in self._built.values():
+                page.set_text_scale(PRESENTATION_SCALE)
             # the page needs the room; the keys and F11 still work without the list
             self.left.setVisible(False)
             if window is not None:
@@ -291,6 +294,8 @@ class LabPanel(QWidget):
                 window.showFullScreen()
         else:
             self._restore_fonts()
+            for page in self._built.values():
+                page.set_text_scale(1.0)
             self.left.setVisible(True)
             if self._saved_palette is not None:
                 self.setPalette(self._saved_palette)
