@@ -108,7 +108,7 @@ def _one_picture(args, models: list[str]) -> int:
              + ("  with ground truth" if picture.gt is not None else "")]
     for name, p in preds.items():
         entry = {"weights": p.weights_source, "seconds": p.seconds,
-                 "input_size": list(p.net_size), "classes": p.histogram()}
+                 "input_size": list(p.net_size), "class_histogram": p.histogram()}
         hist = ", ".join(f"{c} {n / p.classes.size:.0%}"
                          for c, n in sorted(p.histogram().items(), key=lambda t: -t[1]))
         line = f"{name:20s} {p.seconds * 1000:7.1f} ms  {hist}"

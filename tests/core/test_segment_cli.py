@@ -25,7 +25,7 @@ def test_scene_with_ground_truth(capsys, tmp_path):
     assert data["ground_truth"] is True and data["size"] == [128, 128]
     assert list(data["networks"]) == ["fcn-shapes", "unet-shapes"]
     for entry in data["networks"].values():
-        assert sum(entry["classes"].values()) == 128 * 128
+        assert sum(entry["class_histogram"].values()) == 128 * 128
         assert entry["seconds"] > 0
         s = entry["scores"]
         assert 0 <= s["mean_iou"] <= 1 and 0 <= s["pixel_accuracy"] <= 1
