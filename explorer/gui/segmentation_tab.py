@@ -109,11 +109,14 @@ class _Panel(QWidget):
         self.effective.setZValue(11)
         self.effective.setVisible(False)
         view.addItem(self.effective, ignoreBounds=True)
-        self.theory = self.canvas._marker  # the canvas's own outline, restyled
+        self.theory = QGraphicsRectItem()
         pen = QPen(QColor(THEORY_COLOUR))
         pen.setWidth(3)
         pen.setCosmetic(True)
         self.theory.setPen(pen)
+        self.theory.setZValue(10)
+        self.theory.setVisible(False)
+        view.addItem(self.theory, ignoreBounds=True)
         self.cross = pg.ScatterPlotItem(size=18, symbol="+", pen=pg.mkPen("#ff1744", width=3),
                                         brush=None)
         self.cross.setZValue(12)
@@ -127,13 +130,13 @@ class _Panel(QWidget):
             self.cross.setData([])
         else:
             self.cross.setData([pixel[1] + 0.5], [pixel[0] + 0.5])
-        self.canvas.set_marker(box)
-        if effective is None:
-            self.effective.setVisible(False)
-        else:
-            x1, y1, x2, y2 = effective
-            self.effective.setRect(QRectF(x1, y1, x2 - x1, y2 - y1))
-            self.effective.setVisible(True)
+        for item, rect in ((self.theory, box), (self.effective, effective)):
+            if rect is None:
+                item.setVisible(False)
+            else:
+                x1, y1, x2, y2 = rect
+                item.setRect(QRectF(x1, y1, x2 - x1, y2 - y1))
+                item.setVisible(True)
         if heat is None:
             self.heat.clear()
         else:
