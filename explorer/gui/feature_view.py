@@ -94,6 +94,7 @@ class FeatureView(QWidget):
         self.mosaics.failed.connect(self._on_mosaic_failed)
         self._trace = None
         self._wanted: MosaicKey | None = None
+        self._failed: MosaicKey | None = None
         self._upcoming: list[str] = []
         self._asked_at = 0.0
         #: milliseconds from asking for the last mosaic to having it on the ImageItem
@@ -119,7 +120,7 @@ class FeatureView(QWidget):
     @property
     def pending(self) -> bool:
         """True while the mosaic for the current layer is still being made."""
-        return self._wanted is not None and self.mosaic is None
+        return self._wanted is not None and self.mosaic is None and self._wanted != self._failed
 
     def show_layer(self, trace, name: str | None, upcoming: list[str] | None = None) -> None:
         """Show layer `name` of `trace` (None clears the view); `upcoming` layers are
@@ -205,6 +206,7 @@ class FeatureView(QWidget):
 
     def _on_mosaic_failed(self, key: MosaicKey, message: str) -> None:
         if key == self._wanted:
+            self._failed = key
             self.readout.setText(f"Could not tile this layer: {message}")
 
     def _on_colormap(self, _name: str) -> None:

@@ -44,7 +44,7 @@ from explorer.gui.network_panel import NetworkPanel
 from explorer.gui.predictions import PredictionsPanel
 from explorer.gui.workers import JobRunner
 from explorer.nets import shipped
-from explorer.nets.registry import list_models
+from explorer.nets.registry import DEFAULT_IMAGE, DEFAULT_MODEL, list_models
 
 #: how many layers after the current one get their mosaics made ahead of time
 PREFETCH = 2
@@ -229,6 +229,12 @@ class MainWindow(QMainWindow):
         # a new image while a network loads still gets that network
         net_spec = net_spec or self._pending[0]
         image_spec = image_spec or self._pending[1]
+        # nothing loaded yet (the first request failed): bring the chosen network or the
+        # default picture along, so any one choice gives a working window
+        if net_spec is None and self.network is None:
+            net_spec = NetSpec(self.network_panel.chosen_name or DEFAULT_MODEL)
+        if image_spec is None and self.image is None:
+            image_spec = ImageSpec.parse(DEFAULT_IMAGE)
         request = LoadRequest(
             device=self.device,
             network=None if net_spec else self.network,
@@ -237,10 +243,6 @@ class MainWindow(QMainWindow):
             image_spec=image_spec,
             sample=self.sample,
         )
-        if request.network is None and request.net_spec is None:
-            return 0  # nothing to trace through yet; the network request will bring it
-        if request.image is None and request.image_spec is None:
-            return 0
         self._pending = (net_spec, image_spec)
         return self.runner.submit(lambda ctx: run_request(request, ctx))
 
@@ -254,10 +256,6 @@ class MainWindow(QMainWindow):
             self.sample is None or (old is not None and self.sample == old.default_image)
         ):
             image = new.default_image
-        if image is None and self.image is None:
-            from explorer.nets.registry import DEFAULT_IMAGE
-
-            image = DEFAULT_IMAGE
         return self.load(NetSpec(name), image)
 
     def load_image(self, source: str) -> int:

@@ -347,3 +347,17 @@ def test_sections_bar_appears_with_a_second_section(window):
     index = window.add_section("Extra", QLabel("another section"))
     assert index == 1 and window.sections.tabText(1) == "Extra"
     assert window.sections.tabBar().isVisibleTo(window)
+
+
+def test_first_request_failing_then_one_choice_gives_a_working_window(qtbot, small_net, tmp_path):
+    from explorer.gui.main_window import MainWindow
+
+    win = MainWindow(device="cpu")
+    qtbot.addWidget(win, before_close_func=lambda w: w.runner.shutdown())
+    win.load(small_net, str(tmp_path / "missing.png"))
+    assert wait_until_idle(win, timeout=60)
+    assert win.network is None and win.trace is None and len(win.errors) == 1
+    win.load_image("coffee")  # brings the network that failed to come with the image
+    assert wait_until_idle(win, timeout=60)
+    assert win.sample == "coffee" and win.trace is not None
+    assert win.network.name == win.network_panel.chosen_name
