@@ -24,6 +24,7 @@ from explorer.core.network import Network, preprocess
 from explorer.errors import UserError
 from explorer.insight.cache import cache_dir, weights_hash
 from explorer.insight.gallery import Gallery, get_gallery
+from explorer.insight.inputs import batch_input
 from explorer.insight.layers import final_linear, require_classifier
 
 Progress = Callable[[float, str], None]
@@ -94,6 +95,8 @@ def hidden_features(network: Network, x: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 def _batch(network: Network, gallery: Gallery, idx: range) -> torch.Tensor:
+    if gallery.pixels is not None:  # one size: resize the whole batch at once
+        return batch_input(network, gallery.pixels[idx.start:idx.stop].permute(0, 3, 1, 2))
     return torch.cat([preprocess(network, gallery.image(i)) for i in idx])
 
 
