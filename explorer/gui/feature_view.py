@@ -57,6 +57,8 @@ class FeatureView(QWidget):
     channelSelected = Signal(int)
     #: the current layer's mosaic is on the ImageItem
     mosaicShown = Signal()
+    #: unit (row, column) under the cursor in any tile, or (-1, -1)
+    unitHovered = Signal(int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -221,8 +223,10 @@ class FeatureView(QWidget):
     def _on_hover(self, y: float, x: float) -> None:
         hit = None if self.mosaic is None or y < 0 else self.mosaic.unit_at(y, x)
         if hit is None:
+            self.unitHovered.emit(-1, -1)
             return
         c, uy, ux = hit
+        self.unitHovered.emit(uy, ux)
         lo, hi = self.mosaic.ranges[c]
         raw = lo + float(self.mosaic.image[int(y), int(x)]) * (hi - lo)
         where = f"  unit ({uy}, {ux})" if self.mosaic.tile_h * self.mosaic.tile_w > 1 else ""

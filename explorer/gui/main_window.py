@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self.feature_view.channelSelected.connect(self._on_channel)
         self.feature_view.colormap_box.currentTextChanged.connect(self.channel_view.set_colormap)
         self.channel_view.unitHovered.connect(self._on_unit_hovered)
+        self.feature_view.unitHovered.connect(self._on_unit_hovered)
         for keys, delta in (("PgDown", 1), ("J", 1), ("PgUp", -1), ("K", -1)):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.activated.connect(lambda d=delta: self.step_layer(d))

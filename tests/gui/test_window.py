@@ -253,6 +253,13 @@ def test_hovering_a_unit_outlines_its_receptive_field(window):
     assert "row 3, col 4" in window.channel_view.readout.text()
     window.channel_view.canvas.hovered.emit(-1.0, -1.0)  # the cursor leaves
     assert not marker.isVisible()
+    # the same unit hovered in any tile of the mosaic
+    m = window.feature_view.mosaic
+    oy, ox = m.tile_origin(min(2, m.channels - 1))
+    window.feature_view.canvas.hovered.emit(oy + 3.5, ox + 4.5)
+    rect = marker.rect()
+    assert marker.isVisible()
+    assert (rect.left(), rect.top(), rect.right(), rect.bottom()) == pytest.approx((x1, y1, x2, y2))
 
 
 def test_state_dict_file_loads_into_the_chosen_network(window, tmp_path, monkeypatch):
