@@ -55,6 +55,7 @@ from explorer.segment.run import (
     available_segmenters,
     load_segmenter,
     picture_from_image,
+    sample_truth,
     scene_picture,
     segment,
 )
@@ -350,8 +351,8 @@ class SegmentationTab(QWidget):
         scores the networks; the "shapes" sample gets its own ground truth."""
         if image is None:
             return
-        if gt_mask is None and isinstance(image, Image) and image.name == "shapes":
-            gt_mask, gt_classes = _shapes_sample_truth(image)
+        if gt_mask is None and isinstance(image, Image):
+            gt_mask, gt_classes = sample_truth(image) or (None, None)
         try:
             picture = picture_from_image(image, gt=gt_mask, gt_classes=gt_classes)
         except UserError as exc:
@@ -711,15 +712,3 @@ class SegmentationTab(QWidget):
 
 def _fmt(v: float) -> str:
     return "—" if v is None or v != v else f"{v:.3f}"
-
-
-def _shapes_sample_truth(image: Image):
-    """The "shapes" sample is shapes scene 7 (explorer.data.samples): its mask, when the
-    pixels match."""
-    from explorer.data import shapes
-
-    scene = shapes.make_scene(7, size=(128, 128))
-    if image.array.shape == scene.image.shape and np.allclose(image.array, scene.image,
-                                                             atol=2 / 255):
-        return scene.mask, tuple(shapes.CLASSES)
-    return None, None

@@ -158,3 +158,10 @@ def test_network_input_is_normalised_whole_picture(scene):
     std = np.array(net.std).reshape(3, 1, 1)
     back = x[0].numpy() * std + mean
     np.testing.assert_allclose(back, scene.image.transpose(2, 0, 1), atol=1e-5)
+
+
+def test_shapes_sample_comes_with_its_truth():
+    pic = picture_from_spec("sample:shapes")
+    assert pic.gt is not None and pic.gt.shape == (128, 128)
+    assert pic.gt_classes[1] == "circle"
+    assert picture_from_spec("sample:coffee").gt is None
