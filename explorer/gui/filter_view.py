@@ -4,6 +4,7 @@ first-layer RGB kernels as colour patches, deeper kernels one grey square per
 
 from __future__ import annotations
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from torch import nn
 
@@ -24,9 +25,29 @@ class FilterView(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self.canvas, 1)
         self.filters = None
+        self._pending: tuple[str | None, nn.Module | None] | None = None
 
     def show_module(self, name: str | None, module: nn.Module | None) -> None:
-        """Draw the kernels of `module` if it is an nn.Conv2d, else explain why not."""
+        """Draw the kernels of `module` if it is an nn.Conv2d, else explain why not.
+
+        While the view is hidden (another tab is in front) only the choice is kept: a big
+        layer's kernels take tens of ms to lay out, and a layer click should not wait for
+        a picture nobody sees.
+        """
+        self._pending = (name, module)
+        if self.isVisible():
+            self._draw()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self._pending is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        if self._pending is None:
+            return
+        name, module = self._pending
+        self._pending = None
         self.filters = None
         if not isinstance(module, nn.Conv2d):
             self.canvas.set_image(None)

@@ -368,3 +368,18 @@ def test_first_request_failing_then_one_choice_gives_a_working_window(qtbot, sma
     assert wait_until_idle(win, timeout=60)
     assert win.sample == "coffee" and win.trace is not None
     assert win.network.name == win.network_panel.chosen_name
+
+
+def test_kernels_tab_shows_the_current_conv_layer(window):
+    names = window.layer_tree.names
+    conv = next(n for n in names if window.trace.info(n).type == "Conv2d")
+    other = next(n for n in names if window.trace.info(n).type != "Conv2d")
+    window.layer_tree.select(conv)
+    window.tabs.setCurrentWidget(window.filter_view)  # drawn when it comes to the front
+    fi = window.filter_view.filters
+    module = dict(window.network.module.named_modules())[conv]
+    assert fi is not None and fi.total_out == module.out_channels
+    assert window.filter_view.canvas.item.image.shape[:2] == fi.image.shape[:2]
+    window.layer_tree.select(other)
+    assert window.filter_view.filters is None
+    assert "no convolution kernels" in window.filter_view.caption.text()
