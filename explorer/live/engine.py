@@ -34,7 +34,7 @@ from explorer.core.mosaic import Mosaic, mosaic
 from explorer.core.network import Network
 from explorer.core.trace import LayerInfo, layer_table
 from explorer.errors import UserError
-from explorer.live.prep import FramePrep, LayerTap, first_tensor
+from explorer.live.prep import FramePrep, LayerTap, colorize, first_tensor, to_uint8
 from explorer.live.sources import Source
 
 
@@ -59,6 +59,12 @@ class LiveResult:
     fps: float  # results per second, moving average
     dropped: int  # frames dropped so far by the grabber
     timings: dict[str, float] = field(default_factory=dict)
+    #: the mosaic coloured (np.uint8 [Hm, Wm, 4], gaps transparent) when the engine has a
+    #: ``colormap``; None otherwise
+    rgba: np.ndarray | None = None
+    colormap: str | None = None
+    #: the frame as np.uint8 [H, W, 3], made alongside ``rgba`` (ready to blit)
+    frame8: np.ndarray | None = None
 
 
 class FpsMeter:
@@ -228,6 +234,9 @@ class LiveEngine:
             device, its layout and the engine's hook never touch the caller's (the window
             shares its network with the engine); False runs the module as given.
         normalize: the mosaic's scaling ("channel" or "layer").
+        colormap: also colour the mosaic (``LiveResult.rgba``) on the loop's thread, so a
+            GUI only has to blit it; None leaves that to the viewer. Can be changed at
+            any time.
         topk: how many classes to report.
         threads: torch's CPU threads while :meth:`run` runs (restored after; torch's
             setting is process-wide). None leaves torch's default; "auto" times a few
@@ -240,6 +249,7 @@ class LiveEngine:
                  device: str | torch.device | None = "auto", half: bool = False,
                  pin_memory: bool = True, channels_last: bool | None = None,
                  copy_network: bool = True, normalize: str = "channel", topk: int = 5,
+                 colormap: str | None = None,
                  threads: int | str | None = None) -> None:
         self.device = pick_device(device) if not isinstance(device, torch.device) else device
         self.half = half
@@ -247,6 +257,7 @@ class LiveEngine:
         self.channels_last = True if channels_last is None else channels_last
         self.copy_network = copy_network
         self.normalize = normalize
+        self.colormap = colormap
         self.k = topk
         if threads not in (None, "auto") and not (isinstance(threads, int) and threads >= 1):
             raise UserError(f"threads must be a positive number or 'auto', not {threads!r}")
@@ -387,15 +398,21 @@ class LiveEngine:
             tiles = mosaic(act, normalize=self.normalize)  # computed here, copied back once
             topk = self._topk(first_tensor(out))
         t3 = time.perf_counter()
+        cmap = self.colormap  # read once: the GUI may change it meanwhile
+        rgba = colorize(tiles.image, cmap) if cmap else None
+        frame8 = to_uint8(frame) if cmap else None
+        t4 = time.perf_counter()
         self.frames += 1
-        fps = self.fps_meter.tick(t3)
+        fps = self.fps_meter.tick(t4)
         grabber = self._grabber
         result = LiveResult(
             index=index, frame=frame, network=net.name, layer=self.tap.name,
             shape=tuple(act.shape), mosaic=tiles, topk=topk, device=str(self.device),
-            seconds=t3 - t0, fps=fps, dropped=grabber.dropped if grabber else 0,
+            seconds=t4 - t0, fps=fps, dropped=grabber.dropped if grabber else 0,
             # on CUDA the kernels run asynchronously: the copy back holds the wait
-            timings={"prep": t1 - t0, "forward": t2 - t1, "mosaic+topk": t3 - t2},
+            timings={"prep": t1 - t0, "forward": t2 - t1, "mosaic+topk": t3 - t2,
+                     "colour": t4 - t3},
+            rgba=rgba, colormap=cmap, frame8=frame8,
         )
         self.latest = result
         return result

@@ -125,3 +125,35 @@ class LayerTap:
         """The kept output, forgetting it (so a stale one is never shown twice)."""
         out, self.output = self.output, None
         return out
+
+
+_LUTS: dict[str, np.ndarray] = {}
+
+
+def colorize(image: np.ndarray, name: str = "viridis") -> np.ndarray:
+    """A mosaic image (np.float32 [H, W] in [0, 1], NaN in the gaps) -> np.uint8
+    [H, W, 4] RGBA through colour map `name`, gaps transparent.
+
+    A GUI draws an RGBA image several times faster than a float image it has to scale and
+    look up itself (measured 5-10 ms against 30-49 ms for ResNet-18's 903 x 903 conv1
+    mosaic), so the live loop colours the mosaic on its own thread and the GUI thread
+    only blits. Each RGBA pixel is looked up as one uint32 (faster than rows of 4 bytes).
+    """
+    from explorer.core import colormaps
+
+    table = _LUTS.get(name)
+    if table is None:
+        rgba = np.zeros((257, 4), np.uint8)  # row 256: a gap, transparent
+        rgba[:256, :3] = colormaps.lut(name)
+        rgba[:256, 3] = 255
+        table = _LUTS[name] = rgba.view(np.uint32).ravel()
+    x = np.asarray(image, dtype=np.float32)
+    # NaN -> 256/255 so that, scaled, a gap lands on row 256
+    idx = np.rint(np.nan_to_num(x, nan=256 / 255).clip(0, 256 / 255) * 255).astype(np.intp)
+    return table.take(idx).view(np.uint8).reshape(*x.shape, 4)
+
+
+def to_uint8(frame: np.ndarray) -> np.ndarray:
+    """np.float32 [H, W, 3] in [0, 1] -> np.uint8 [H, W, 3] (rounded, clipped)."""
+    x = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32))
+    return x.clamp(0, 1).mul(255).round().to(torch.uint8).numpy()

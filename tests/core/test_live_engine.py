@@ -305,3 +305,19 @@ def test_the_copy_drops_foreign_hooks_and_the_same_network_is_not_copied_again()
     engine.set_network(net, "conv2")  # the same network again (a new image was loaded)
     result = engine.process(src.read())
     assert engine.network.module is module and result.layer == "conv2"
+
+
+def test_colormap_gives_an_rgba_mosaic_matching_the_lookup_table():
+    from explorer.core import colormaps
+
+    engine = LiveEngine(tiny_net(), "conv2", device="cpu", colormap="inferno")
+    result = engine.process(SyntheticSource((32, 32)).read())
+    img, rgba = result.mosaic.image, result.rgba
+    assert rgba.dtype == np.uint8 and rgba.shape == img.shape + (4,)
+    gaps = np.isnan(img)
+    assert gaps.any() and (rgba[gaps] == 0).all()  # gaps transparent
+    want = colormaps.apply(img, "inferno")
+    np.testing.assert_array_equal(rgba[~gaps][:, :3], want[~gaps])
+    assert (rgba[~gaps][:, 3] == 255).all()
+    engine.colormap = None
+    assert engine.process(SyntheticSource((32, 32)).read()).rgba is None
