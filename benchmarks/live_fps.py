@@ -21,7 +21,8 @@ the cost of batch 1 and the loop's own overhead. Weights are random (the shipped
 time the same).
 
 CPU cases run with 1 thread and with all cores (torch's default here), because on a
-machine whose cores other jobs are using, one thread is often much faster. The
+machine whose cores other jobs are using, one thread is often much faster (--quick: 1
+thread only, no bfloat16 rows). The
 machine running this may be shared: the figures move with its load, the ratios less.
 
     python -m benchmarks.live_fps [--quick] [--json]
@@ -171,7 +172,9 @@ def bf16_cpu() -> bool:
 
 
 def thread_counts(quick: bool = False) -> list[int]:
-    """CPU thread counts to measure: 1 and torch's default (all cores)."""
+    """CPU thread counts to measure: 1 and torch's default (all cores); --quick: 1."""
+    if quick:
+        return [1]
     return sorted({1, torch.get_num_threads(), os.cpu_count() or 1})
 
 
@@ -181,7 +184,8 @@ def run(quick: bool = False) -> list[dict]:
     for model, size, device, target in CASES:
         if device == "cpu":
             # bfloat16 only where it can pay: a CPU with it built in, a network big enough
-            halves = [False, True] if bf16_cpu() and model in BF16_MODELS else [False]
+            halves = ([False, True] if bf16_cpu() and model in BF16_MODELS and not quick
+                      else [False])
             for half in halves:
                 for threads in thread_counts(quick):
                     rows.append(measure(model, size, device, target, seconds=seconds,
