@@ -69,22 +69,25 @@ def main(argv: list[str] | None = None) -> int:
         service.wait(60)
         QCoreApplication.processEvents()
 
-    def drawn_ms(name: str, fresh: bool) -> tuple[float, float]:
-        """(ms the GUI thread is blocked by the click, ms until the mosaic is rendered)."""
+    def drawn_ms(name: str, fresh: bool) -> tuple[float, float, float]:
+        """(ms the GUI thread is blocked by the click, ms until the mosaic is rendered,
+        CPU ms the GUI thread spent on the click: the same work without other processes'
+        share of the cores)."""
         tree.select(tree.names[tree.names.index(name) + 1])  # leave the layer (untimed)
         settle()
         if fresh:
             service.new_generation()  # nothing cached: the mosaic must be made
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         tree.select(name)
         QCoreApplication.processEvents()
         blocked = time.perf_counter() - t0
+        blocked_cpu = time.thread_time() - c0
         while view.mosaic is None:
             service.wait(0.001)
         item.render()  # the QImage the next paint blits; offscreen may not paint at all
         QCoreApplication.processEvents()
         total = time.perf_counter() - t0
-        return blocked * 1000, total * 1000
+        return blocked * 1000, total * 1000, blocked_cpu * 1000
 
     rows = []
     for name in args.layers:
@@ -102,13 +105,15 @@ def main(argv: list[str] | None = None) -> int:
 
         draw_only()
         base_ms = statistics.median(_time(draw_only, args.repeats))
-        first_ms = statistics.median(t for _, t in first)
-        again_ms = statistics.median(t for _, t in again)
-        blocked_ms = statistics.median(b for b, _ in first + again)
+        first_ms = statistics.median(t for _, t, _ in first)
+        again_ms = statistics.median(t for _, t, _ in again)
+        blocked_ms = statistics.median(b for b, _, _ in first + again)
+        blocked_cpu_ms = statistics.median(c for _, _, c in first + again)
         rows.append({
             "layer": name, "shape": shape, "mosaic_px": list(image.shape),
             "first_visit_ms": round(first_ms, 2), "cached_ms": round(again_ms, 2),
-            "gui_blocked_ms": round(blocked_ms, 2), "draw_only_ms": round(base_ms, 2),
+            "gui_blocked_ms": round(blocked_ms, 2), "gui_cpu_ms": round(blocked_cpu_ms, 2),
+            "draw_only_ms": round(base_ms, 2),
             "first_over_draw": round(first_ms / base_ms, 2),
             "cached_over_draw": round(again_ms / base_ms, 2),
             "blocked_over_target": round(blocked_ms / TARGET_MS, 3),
@@ -125,23 +130,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.model} on {args.device}, torch threads {torch.get_num_threads()}, "
               f"{args.repeats} repeats each, medians in ms")
         print(f"  {'layer':<12} {'output':<15} {'mosaic':<10} {'GUI blocked':>11} "
-              f"{'first visit':>11} {'cached':>8} {'draw only':>9}")
+              f"{'(GUI CPU)':>9} {'first visit':>11} {'cached':>8} {'draw only':>9}")
         for r in rows:
             shape = "x".join(map(str, r["shape"]))
             px = "x".join(map(str, r["mosaic_px"]))
             print(f"  {r['layer']:<12} {shape:<15} {px:<10} {r['gui_blocked_ms']:>11.1f} "
-                  f"{r['first_visit_ms']:>11.1f} {r['cached_ms']:>8.1f} "
+                  f"{r['gui_cpu_ms']:>9.1f} {r['first_visit_ms']:>11.1f} {r['cached_ms']:>8.1f} "
                   f"{r['draw_only_ms']:>9.1f}")
     blocked = max(rows, key=lambda r: r["gui_blocked_ms"])
     cached = max(rows, key=lambda r: r["cached_ms"])
     first = max(rows, key=lambda r: r["first_visit_ms"])
     verdict = "within" if blocked["gui_blocked_ms"] <= TARGET_MS else "OVER"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"SUMMARY: a layer click blocks the GUI thread {blocked['gui_blocked_ms']:.1f} ms "
-          f"at worst = {blocked['blocked_over_target']:.2f} x the {TARGET_MS:.0f} ms target "
+          f"at worst (GUI-thread CPU {blocked['gui_cpu_ms']:.1f} ms) = "
+          f"{blocked['blocked_over_target']:.2f} x the {TARGET_MS:.0f} ms target "
           f"({verdict}); mosaic on screen after {cached['cached_ms']:.1f} ms when made ahead "
           f"({cached['cached_over_draw']:.2f} x drawing alone), {first['first_visit_ms']:.1f} "
           f"ms when made on demand ({first['layer']}, {first['first_over_draw']:.2f} x "
-          f"drawing alone)")
+          f"drawing alone); load average {load:.1f} on {os.cpu_count()} cores")
     return 0
 
 
