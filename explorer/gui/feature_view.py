@@ -285,7 +285,8 @@ class ChannelView(QWidget):
         self.canvas.set_image(self.values, levels=(lo, hi), lut=lookup_table(cmap))
         self.colorbar.setLevels((lo, hi))
         h, w = self.values.shape
-        self.title.setText(f"{name}  channel {channel}  ({h} × {w})")
+        self.title.setText(f"Channel {channel}   ({h} × {w})")
+        self.title.setToolTip(f"{name}, channel {channel}")
         self.readout.setText(f"min {lo:.3g}   max {hi:.3g}   mean {self.values.mean():.3g}")
 
     def set_colormap(self, cmap: str) -> None:

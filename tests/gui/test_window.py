@@ -100,7 +100,7 @@ def test_clicking_a_tile_selects_its_channel(window, qtbot):
     expected = window.trace.activation(window.feature_view.layer)[channel].float().cpu().numpy()
     np.testing.assert_allclose(window.channel_view.values, expected)
     assert window.channel_view.canvas.item.image.shape == expected.shape
-    assert f"channel {channel}" in window.channel_view.title.text()
+    assert f"Channel {channel}" in window.channel_view.title.text()
 
 
 def test_normalisation_and_colour_map_change_the_mosaic(window):
