@@ -9,6 +9,12 @@ Cases (targets from the issue):
 * resnet18, 224x224 frames, CUDA, float32 and float16 autocast: >= 60 fps (skipped with
   a note when there is no CUDA GPU)
 
+Two more kinds of row, where Qt is installed (offscreen): "frame to screen", the Live
+panel drawing every result it gets (tinyvgg-shapes on the CPU, resnet18 on CUDA), beside
+the headless loop's rate of the same case; and the GUI thread's cost of drawing
+resnet18's largest mosaic (903 x 903) as the finished RGBA the loop hands over, beside
+a float mosaic with a lookup table, against the 16.7 ms a 60 fps screen allows.
+
 The synthetic source produces frames at 4x the target rate (a figure cannot exceed
 that). The live figure is the whole path, as the Live panel gets it: the grabber thread
 reads a synthetic frame, the loop uploads and preprocesses it, runs the network once with
@@ -165,6 +171,122 @@ def measure(model: str, size: int, device: str, target: float, *, seconds: float
             "threads": used, "ok": live["fps"] >= target}
 
 
+def _qt_app():
+    """The offscreen QApplication, or None where Qt is not installed."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        from explorer.gui.app import make_app
+    except ImportError:
+        return None
+    return make_app()
+
+
+def _draw_times(canvas, draw, repeats: int) -> float:
+    from PySide6.QtCore import QCoreApplication
+
+    times = []
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        draw()
+        canvas.item.render()  # the QImage a paint blits; offscreen may not paint at all
+        QCoreApplication.processEvents()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:])
+
+
+def draw_cost(model: str, size: int, repeats: int) -> dict:
+    """GUI-thread time to draw one live mosaic (the model's first layer, the largest):
+    the finished RGBA the loop now hands over, against the float mosaic with a lookup
+    table the GUI would otherwise scale and colour itself."""
+    row = {"name": f"live draw {model} first-layer mosaic (GUI thread)", "model": model,
+           "device": "gui", "baseline": "float mosaic + lookup table in pyqtgraph",
+           "target": f"<= {1e3 / 60:.1f} ms (60 fps)"}
+    app = _qt_app()
+    if app is None:
+        return {**row, "baseline_s": None, "value_s": None, "ratio": None, "ok": None,
+                "note": "skipped: no Qt"}
+    from explorer.gui.canvas import ImageCanvas, lookup_table
+    from explorer.gui.live_view import _blit
+    from explorer.live.engine import LiveEngine
+    from explorer.live.sources import SyntheticSource
+
+    engine = LiveEngine(load(model, "cpu"), device="cpu", colormap="viridis")
+    result = engine.process(SyntheticSource((size, size)).read())
+    canvas = ImageCanvas()
+    canvas.resize(700, 700)
+    canvas.show()
+    lut = lookup_table("viridis")
+    try:
+        base = _draw_times(canvas, lambda: canvas.set_image(
+            result.mosaic.image, lut=lut, autorange=False), repeats)
+        value = _draw_times(canvas, lambda: _blit(canvas, result.rgba), repeats)
+    finally:
+        canvas.close()
+        canvas.deleteLater()
+    return {**row, "baseline_s": base, "value_s": value, "ratio": value / base,
+            "mosaic_px": list(result.mosaic.image.shape), "colour_s": result.timings["colour"],
+            "ok": value <= 1 / 60}
+
+
+def screen_rate(model: str, size: int, device: str, target: float, seconds: float,
+                live: dict | None) -> dict:
+    """Frames the Live panel draws per second (offscreen, every result rendered), beside
+    the headless loop's rate from the same run: frame to screen."""
+    row = {"name": f"live view {model} {size}x{size} {device}, frame to screen",
+           "model": model, "device": device, "baseline": "headless live loop (row above)",
+           "target": f">= {target:g} fps"}
+    app = _qt_app()
+    if device == "cuda" and not torch.cuda.is_available():
+        return {**row, "baseline_s": None, "value_s": None, "ratio": None, "ok": None,
+                "fps": None, "note": "skipped: no CUDA GPU on this machine"}
+    if app is None or not live or not live.get("value_s"):
+        return {**row, "baseline_s": None, "value_s": None, "ratio": None, "ok": None,
+                "fps": None, "note": "skipped: no Qt, or no headless figure to compare"}
+    from PySide6.QtCore import QCoreApplication
+
+    from explorer.gui.live_view import LiveView
+
+    view = LiveView(device=device)
+    view.synthetic_size = (size, size)
+    view.synthetic_fps = PACE_OVER_TARGET * target
+    view.set_network(load(model, device))
+    view.resize(1200, 700)
+    view.show()
+    stamps: list[float] = []
+
+    def rendered(_result) -> None:
+        view.mosaic_canvas.item.render()
+        view.frame_canvas.item.render()
+        stamps.append(time.perf_counter())
+
+    view.resultShown.connect(rendered)
+    view.start()
+    deadline = time.perf_counter() + seconds + 60  # warm-up and thread tuning included
+    try:
+        while time.perf_counter() < deadline:
+            QCoreApplication.processEvents()
+            if len(stamps) > 3 and stamps[-1] - stamps[3] >= seconds:
+                break
+            time.sleep(0.001)
+    finally:
+        view.stop()
+        view.close()
+        view.deleteLater()
+        QCoreApplication.processEvents()
+    timed = stamps[3:]
+    fps = (len(timed) - 1) / (timed[-1] - timed[0]) if len(timed) > 1 else 0.0
+    value = 1 / fps if fps else float("inf")
+    return {**row, "baseline_s": live["value_s"], "value_s": value,
+            "ratio": value / live["value_s"], "fps": fps, "frames": len(timed),
+            "ok": fps >= target}
+
+
+#: models whose largest mosaic's drawing cost is measured: (model, frame size)
+DRAW_MODELS = [("resnet18", 224)]
+#: (model, frame size, device, fps target) run through the Live panel as well
+SCREEN_CASES = [("tinyvgg-shapes", 128, "cpu", 30.0), ("resnet18", 224, "cuda", 60.0)]
+
+
 def bf16_cpu() -> bool:
     from explorer.live.engine import bf16_cpu
 
@@ -182,6 +304,7 @@ def run(quick: bool = False) -> list[dict]:
     seconds, repeats = QUICK if quick else FULL
     rows = []
     for model, size, device, target in CASES:
+        first = len(rows)
         if device == "cpu":
             # bfloat16 only where it can pay: a CPU with it built in, a network big enough
             halves = ([False, True] if bf16_cpu() and model in BF16_MODELS and not quick
@@ -196,12 +319,25 @@ def run(quick: bool = False) -> list[dict]:
             if torch.cuda.is_available():
                 rows.append(measure(model, size, device, target, seconds=seconds,
                                     repeats=repeats, half=True))
+        if (model, size, device, target) in SCREEN_CASES:
+            # beside the fastest headless figure of the same case
+            done = [r for r in rows[first:] if r.get("value_s")]
+            best = min(done, key=lambda r: r["value_s"]) if done else None
+            rows.append(screen_rate(model, size, device, target, seconds, best))
+    if DRAW_MODELS:
+        for model, size in DRAW_MODELS:
+            rows.append(draw_cost(model, size, repeats=3 if quick else 10))
     return rows
 
 
 def format_row(r: dict) -> str:
     if r.get("value_s") is None:
         return f"{r['name']}: {r.get('note', 'skipped')}"
+    if "dropped" not in r:  # drawing and frame-to-screen rows
+        fps = f" ({r['fps']:.1f} fps)" if r.get("fps") else ""
+        return (f"{r['name']}: {r['value_s'] * 1e3:.1f} ms{fps} vs {r['baseline']} "
+                f"{r['baseline_s'] * 1e3:.1f} ms -> {r['ratio']:.2f}x (target {r['target']}) "
+                f"{'OK' if r['ok'] else 'MISSED'}")
     return (f"{r['name']}: live {r['fps']:.1f} fps ({r['value_s'] * 1e3:.1f} ms/frame, "
             f"{r['dropped']} frames dropped, plain batch-1 forward "
             f"{r['batch1_s'] * 1e3:.1f} ms) vs plain batched forward "

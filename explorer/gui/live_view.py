@@ -141,7 +141,9 @@ class LiveView(QWidget):
         self.latest: LiveResult | None = None
         self.frames_shown = 0
         self.video_path: str | None = None
+        #: the synthetic source's frame size (H, W) and rate
         self.synthetic_size = (224, 224)
+        self.synthetic_fps = 30.0
         self._draw_fps = FpsMeter()
         self._build()
 
@@ -284,7 +286,7 @@ class LiveView(QWidget):
             if not self.video_path:
                 raise UserError("choose a video file first (Open video…)")
             return VideoFileSource(self.video_path, loop=True)
-        return SyntheticSource(self.synthetic_size, seed=0, fps_hint=30.0)
+        return SyntheticSource(self.synthetic_size, seed=0, fps_hint=self.synthetic_fps)
 
     def _ask_video(self) -> None:
         path = messages.ask_open_file(self, "Open video", VIDEO_FILTER)

@@ -22,6 +22,8 @@ def tiny_bench(monkeypatch):
                                             ("tiny", 32, "cuda", 60.0)])
     monkeypatch.setattr(live_fps, "load", lambda name, device: tiny_net().to(device))
     monkeypatch.setattr(live_fps, "QUICK", (0.3, 2))
+    monkeypatch.setattr(live_fps, "SCREEN_CASES", [])  # Qt rows: tests/gui/test_live_bench_gui
+    monkeypatch.setattr(live_fps, "DRAW_MODELS", [])
     monkeypatch.setattr(live_fps, "thread_counts", lambda quick: [1])
     return live_fps
 
