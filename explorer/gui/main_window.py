@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         self._pending: tuple[NetSpec | None, ImageSpec | None] = (None, None)
         self.runner = JobRunner(self)
         self._build()
+        self._build_menu()
         self._connect()
 
     # -- construction -----------------------------------------------------------------
@@ -194,6 +195,41 @@ class MainWindow(QMainWindow):
         for label in (self.device_label, self.time_label, self.weights_label):
             label.setContentsMargins(10, 0, 10, 0)
             bar.addPermanentWidget(label)
+
+    def _build_menu(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        entries = [
+            ("Open image…", "Ctrl+O", self._ask_image_file),
+            ("Open weights (state dict)…", None, lambda: self._ask_weights_file("state")),
+            ("Open whole model…", None, lambda: self._ask_weights_file("module")),
+            (None, None, None),
+            ("Save window as PNG…", "Ctrl+S", self._ask_save_png),
+            (None, None, None),
+            ("Quit", "Ctrl+Q", self.close),
+        ]
+        for text, keys, slot in entries:
+            if text is None:
+                menu.addSeparator()
+                continue
+            action = menu.addAction(text)
+            if keys:
+                action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(lambda _checked=False, f=slot: f())
+        view = self.menuBar().addMenu("&Layer")
+        for text, keys, delta in (("Next layer", "PgDown", 1), ("Previous layer", "PgUp", -1)):
+            action = view.addAction(f"{text}\t{keys}")
+            action.triggered.connect(lambda _checked=False, d=delta: self.step_layer(d))
+
+    def save_png(self, path: str) -> bool:
+        """Save the window as it looks now (for slides and handouts)."""
+        return self.grab().save(path)
+
+    def _ask_save_png(self) -> None:
+        name = self.network.name if self.network is not None else "window"
+        path = messages.ask_save_file(self, "Save window as PNG", "PNG image (*.png)",
+                                      f"{name}.png")
+        if path and not self.save_png(path):
+            self.show_error(f"Could not write {path}.")
 
     def _connect(self) -> None:
         self.runner.finished.connect(self._on_loaded)

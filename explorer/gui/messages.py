@@ -23,3 +23,10 @@ def ask_open_file(parent: QWidget | None, title: str, file_filter: str) -> str |
     """Let the person pick one existing file; None if they cancel."""
     path, _ = QFileDialog.getOpenFileName(parent, title, "", file_filter)
     return path or None
+
+
+def ask_save_file(parent: QWidget | None, title: str, file_filter: str, suggested: str = ""
+                  ) -> str | None:
+    """Let the person choose where to save; None if they cancel."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, file_filter)
+    return path or None

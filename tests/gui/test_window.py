@@ -383,3 +383,17 @@ def test_kernels_tab_shows_the_current_conv_layer(window):
     window.layer_tree.select(other)
     assert window.filter_view.filters is None
     assert "no convolution kernels" in window.filter_view.caption.text()
+
+
+def test_file_menu_saves_the_window_as_png(window, tmp_path, monkeypatch):
+    from PySide6.QtGui import QImage
+
+    from explorer.gui import messages
+
+    out = tmp_path / "slide.png"
+    monkeypatch.setattr(messages, "ask_save_file", lambda *a: str(out))
+    file_menu = window.menuBar().actions()[0].menu()
+    save = next(a for a in file_menu.actions() if a.text().startswith("Save window"))
+    save.trigger()
+    img = QImage(str(out))
+    assert not img.isNull() and (img.width(), img.height()) == (window.width(), window.height())
