@@ -1,0 +1,218 @@
+"""Seeded training of the shipped networks, evaluation on held-out data, model cards.
+
+``train(name)`` builds the network, draws its data, trains it on the CPU with AdamW and a
+one-cycle learning-rate schedule, scores it on held-out data and writes ``NAME.pt`` (the state
+dict) and ``NAME.json`` (the model card) into `out_dir`. Everything random is seeded: the
+same command on the same machine gives the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer import PRETRAINED
+from explorer.errors import UserError
+from explorer.nets.shipped import load_all
+from explorer.segment.metrics import segmentation_scores
+from explorer.train.recipes import RECIPES, Recipe, augment, build, versions
+
+Progress = Callable[[float, str], None]
+
+
+def trainable() -> list[str]:
+    """Names that :func:`train` accepts."""
+    return list(RECIPES)
+
+
+def recipe_for(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise UserError(f"cannot train {name!r}; trainable networks: {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def _normaliser(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    spec = load_all()[name]
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
+    return mean, std
+
+
+def _prepare(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 or float [0, 1] batch -> normalised float, channels-last (faster CPU convs)."""
+    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, mean, std, batch: int = 64) -> torch.Tensor:
+    """Arg-max predictions: Tensor[N] for a classifier, Tensor[N, H, W] for a segmenter."""
+    model.eval()
+    out = [model(_prepare(x[i : i + batch], mean, std)).argmax(1) for i in range(0, len(x), batch)]
+    return torch.cat(out)
+
+
+def evaluate(recipe: Recipe, model: nn.Module, x, y, mean, std) -> dict[str, float]:
+    """Held-out scores: accuracy for a classifier; mIoU, pixel accuracy and boundary F-score
+    (tolerance 2 px) for a segmenter."""
+    pred = predict(model, x, mean, std)
+    if recipe.task == "classify":
+        return {"accuracy": float((pred == y).float().mean())}
+    from explorer.data.shapes import NUM_CLASSES
+
+    return segmentation_scores(list(pred.numpy()), list(y.numpy()), NUM_CLASSES, tolerance=2)
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    # A window that loads the weights meanwhile never sees half a file.
+    tmp = path.with_name(path.name + ".part")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    name: str,
+    out_dir: str | Path = PRETRAINED,
+    epochs: int | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    n_train: int | None = None,
+    n_test: int | None = None,
+) -> dict:
+    """Train shipped network `name`; write ``out_dir/NAME.pt`` and ``NAME.json``; return the
+    card (a dict, also what the JSON holds).
+
+    progress(fraction in [0, 1], message) is called as work advances; should_stop() is asked
+    before every step and, when it answers True, training ends without writing anything and
+    the returned dict has ``"stopped": True``. `n_train` / `n_test` shrink the data (quick
+    runs, tests); the card records them.
+    """
+    recipe = recipe_for(name)
+    epochs = recipe.epochs if epochs is None else int(epochs)
+    if epochs < 1:
+        raise UserError("epochs must be at least 1")
+    report = progress or (lambda f, m: None)
+    stop = should_stop or (lambda: False)
+    out_dir = Path(out_dir)
+
+    # fork_rng: seeding here must not change the random stream of whoever called us
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.seed)
+        report(0.0, "drawing data")
+        data = recipe.load(n_train, n_test)
+        mean, std = _normaliser(name)
+        model = build(recipe).to(memory_format=torch.channels_last)
+        n_params = sum(p.numel() for p in model.parameters())
+        g = torch.Generator().manual_seed(recipe.seed)
+        steps_per_epoch = math.ceil(len(data.x_train) / recipe.batch_size)
+        total = epochs * steps_per_epoch
+        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=recipe.lr, total_steps=total, pct_start=0.15
+        )
+        losses: list[float] = []
+        start, cpu_start = time.perf_counter(), time.process_time()
+        step = 0
+        for epoch in range(epochs):
+            model.train()
+            order = torch.randperm(len(data.x_train), generator=g)
+            run = 0.0
+            for b in range(steps_per_epoch):
+                if stop():
+                    return {"name": name, "stopped": True, "epoch": epoch, "step": step}
+                idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+                x, y = augment(recipe, data.x_train[idx].clone(), data.y_train[idx].clone(), g)
+                loss = F.cross_entropy(model(_prepare(x, mean, std)), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                run += float(loss.detach())
+                step += 1
+                if step % 5 == 0 or step == total:
+                    report(
+                        0.95 * step / total,
+                        f"epoch {epoch + 1}/{epochs}  loss {run / (b + 1):.4f}",
+                    )
+            losses.append(run / steps_per_epoch)
+        seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
+
+        report(0.96, "scoring on held-out data")
+        metrics = evaluate(recipe, model, data.x_test, data.y_test, mean, std)
+        k = min(recipe.check_n, len(data.x_test))
+        subset = evaluate(recipe, model, data.x_test[:k], data.y_test[:k], mean, std)
+
+    model = model.to(memory_format=torch.contiguous_format).eval()
+    card = {
+        "name": name,
+        "architecture": recipe.build,
+        "task": recipe.task,
+        "parameters": n_params,
+        "data": {"train": data.train_desc, "held_out": data.test_desc},
+        "seed": recipe.seed,
+        "epochs": epochs,
+        "steps": total,
+        "batch_size": recipe.batch_size,
+        "optimizer": f"AdamW(weight_decay={recipe.weight_decay}), one-cycle lr, max {recipe.lr}",
+        "augmentation": _augment_desc(recipe),
+        "loss_per_epoch": [round(v, 5) for v in losses],
+        "metrics": {k_: round(v, 5) for k_, v in metrics.items()},
+        "metrics_subset": {"n": k, **{k_: round(v, 5) for k_, v in subset.items()}},
+        # wall-clock time of the training loop (data drawing and scoring excluded), and the
+        # CPU time it used: on a shared machine the wall clock also counts others' work
+        "train_seconds": round(seconds, 1),
+        "train_cpu_seconds": round(cpu_seconds, 1),
+        "cpu_threads": torch.get_num_threads(),
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "versions": versions(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": f"cnn-explorer train {name}"
+        + (f" --epochs {epochs}" if epochs != recipe.epochs else ""),
+    }
+    if n_train is not None or n_test is not None:
+        card["reduced_data"] = {"n_train": n_train, "n_test": n_test}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k_: v.detach().clone().contiguous() for k_, v in model.state_dict().items()}
+    _atomic_write(out_dir / f"{name}.pt", lambda p: torch.save(state, p))
+    _atomic_write(
+        out_dir / f"{name}.json", lambda p: p.write_text(json.dumps(card, indent=2) + "\n")
+    )
+    report(1.0, "done")
+    card["files"] = [str(out_dir / f"{name}.pt"), str(out_dir / f"{name}.json")]
+    return card
+
+
+def _augment_desc(recipe: Recipe) -> str:
+    parts = []
+    if recipe.flips:
+        parts.append("random flips and transposes (all 8 symmetries of the square)")
+    if recipe.shift:
+        parts.append(f"random shifts of up to {recipe.shift} px")
+    return ", ".join(parts) or "none"
+
+
+def load_card(name: str, out_dir: str | Path = PRETRAINED) -> dict:
+    """The model card ``out_dir/NAME.json`` as a dict."""
+    return json.loads((Path(out_dir) / f"{name}.json").read_text())
+
+
+def load_trained(name: str, out_dir: str | Path = PRETRAINED) -> nn.Module:
+    """The network with its trained weights (read with ``weights_only=True``), in eval mode."""
+    model = build(recipe_for(name))
+    state = torch.load(Path(out_dir) / f"{name}.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+__all__ = ["train", "trainable", "evaluate", "predict", "load_card", "load_trained"]
