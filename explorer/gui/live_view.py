@@ -11,11 +11,12 @@ instead of queueing them, and the GUI thread never runs the network.
 Wiring (the main window keeps the network and the layer)::
 
     live = LiveView(device=window.device)
-    window.tabs.addTab(live, "Live")      # or a tab of its own
-    live.set_network(window.network)      # again after every load (_on_loaded)
+    # a tab of its own: it needs room for the frame and a large mosaic
+    live.set_network(window.network)      # in _on_loaded, after every load (cheap when
+                                          # the network is the same: not copied again)
     window.layer_tree.layerSelected.connect(live.set_layer)
     live.errorOccurred.connect(window.show_error)
-    # on close: live.stop()
+    # MainWindow.closeEvent: live.stop() (a child panel gets no closeEvent of its own)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import traceback
 
 import numpy as np
 import torch
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QCoreApplication, QThread, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -146,6 +147,10 @@ class LiveView(QWidget):
         self.synthetic_fps = 30.0
         self._draw_fps = FpsMeter()
         self._build()
+        # a panel inside a tab gets no closeEvent when the window closes: stop on quit too
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.stop)
 
     # -- layout -------------------------------------------------------------------------
     def _build(self) -> None:
