@@ -157,6 +157,12 @@ def train_head(model: FastRCNN, data: list[SceneRegions], *, epochs: int, seed: 
     return history
 
 
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else ""
+
+
 def train_fast_rcnn(
     n_train: int = 300,
     epochs: int = 10,
@@ -226,7 +232,8 @@ def train_fast_rcnn(
                      "70%), weight decay 1e-4", "batch": "8 scenes x 32 regions (<= 50% "
                      "objects)", "loss": "cross-entropy + smooth L1 (beta 1/9) on object "
                      "regions", "history": history, "seconds": round(train_s, 1),
-                     "starts_from": "tinyvgg-shapes (pretrained/tinyvgg-shapes.pt)"},
+                     "starts_from": f"tinyvgg-shapes ({base.weights_path}, sha256 "
+                                    f"{_sha256(base.weights_path)[:16]})"},
         "metrics": {"held_out_fast_rcnn": ev.as_dict()},
         "reproduce": ("python -c 'from explorer.detect.fast_rcnn_train import "
                       "train_fast_rcnn; train_fast_rcnn()'  (or `cnn-explorer train "

@@ -96,8 +96,10 @@ def test_tinyvgg_shared_close_to_naive():
     a = slide(clf, img, impl="naive", stride=8, scales=[1.0])
     b = slide(clf, img, impl="shared", scales=[1.0])
     assert a.maps[0].probs.shape == b.maps[0].probs.shape == (6, 13, 13)
-    diff = (a.maps[0].probs - b.maps[0].probs).abs()
-    assert diff.mean() < 0.1
+    pa, pb = a.maps[0].probs, b.maps[0].probs
+    # trained weights: max 0.013, mean 7e-5, every window's top class the same
+    assert (pa - pb).abs().mean() < 0.01
+    assert (pa.argmax(0) == pb.argmax(0)).float().mean() >= 0.95
 
 
 def test_bad_settings():
