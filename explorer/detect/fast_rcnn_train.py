@@ -10,6 +10,9 @@ The trunk (tinyvgg-shapes' ``features``) is frozen, so each scene's feature map 
 once; every step samples 32 regions per scene (at most half of them objects), cuts them from
 the cached maps with RoIAlign and trains the head: cross-entropy plus smooth-L1 on the box
 deltas of object regions. The head starts from tinyvgg-shapes' classifier.
+
+Reproduce the shipped weights with ``train_fast_rcnn()`` (300 scenes, 10 epochs, seed 0,
+one CPU thread), or ``cnn-explorer train fast-rcnn-shapes`` where that command lists it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from explorer.detect.fast_rcnn import head_rois, trunk_input
 from explorer.nets.fast_rcnn import FastRCNN
 
 NAME = "fast-rcnn-shapes"
+N_TRAIN = 300
+N_TEST = 100
+EPOCHS = 10
 
 
 @dataclass
@@ -77,7 +83,10 @@ def label_regions(boxes: torch.Tensor, scene: shapes.Scene) -> tuple[torch.Tenso
 
 
 def prepare(model: FastRCNN, scenes: list[shapes.Scene], seed: int,
-            progress: Callable[[float, str], None] | None = None) -> list[SceneRegions]:
+            progress: Callable[[float, str], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> list[SceneRegions] | None:
+    """Regions, labels, targets and the frozen feature map of every scene (None if
+    stopped)."""
     from explorer.detect.proposals import selective_search
 
     g = torch.Generator().manual_seed(seed)
@@ -85,6 +94,8 @@ def prepare(model: FastRCNN, scenes: list[shapes.Scene], seed: int,
     model.features.eval()
     with torch.inference_mode():
         for i, scene in enumerate(scenes):
+            if should_stop is not None and should_stop():
+                return None
             if progress and i % 20 == 0:
                 progress(0.4 * i / len(scenes), f"regions of scene {i + 1}/{len(scenes)}")
             props = selective_search(scene.image, "fast").boxes
@@ -106,8 +117,10 @@ def _sample(r: SceneRegions, per_scene: int, g: torch.Generator) -> torch.Tensor
 
 def train_head(model: FastRCNN, data: list[SceneRegions], *, epochs: int, seed: int,
                lr: float = 1e-3, scenes_per_step: int = 8, per_scene: int = 32,
-               progress: Callable[[float, str], None] | None = None) -> list[dict]:
-    """Train ``model.head`` in place; returns per-epoch losses and accuracies."""
+               progress: Callable[[float, str], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> list[dict] | None:
+    """Train ``model.head`` in place; returns per-epoch losses and accuracies (None if
+    stopped)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     for p in model.features.parameters():
@@ -120,6 +133,8 @@ def train_head(model: FastRCNN, data: list[SceneRegions], *, epochs: int, seed: 
         order = torch.randperm(len(data), generator=g).tolist()
         tot = cls_tot = box_tot = correct = seen = 0.0
         for s in range(0, len(order), scenes_per_step):
+            if should_stop is not None and should_stop():
+                return None
             pooled, labels, targets = [], [], []
             for k in order[s:s + scenes_per_step]:
                 r = data[k]
@@ -140,8 +155,8 @@ def train_head(model: FastRCNN, data: list[SceneRegions], *, epochs: int, seed: 
             loss.backward()
             opt.step()
             tot += loss.item() * len(y)
-            cls_tot += float(loss_cls) * len(y)
-            box_tot += float(loss_box) * len(y)
+            cls_tot += loss_cls.item() * len(y)
+            box_tot += loss_box.item() * len(y)
             correct += float((logits.argmax(1) == y).sum())
             seen += len(y)
         sched.step()
@@ -164,19 +179,39 @@ def _sha256(path) -> str:
 
 
 def train_fast_rcnn(
-    n_train: int = 300,
-    epochs: int = 10,
-    seed: int = 0,
-    n_eval: int = 100,
     out_dir: Path | str | None = None,
-    tinyvgg_weights: Path | str | None = None,
+    epochs: int | None = None,
     progress: Callable[[float, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    seed: int = 0,
+    tinyvgg_weights: Path | str | None = None,
 ) -> dict:
     """Train fast-rcnn-shapes and write ``NAME.pt`` + ``NAME.json`` into `out_dir`
     (default ``pretrained/``). Returns the model card.
 
-    Needs tinyvgg-shapes' trained weights (its trunk and starting head).
+    Same call as :func:`explorer.train.train` (``train_fast_rcnn(out_dir, epochs, progress,
+    should_stop, n_train=, n_test=)``), so ``cnn-explorer train`` can dispatch to it.
+    Defaults: 300 training scenes, 10 epochs, 100 held-out scenes. Runs on one CPU thread
+    (same numbers on any machine). Needs tinyvgg-shapes' trained weights (its trunk and
+    starting head). When ``should_stop()`` answers True nothing is written and the returned
+    dict has ``"stopped": True``.
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(out_dir, epochs or EPOCHS, progress, should_stop,
+                      N_TRAIN if n_train is None else n_train,
+                      N_TEST if n_test is None else n_test, seed, tinyvgg_weights)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(out_dir, epochs, progress, should_stop, n_train, n_eval, seed, tinyvgg_weights):
+    from datetime import UTC, datetime
+
     from explorer import PRETRAINED
     from explorer.detect.evaluate import evaluate_on_scenes
     from explorer.detect.proposals import selective_search
@@ -191,10 +226,15 @@ def train_fast_rcnn(
     torch.manual_seed(seed)
     model = FastRCNN.from_tinyvgg(base.module)
     scenes = shapes.scene_set(n_train, shapes.TRAIN_SEED)
-    data = prepare(model, scenes, seed, progress)
+    data = prepare(model, scenes, seed, progress, should_stop)
+    if data is None:
+        return {"name": NAME, "stopped": True, "epoch": 0}
     n_regions = sum(len(r.labels) for r in data)
     n_fg = sum(int((r.labels > 0).sum()) for r in data)
-    history = train_head(model, data, epochs=epochs, seed=seed, progress=progress)
+    history = train_head(model, data, epochs=epochs, seed=seed, progress=progress,
+                         should_stop=should_stop)
+    if history is None:
+        return {"name": NAME, "stopped": True, "epoch": None}
     train_s = time.perf_counter() - t0
     del data
 
@@ -215,11 +255,13 @@ def train_fast_rcnn(
                          "RoIAlign 8x8 (spatial_scale 1/8, sampling_ratio 2, aligned) -> "
                          "Linear 4096-128, ReLU, Dropout 0.3 -> class Linear 128-6 and box "
                          "Linear 128-4 (class-agnostic, weights 10,10,5,5)"),
+        "task": "detect-stage",
         "parameters": sum(p.numel() for p in model.parameters()),
         "trainable_parameters": sum(p.numel() for p in model.head.parameters()),
         "classes": list(shapes.CLASSES),
         "input": {"mean": list(shapes.MEAN), "std": list(shapes.STD),
-                  "edge_padding": 32, "region_context": 0.64},
+                  "edge_padding": 32, "region_context": 0.64,
+                  "proposals": "selective search 'fast' (opencv-contrib)"},
         "data": {
             "train": f"{n_train} shapes scenes 128x128, scene_set(seed={shapes.TRAIN_SEED})",
             "regions": ("ground truth + 8 jittered copies each + 16 random boxes + "
@@ -228,22 +270,28 @@ def train_fast_rcnn(
             "regions_total": n_regions, "object_regions": n_fg,
             "held_out": f"{n_eval} scenes, scene_set(seed={shapes.TEST_SEED})",
         },
-        "training": {"seed": seed, "epochs": epochs, "optimizer": "Adam lr 1e-3 (x0.1 at "
-                     "70%), weight decay 1e-4", "batch": "8 scenes x 32 regions (<= 50% "
-                     "objects)", "loss": "cross-entropy + smooth L1 (beta 1/9) on object "
-                     "regions", "history": history, "seconds": round(train_s, 1),
-                     "starts_from": f"tinyvgg-shapes ({base.weights_path}, sha256 "
-                                    f"{_sha256(base.weights_path)[:16]})"},
-        "metrics": {"held_out_fast_rcnn": ev.as_dict()},
-        "reproduce": ("python -c 'from explorer.detect.fast_rcnn_train import "
-                      "train_fast_rcnn; train_fast_rcnn()'  (or `cnn-explorer train "
-                      "fast-rcnn-shapes` once registered)"),
+        "seed": seed,
+        "epochs": epochs,
+        "optimizer": "Adam lr 1e-3 (x0.1 at 70% of the epochs), weight decay 1e-4",
+        "batch": "8 scenes x 32 regions (at most half of them objects)",
+        "loss": "cross-entropy + smooth L1 (beta 1/9) on the box deltas of object regions",
+        "history": history,
+        "starts_from": (f"tinyvgg-shapes (pretrained/tinyvgg-shapes.pt, sha256 "
+                        f"{_sha256(base.weights_path)[:16]})"),
+        "metrics": {"mAP@0.5": round(ev.mAP, 4),
+                    **{f"AP@0.5 {c.name}": round(c.ap, 4) for c in ev.classes}},
+        "evaluation": {"fast-rcnn": ev.as_dict()},
+        "train_seconds": round(train_s, 1),
+        "cpu_threads": 1,
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "torchvision": torchvision.__version__, "numpy": np.__version__,
                      "opencv": __import__("cv2").__version__},
         "device": "cpu",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": f"cnn-explorer train {NAME}",
     }
     (out_dir / f"{NAME}.json").write_text(json.dumps(card, indent=2) + "\n")
+    card["files"] = [str(out_dir / f"{NAME}.pt"), str(out_dir / f"{NAME}.json")]
     if progress:
         progress(1.0, f"mAP@0.5 {ev.mAP:.3f} on {n_eval} held-out scenes")
     return card
