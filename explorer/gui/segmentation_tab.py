@@ -227,6 +227,7 @@ class SegmentationTab(QWidget):
         self.field_runner = JobRunner(self)
         self.up_runner = JobRunner(self)
         self._up_key: tuple | None = None
+        self._pending = False  # a run is due when the tab is next shown
         self._build()
         self.up_runner.finished.connect(self._on_upsampling)
         self.up_runner.failed.connect(self._on_failed)
@@ -347,8 +348,9 @@ class SegmentationTab(QWidget):
     def set_image(self, image: Image | np.ndarray | None, gt_mask: np.ndarray | None = None,
                   gt_classes: tuple[str, ...] | None = None, run: bool = True) -> None:
         """Show `image` (an :class:`~explorer.core.images.Image` or float [H, W, 3]) and,
-        with `run`, segment it. `gt_mask` (int [H, W] class indices at the image's size)
-        scores the networks; the "shapes" sample gets its own ground truth."""
+        with `run`, segment it (at once if the tab is visible, else when it is next shown).
+        `gt_mask` (int [H, W] class indices at the image's size) scores the networks; the
+        "shapes" sample gets its own ground truth."""
         if image is None:
             return
         if gt_mask is None and isinstance(image, Image):
@@ -452,7 +454,15 @@ class SegmentationTab(QWidget):
         self.field_label.setText("")
         self._up_key = None
         self._update_upsampling()
-        if run:
+        # a hidden tab waits until it is shown: the window may hand it every image it loads
+        self._pending = run and not self.isVisible()
+        if run and self.isVisible():
+            self.run()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self._pending and self.picture is not None:
+            self._pending = False
             self.run()
 
     def _update_upsampling(self) -> int | None:

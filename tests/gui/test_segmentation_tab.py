@@ -125,3 +125,13 @@ def test_upsampling_page(tab, qtbot):
     if shot:
         qtbot.wait(200)
         tab.grab().save(shot)
+
+
+def test_hidden_tab_runs_when_shown(qtbot):
+    w = SegmentationTab()
+    qtbot.addWidget(w, before_close_func=lambda t: t.shutdown())
+    w.set_scene(4)
+    assert not w.runner.busy and not w.preds  # hidden: nothing runs yet
+    w.show()
+    _wait(w, qtbot)
+    assert list(w.preds) == list(SHIPPED_SEGMENTERS)
