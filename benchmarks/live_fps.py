@@ -30,6 +30,8 @@ CPU cases run with 1 thread and with all cores (torch's default here), because o
 machine whose cores other jobs are using, one thread is often much faster (--quick: 1
 thread only, no bfloat16 rows). The
 machine running this may be shared: the figures move with its load, the ratios less.
+One-thread CPU rows also give the loop thread's CPU time per frame (``cpu_s_per_frame``)
+and ``idle_fps_estimate`` = 1 / that: roughly the rate of an unloaded core.
 
     python -m benchmarks.live_fps [--quick] [--json]
 """
@@ -128,11 +130,18 @@ def live_rate(net, size: int, seconds: float, half: bool = False,
         if stamps[-1] - stamps[0] >= seconds:
             stop.set()
 
+    cpu0 = time.thread_time()
     engine.run(source, on_result, stop=stop)
+    cpu = time.thread_time() - cpu0
     n = len(stamps)
     fps = (n - 1) / (stamps[-1] - stamps[0]) if n > 1 else 0.0
+    # With one thread torch computes on the loop's own thread, so that thread's CPU time
+    # per frame is what a frame costs when the core is ours alone: on a shared machine it
+    # estimates the idle rate (waiting for the core is not counted; sharing caches is).
+    cpu_s = cpu / n if n and threads == 1 and net.device.type == "cpu" else None
     return {"fps": fps, "frames": n, "dropped": engine.dropped, "layer": layer,
-            "frame_s": statistics.median(per_frame) if per_frame else float("nan")}
+            "frame_s": statistics.median(per_frame) if per_frame else float("nan"),
+            "cpu_s": cpu_s}
 
 
 def measure(model: str, size: int, device: str, target: float, *, seconds: float,
@@ -168,6 +177,8 @@ def measure(model: str, size: int, device: str, target: float, *, seconds: float
             "fps": live["fps"], "baseline_fps": 1.0 / base, "frame_s": live["frame_s"],
             "batch1_s": (single1 + single2) / 2, "source_fps": PACE_OVER_TARGET * target,
             "frames": live["frames"], "dropped": live["dropped"], "layer": live["layer"],
+            "cpu_s_per_frame": live["cpu_s"],
+            "idle_fps_estimate": 1 / live["cpu_s"] if live["cpu_s"] else None,
             "threads": used, "ok": live["fps"] >= target}
 
 
@@ -340,9 +351,14 @@ def format_row(r: dict) -> str:
                 f"{'OK' if r['ok'] else 'MISSED'}")
     return (f"{r['name']}: live {r['fps']:.1f} fps ({r['value_s'] * 1e3:.1f} ms/frame, "
             f"{r['dropped']} frames dropped, plain batch-1 forward "
-            f"{r['batch1_s'] * 1e3:.1f} ms) vs plain batched forward "
+            f"{r['batch1_s'] * 1e3:.1f} ms{_idle(r)}) vs plain batched forward "
             f"{r['baseline_s'] * 1e3:.1f} ms/image -> {r['ratio']:.2f}x "
             f"(target {r['target']}) {'OK' if r['ok'] else 'MISSED'}")
+
+
+def _idle(r: dict) -> str:
+    est = r.get("idle_fps_estimate")
+    return f", {r['cpu_s_per_frame'] * 1e3:.1f} ms CPU/frame ~ {est:.0f} fps idle" if est else ""
 
 
 def main() -> None:
