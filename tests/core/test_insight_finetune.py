@@ -34,18 +34,19 @@ def test_head_mode_learns_and_leaves_the_trunk_bitwise_unchanged():
     net = load_network("tinyvgg-shapes")
     before = state(net.module)
     steps = []
-    r = finetune(net, light_vs_dark(), mode="head", epochs=8, batch_size=8,
+    task = load_task("shapes-round-pointed", n_train=12, n_test=8)
+    r = finetune(net, task, mode="head", epochs=8, batch_size=8,
                  on_step=lambda s, t, loss: steps.append((s, t)))
     assert steps[0] == (1, 24) and steps[-1] == (24, 24) and len(r.losses) == 24
     assert np.mean(r.losses[-3:]) < 0.6 * np.mean(r.losses[:3])
-    assert r.train_accuracy == 1.0 and r.accuracy_after >= 0.9
+    assert r.train_accuracy >= 0.9 and r.accuracy_after >= 0.75
     after = r.network.module.state_dict()
     for k, v in before.items():
         if not k.startswith("classifier.fc2."):
             assert torch.equal(after[k], v), k  # weights and batch-norm statistics
     assert after["classifier.fc2.weight"].shape == (2, 128)
     assert all(c.weight_change == 0.0 for c in r.layer_changes)
-    assert r.network.class_names == ["dark", "light"]
+    assert r.network.class_names == ["round", "pointed"]
     assert r.network.weights_source == "fine-tuned"
     # the network handed in is untouched, still with its six classes
     assert all(torch.equal(net.module.state_dict()[k], v) for k, v in before.items())
