@@ -21,9 +21,10 @@ def register(subparsers) -> None:
     p.add_argument("--method", choices=("sliding", "proposals", "mtcnn"), default=None,
                    help="sliding window, selective-search proposals + a head, or MTCNN "
                    "(default sliding; with --eval: every shapes method)")
-    p.add_argument("--impl", choices=("naive", "shared"), default="shared",
+    p.add_argument("--impl", choices=("naive", "shared"), default="auto",
                    help="sliding window: crop every window (naive) or run the classifier "
-                   "as convolutions once (shared, OverFeat); default shared")
+                   "as convolutions once (shared, OverFeat); default shared where the "
+                   "network has that form (tinyvgg-shapes, mtcnn-pnet), else naive")
     p.add_argument("--head", choices=("rcnn", "fast-rcnn"), default=None,
                    help="proposals: warp each region and classify it (rcnn) or pool it from "
                    "one feature map (fast-rcnn, default)")
@@ -96,7 +97,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
         save_png(draw_detections(image.array, det, proposals=args.show_proposals), args.out)
         data["out"] = args.out
-    lines = [f"{cfg.label} on {image.name} ({data['model']}): {len(det)} box(es)"
+    lines = [f"{det.method} on {image.name} ({data['model']}): {len(det)} box(es)"
              + (f" from {len(det.proposals)} proposals" if det.proposals is not None
                 and method == "proposals" else "")
              + (f" from {det.extra['windows']} windows" if "windows" in det.extra else "")]

@@ -27,7 +27,9 @@ class DetectConfig:
     method: str = "sliding"
     #: the classifier slid or applied to warped proposals (R-CNN)
     model: str = "tinyvgg-shapes"
-    impl: str = "shared"
+    #: "shared" (OverFeat), "naive", or "auto": shared when the classifier has a fully
+    #: convolutional form, else naive
+    impl: str = "auto"
     head: str = "fast-rcnn"
     window: int | None = None
     stride: int | None = None
@@ -43,7 +45,7 @@ class DetectConfig:
     @property
     def label(self) -> str:
         if self.method == "sliding":
-            return f"sliding-{self.impl}"
+            return "sliding" if self.impl == "auto" else f"sliding-{self.impl}"
         if self.method == "proposals":
             return self.head
         return self.method
@@ -116,8 +118,9 @@ class Detector:
             clf = self.classifier
             scales = c.scales or (SHAPES_SCALES if clf.name == "tinyvgg-shapes" else (1.0,))
             thr = c.threshold if c.threshold is not None else _default_threshold(clf)
+            impl = c.impl if c.impl != "auto" else ("shared" if clf.dense else "naive")
             res = slide(clf, image, window=c.window, stride=c.stride, scales=scales,
-                        impl=c.impl, threshold=thr, iou=c.iou, should_stop=should_stop,
+                        impl=impl, threshold=thr, iou=c.iou, should_stop=should_stop,
                         progress=progress)
             res.detections.extra["maps"] = res.maps
             res.detections.extra["threshold"] = thr

@@ -131,9 +131,10 @@ class DetectionTab(QWidget):
         self.method.currentIndexChanged.connect(self._on_method)
         row1.addWidget(self.method)
         self.impl = QComboBox()
-        self.impl.addItems(["shared", "naive"])
+        self.impl.addItems(["auto", "shared", "naive"])
         self.impl.setToolTip("shared: the classifier runs as convolutions once over each "
-                             "level (OverFeat); naive: every window is cut out and classified")
+                             "level (OverFeat); naive: every window is cut out and "
+                             "classified; auto: shared where the network allows it")
         row1.addWidget(self.impl)
         self.window_label = QLabel("window")
         row1.addWidget(self.window_label)

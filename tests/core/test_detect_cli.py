@@ -64,6 +64,19 @@ def test_sliding_pnet_json(capsys, tmp_path):
         assert 0 <= x1 < x2 <= 50 and 0 <= y1 < y2 <= 40
 
 
+def test_imagenet_classifier_slides_naively(capsys, tmp_path):
+    img = tmp_path / "c.png"
+    PILImage.fromarray(np.random.default_rng(1).integers(0, 255, (300, 260, 3), np.uint8)
+                       ).save(img)
+    code, out, _ = run(capsys, "detect", "--model", "squeezenet1_1", "--image", str(img),
+                       "--stride", "112", "--scales", "1", "--threshold", "0", "--json")
+    data = json.loads(out)
+    # no fully convolutional form: auto picks naive; 224-px windows every 112 px on the
+    # 300x260 picture padded by 112 -> 3 x 3 windows
+    assert code == 0 and data["method"] == "sliding-naive" and data["windows"] == 9
+    assert data["weights"] == "random" and len(data["labels"]) > 0
+
+
 def test_proposals_rcnn_json_and_picture(capsys, tmp_path):
     png = tmp_path / "r.png"
     code, out, _ = run(capsys, "detect", "--image", "sample:shapes", "--method", "proposals",
