@@ -140,7 +140,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
         ev = evaluate(cfg, args.eval, progress=progress)
         if not args.json:
-            print("\r", end="", file=sys.stderr)
+            print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
         results.append(ev)
     best = max(results, key=lambda e: e.mAP)
     emit(args, {"scenes": args.eval, "results": [e.as_dict() for e in results],

@@ -79,6 +79,9 @@ class Evaluation:
     def text(self) -> str:
         lines = [f"{self.method}: mAP@0.5 = {self.mAP:.3f} on {self.images} scenes "
                  f"({self.seconds / max(self.images, 1) * 1e3:.0f} ms per scene)"]
+        if "proposals_per_image" in self.extra:
+            lines.append(f"  {self.extra['proposals_per_image']:g} proposals per scene, "
+                         f"recall {self.extra['proposal_recall@0.5']:.3f} (IoU >= 0.5)")
         for c in self.classes:
             lines.append(f"  {c.name:10s} AP {c.ap:.3f}  precision {c.precision:.3f}  "
                          f"recall {c.recall:.3f}  ({c.n_det} boxes, {c.n_gt} objects)")
@@ -137,7 +140,10 @@ def evaluate_on_scenes(
     progress: Callable[[float, str], None] | None = None,
 ) -> Evaluation:
     """Run `detect(image np.float32 [H, W, 3]) -> (boxes, scores, labels)` on `n` held-out
-    shapes scenes (``scene_set(n, TEST_SEED)`` unless `seed` says otherwise) and score it."""
+    shapes scenes (``scene_set(n, TEST_SEED)`` unless `seed` says otherwise) and score it.
+
+    `detect` may return a fourth item, the proposals (Tensor[P, 4]) it looked at: their
+    count and recall (IoU >= 0.5) are then reported too."""
     import time
 
     from explorer.data import shapes
@@ -145,13 +151,25 @@ def evaluate_on_scenes(
     seed = shapes.TEST_SEED if seed is None else seed
     scenes = shapes.scene_set(n, seed, size)
     preds, gts = [], []
+    counts, found, total = [], 0, 0
     t0 = time.perf_counter()
     for i, scene in enumerate(scenes):
         if progress is not None:
             progress(i / max(n, 1), f"{method}: scene {i + 1}/{n}")
-        preds.append(detect(scene.image))
-        gts.append((torch.from_numpy(scene.boxes), torch.from_numpy(scene.labels)))
+        out = detect(scene.image)
+        gt = torch.from_numpy(scene.boxes)
+        if len(out) == 4:
+            props = out[3]
+            counts.append(len(props))
+            if len(gt) and len(props):
+                found += int((box_iou(gt, props.float()).max(dim=1).values >= 0.5).sum())
+            total += len(gt)
+        preds.append(tuple(out[:3]))
+        gts.append((gt, torch.from_numpy(scene.labels)))
     seconds = time.perf_counter() - t0
     ev = evaluate_detections(preds, gts, class_names, method=method, seconds=seconds)
     ev.extra["data"] = f"shapes scene_set({n}, seed={seed}, size={size})"
+    if counts:
+        ev.extra["proposals_per_image"] = round(float(np.mean(counts)), 1)
+        ev.extra["proposal_recall@0.5"] = round(found / max(total, 1), 4)
     return ev

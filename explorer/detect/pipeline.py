@@ -199,6 +199,8 @@ def evaluate(config: DetectConfig, n: int, progress=None, network=None):
 
     def run(image):
         d = det(image)
+        if d.proposals is not None:
+            return d.boxes, d.scores, d.labels, d.proposals
         return d.boxes, d.scores, d.labels
 
     ev = evaluate_on_scenes(run, n, names, method=config.label, progress=progress)

@@ -113,6 +113,7 @@ def test_eval_json(capsys):
     r = data["results"][0]
     assert r["method"] == "fast-rcnn" and 0 <= r["mAP@0.5"] <= 1
     assert set(r["per_class"]) == {"circle", "square", "triangle", "star", "cross"}
+    assert r["proposals_per_image"] > 5 and 0.5 <= r["proposal_recall@0.5"] <= 1
 
 
 @pytest.mark.parametrize("argv,msg", [
