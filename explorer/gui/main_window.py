@@ -290,7 +290,8 @@ class MainWindow(QMainWindow):
         new = shipped.load_all().get(name)
         old = shipped.SHIPPED.get(self.network.name) if self.network is not None else None
         if new is not None and new.default_image and (
-            self.sample is None or (old is not None and self.sample == old.default_image)
+            self.image is None
+            or (old is not None and old.default_image and self.sample == old.default_image)
         ):
             image = new.default_image
         return self.load(NetSpec(name), image)
@@ -336,6 +337,8 @@ class MainWindow(QMainWindow):
         self._modules = dict(result.network.module.named_modules())
         self.error_banner.hide()
         net = result.network
+        if net.weights_source == "download":  # the list's availability has changed
+            self.network_panel.set_entries(list_models())
         self.setWindowTitle(f"CNN Explorer — {net.name} on {result.image.name}")
         self.network_panel.show_network(net)
         h, w = result.picture.shape[:2]

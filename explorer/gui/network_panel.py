@@ -43,14 +43,10 @@ class NetworkPanel(QWidget):
 
     def __init__(self, entries: list[ModelEntry], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.entries = {e.name: e for e in entries}
+        self.entries: dict[str, ModelEntry] = {}
         self.combo = QComboBox()
         self.combo.setMaxVisibleItems(20)
-        for e in entries:
-            self.combo.addItem(entry_text(e), e.name)
-            self.combo.setItemData(
-                self.combo.count() - 1, e.description, Qt.ItemDataRole.ToolTipRole
-            )
+        self.set_entries(entries)
         self.description = QLabel("")
         self.description.setWordWrap(True)
         self.description.setObjectName("hint")
@@ -94,6 +90,23 @@ class NetworkPanel(QWidget):
             lambda: self.downloadRequested.emit(self.chosen_name or "")
         )
         self._update_download()
+
+    def set_entries(self, entries: list[ModelEntry]) -> None:
+        """Fill the combo from the registry, keeping the current choice."""
+        current = self.combo.currentData()
+        self.entries = {e.name: e for e in entries}
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for e in entries:
+            self.combo.addItem(entry_text(e), e.name)
+            self.combo.setItemData(
+                self.combo.count() - 1, e.description, Qt.ItemDataRole.ToolTipRole
+            )
+        if current is not None and self.combo.findData(current) >= 0:
+            self.combo.setCurrentIndex(self.combo.findData(current))
+        self.combo.blockSignals(False)
+        if hasattr(self, "download_button"):
+            self._update_download()
 
     @property
     def chosen_name(self) -> str | None:

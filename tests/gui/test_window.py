@@ -397,3 +397,19 @@ def test_file_menu_saves_the_window_as_png(window, tmp_path, monkeypatch):
     save.trigger()
     img = QImage(str(out))
     assert not img.isNull() and (img.width(), img.height()) == (window.width(), window.height())
+
+
+def test_switching_network_keeps_a_picture_the_person_opened(window, tmp_path, small_net):
+    from PIL import Image as PILImage
+
+    path = tmp_path / "mine.png"
+    PILImage.fromarray(np.full((50, 70, 3), 200, np.uint8)).save(path)
+    window.load_image(str(path))
+    _settle(window)
+    other = "mtcnn-onet"  # a network with a sample of its own (astronaut)
+    window.choose_network(other)
+    _settle(window)
+    assert window.network.name == other
+    assert window.image.path == path and window.sample is None
+    assert window.network_panel.chosen_name == other
+    assert "(trained, shipped)" in window.network_panel.combo.currentText()
