@@ -83,7 +83,9 @@ class NeighboursPanel(InsightPanel):
         if gallery is None:
             self.show_error("Choose a gallery folder first.")
             return None
-        from explorer.insight.inputs import rgb_input
+        import torch
+
+        from explorer.insight.inputs import resize_crop, rgb_input
         from explorer.insight.neighbours import nearest_neighbours
 
         network, image, k = self.network, self.image, self.k_spin.value()
@@ -94,6 +96,10 @@ class NeighboursPanel(InsightPanel):
                                    progress=lambda f, m: ctx.progress(m, f),
                                    should_stop=lambda: ctx.cancelled)
             query = rgb_input(net, image)[0].permute(1, 2, 0).cpu().numpy()
+            # each neighbour as the network saw it: same size as the query
+            for n in r.neighbours:
+                t = torch.from_numpy(n.picture).permute(2, 0, 1)[None]
+                n.picture = resize_crop(net, t)[0].permute(1, 2, 0).numpy()
             return r, query
 
         self.status.emit("finding neighbours…")
