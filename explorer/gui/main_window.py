@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from explorer.core.device import pick_device
 from explorer.core.images import IMAGE_FILTER
-from explorer.errors import UserError
+from explorer.errors import ImageError, ModelError, UserError
 from explorer.gui import messages
 from explorer.gui.feature_view import ChannelView, FeatureView
 from explorer.gui.filter_view import FilterView
@@ -256,10 +256,13 @@ class MainWindow(QMainWindow):
         return self.sections.addTab(widget, title)
 
     # -- requests ---------------------------------------------------------------------
-    def load(self, network: str | NetSpec | None = None, image: str | ImageSpec | None = None
-             ) -> int:
+    def load(self, network: str | NetSpec | None = None, image: str | ImageSpec | None = None,
+             *, keep_banner: bool = False) -> int:
         """Ask for a new network and/or image (names, paths or specs); returns the request
-        id. What is not asked for stays as it is; the answer arrives on the GUI thread."""
+        id. What is not asked for stays as it is; the answer arrives on the GUI thread.
+        A new request dismisses the error banner unless `keep_banner`."""
+        if not keep_banner:
+            self.error_banner.hide()
         net_spec = NetSpec(network) if isinstance(network, str) else network
         image_spec = ImageSpec.parse(image) if isinstance(image, str) else image
         # a request still in flight is superseded, but what it asked for is not forgotten:
@@ -281,6 +284,10 @@ class MainWindow(QMainWindow):
             sample=self.sample,
         )
         self._pending = (net_spec, image_spec)
+        if net_spec is not None and self.network_panel.combo.findData(net_spec.name) >= 0:
+            # the combo follows the request at once; a failure puts it back
+            self.network_panel.combo.setCurrentIndex(
+                self.network_panel.combo.findData(net_spec.name))
         return self.runner.submit(lambda ctx: run_request(request, ctx))
 
     def choose_network(self, name: str) -> int:
@@ -335,7 +342,6 @@ class MainWindow(QMainWindow):
         self.network, self.image, self.sample = result.network, result.image, result.sample
         self.trace, self.picture = result.trace, result.picture
         self._modules = dict(result.network.module.named_modules())
-        self.error_banner.hide()
         net = result.network
         if net.weights_source == "download":  # the list's availability has changed
             self.network_panel.set_entries(list_models())
@@ -364,6 +370,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     def _on_failed(self, exc: object, message: str) -> None:
+        net_spec, image_spec = self._pending
         self._pending = (None, None)
         if isinstance(exc, UserError):
             text = message
@@ -371,6 +378,21 @@ class MainWindow(QMainWindow):
             print(message, file=sys.stderr)
             text = f"Something went wrong: {type(exc).__name__}: {str(exc).splitlines()[0]}"
         self.show_error(text)
+        if self.network is not None:
+            self.network_panel.show_network(self.network)  # the combo shows what is loaded
+        elif self.trace is None:
+            self._fall_back(exc, net_spec, image_spec)
+
+    def _fall_back(self, exc: object, net_spec: NetSpec | None,
+                   image_spec: ImageSpec | None) -> None:
+        """Nothing is loaded yet and the first request failed: load what did not fail with
+        the default for what did, so the window opens on something (the banner says why)."""
+        default_image = ImageSpec.parse(DEFAULT_IMAGE)
+        if isinstance(exc, ImageError) and net_spec is not None and image_spec != default_image:
+            self.load(net_spec, default_image, keep_banner=True)
+        elif (isinstance(exc, ModelError) and net_spec is not None
+              and net_spec.name != DEFAULT_MODEL):
+            self.load(NetSpec(DEFAULT_MODEL), image_spec or default_image, keep_banner=True)
 
     def show_error(self, text: str) -> None:
         """One clear, non-blocking message: banner plus status bar."""

@@ -361,13 +361,23 @@ def test_first_request_failing_then_one_choice_gives_a_working_window(qtbot, sma
 
     win = MainWindow(device="cpu")
     qtbot.addWidget(win, before_close_func=lambda w: w.runner.shutdown())
-    win.load(small_net, str(tmp_path / "missing.png"))
+    win.load("no-such-net", "coffee")
+    win.runner.wait(60)  # the failure arrives; the fallback request is then on its way
+    assert len(win.errors) == 1 and "no-such-net" in win.errors[0]
     assert wait_until_idle(win, timeout=60)
-    assert win.network is None and win.trace is None and len(win.errors) == 1
-    win.load_image("coffee")  # brings the network that failed to come with the image
-    assert wait_until_idle(win, timeout=60)
-    assert win.sample == "coffee" and win.trace is not None
-    assert win.network.name == win.network_panel.chosen_name
+    # the window opened on the default network with the picture that was fine
+    from explorer.nets.registry import DEFAULT_MODEL
+
+    assert win.network.name == DEFAULT_MODEL and win.sample == "coffee"
+    assert win.network_panel.chosen_name == DEFAULT_MODEL
+    # a missing picture: the network that was fine, with the default picture
+    win2 = MainWindow(device="cpu")
+    qtbot.addWidget(win2, before_close_func=lambda w: w.runner.shutdown())
+    win2.load(small_net, str(tmp_path / "missing.png"))
+    assert wait_until_idle(win2, timeout=60)
+    assert len(win2.errors) == 1 and "missing.png" in win2.errors[0]
+    assert win2.network.name == small_net and win2.trace is not None
+    assert win2.error_banner.isVisibleTo(win2)  # still says why the picture is not theirs
 
 
 def test_kernels_tab_shows_the_current_conv_layer(window):
