@@ -1,5 +1,7 @@
-"""The "Why & training" section: class activation maps, nearest neighbours, augmentations
-and transfer learning, each a tab that works on the window's current network and image.
+"""The "Why & training" section: class activation maps, nearest neighbours, augmentations,
+transfer learning and a side-by-side comparison, each a tab that works on the window's
+current network and image. A network fine-tuned in the transfer-learning tab is offered to
+the side-by-side tab, to compare before and after layer by layer.
 
 Wiring (main window): ``tab = InsightTab()``, ``window.add_section("Why & training", tab)``;
 after every load call ``tab.set_network(result.network)`` and ``tab.set_image(result.image)``;
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 from explorer.gui.insight_augment import AugmentPanel
 from explorer.gui.insight_cam import CamPanel
 from explorer.gui.insight_common import InsightPanel
+from explorer.gui.insight_compare import ComparePanel
 from explorer.gui.insight_finetune import FinetunePanel
 from explorer.gui.insight_neighbours import NeighboursPanel
 
@@ -27,20 +30,27 @@ class InsightTab(QWidget):
         self.neighbours = NeighboursPanel()
         self.augment = AugmentPanel()
         self.finetune = FinetunePanel()
+        self.compare = ComparePanel()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.cam, "Class activation maps")
         self.tabs.addTab(self.neighbours, "Nearest neighbours")
         self.tabs.addTab(self.augment, "Augmentations")
         self.tabs.addTab(self.finetune, "Transfer learning")
+        self.tabs.addTab(self.compare, "Side by side")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
         for panel in self.panels:
             panel.status.connect(self.status)
+        self.finetune.done.connect(self._offer_finetuned)
 
     @property
     def panels(self) -> list[InsightPanel]:
-        return [self.cam, self.neighbours, self.augment, self.finetune]
+        return [self.cam, self.neighbours, self.augment, self.finetune, self.compare]
+
+    def _offer_finetuned(self, results) -> None:
+        for r in results:
+            self.compare.add_network(f"{r.network.name} (fine-tuned here)", r.network)
 
     def set_network(self, network) -> None:
         for panel in self.panels:

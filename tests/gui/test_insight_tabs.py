@@ -83,6 +83,15 @@ def test_finetune_panel_live_curve_and_table(tab, tmp_path):
     assert ft.losses["head"] == head.losses and len(ft.losses["full"]) == len(full.losses)
     assert ft.table.rowCount() == 2 and ft.table.item(0, 3).text() == "0.00%"
     assert "before" in ft.probe_label.text()
+    # the fine-tuned networks are offered beside the original, layer by layer
+    cmp = tab.compare
+    assert cmp.other_box.currentText().endswith("(fine-tuned here)")
+    assert cmp.run() is not None and cmp.wait(60) and not cmp.errors, cmp.errors
+    c = cmp.result
+    assert c.matched_by == "name" and c.pairs[0].name_a == "conv1"
+    assert cmp.table.rowCount() == len(c.pairs)
+    # full fine-tuning changed the first layer a little, not a lot
+    assert 0.5 < c.pairs[0].cosine < 1.0
 
 
 def test_shipped_task_names_survive_their_tooltips(tab):
@@ -92,6 +101,15 @@ def test_shipped_task_names_survive_their_tooltips(tab):
     assert [box.itemData(i) for i in range(len(TASKS))] == list(TASKS)
     assert [tab.cam.method.itemData(i) for i in range(3)] == ["gradcam", "gradcam++",
                                                              "xgradcam"]
+
+
+def test_compare_panel_with_a_registry_network(tab):
+    cmp = tab.compare
+    i = cmp.other_box.findData("registry:tinyvgg-shapes")
+    assert i >= 0
+    cmp.other_box.setCurrentIndex(i)
+    assert cmp.run() is not None and cmp.wait(60) and not cmp.errors, cmp.errors
+    assert cmp.result.matched_by == "type order" and cmp.result.pairs
 
 
 def test_segmenter_is_refused_with_a_message(tab):

@@ -1,0 +1,147 @@
+"""Side-by-side tab: the window's network against a second one (another registry network,
+or the window's network after fine-tuning) on the same picture, layer by layer: matched
+layers, their shapes, and how alike their activations are (cosine, linear CKA), from
+:func:`explorer.insight.compare.compare_networks`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from explorer.gui.canvas import owning_popups
+from explorer.gui.insight_common import InsightPanel, private_copy
+from explorer.gui.workers import JobContext
+
+
+class ComparePanel(InsightPanel):
+    """Second network chooser, a table of matched layers and a similarity curve."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.other_box = QComboBox()
+        self.other_box.setMinimumContentsLength(24)
+        self.other_box.setToolTip("the network to put beside the window's")
+        #: extra networks offered first (e.g. fine-tuned copies): label -> Network
+        self.extra: dict[str, object] = {}
+        self.run_button = QPushButton("Compare")
+        self.run_button.clicked.connect(self.run)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Beside it"))
+        row.addWidget(self.other_box, 1)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        self.table = QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["layer A", "layer B", "shape A", "shape B",
+                                              "cosine", "CKA"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        with owning_popups(self):
+            self.plot = pg.PlotWidget(background="w")
+        self.plot.setLabel("bottom", "matched layer (input → output)")
+        self.plot.setLabel("left", "similarity")
+        self.plot.setYRange(-0.05, 1.05)
+        self.plot.addLegend()
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        split = QSplitter()
+        split.addWidget(self.table)
+        split.addWidget(self.plot)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.hint)
+        self._fill()
+
+    def _fill(self) -> None:
+        from explorer.nets.registry import list_models
+
+        current = self.other_box.currentText()
+        self.other_box.clear()
+        for label in self.extra:
+            self.other_box.addItem(label, f"extra:{label}")
+        for entry in list_models():
+            if entry.task == "classify":
+                state = "trained" if entry.available else "random weights"
+                self.other_box.addItem(f"{entry.name} ({state})", f"registry:{entry.name}")
+        i = self.other_box.findText(current)
+        if i >= 0:
+            self.other_box.setCurrentIndex(i)
+
+    def add_network(self, label: str, network) -> None:
+        """Offer `network` (e.g. the window's network after fine-tuning) as the second."""
+        self.extra[label] = network
+        self._fill()
+        self.other_box.setCurrentIndex(self.other_box.findText(label))
+
+    def network_changed(self) -> None:
+        if self.network is not None:
+            i = self.other_box.findData(f"registry:{self.network.name}")
+            if i >= 0 and not self.extra:
+                self.other_box.setCurrentIndex(i)
+
+    def run(self) -> int | None:
+        if not self.ready():
+            return None
+        choice = self.other_box.currentData()
+        if choice is None:
+            self.show_error("Choose a second network.")
+            return None
+        from explorer.insight.compare import compare_networks
+
+        kind, key = choice.split(":", 1)
+        network, image = self.network, self.image
+        other = self.extra.get(key) if kind == "extra" else None
+        device = network.device
+
+        def job(ctx: JobContext):
+            ctx.progress("comparing…", -1)
+            b = other
+            if b is None:
+                from explorer.nets.registry import load_network
+
+                b = load_network(key, device=device)
+            ctx.check()
+            return compare_networks(private_copy(network), private_copy(b), image)
+
+        self.status.emit("comparing…")
+        return self.runner.submit(job)
+
+    def show_result(self, c) -> None:
+        def num(v):
+            return "–" if v is None else f"{v:.3f}"
+
+        self.table.setRowCount(len(c.pairs))
+        for i, p in enumerate(c.pairs):
+            for j, text in enumerate((p.name_a, p.name_b, "×".join(map(str, p.shape_a)),
+                                      "×".join(map(str, p.shape_b)), num(p.cosine),
+                                      num(p.cka))):
+                self.table.setItem(i, j, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        self.plot.clear()
+        x = np.arange(len(c.pairs), dtype=float)
+        for key, colour, name in (("cosine", "#1f77b4", "cosine"), ("cka", "#d62728", "CKA")):
+            ys = np.array([np.nan if getattr(p, key) is None else getattr(p, key)
+                           for p in c.pairs], float)
+            keep = np.isfinite(ys)
+            if keep.any():
+                self.plot.plot(x[keep], ys[keep], pen=pg.mkPen(colour, width=2),
+                               symbol="o", symbolSize=5, symbolBrush=colour, name=name)
+        top_a = c.top_a[0][0] if c.top_a else "–"
+        top_b = c.top_b[0][0] if c.top_b else "–"
+        self.summary.setText(f"{c.name_a} says <b>{top_a}</b>, {c.name_b} says "
+                             f"<b>{top_b}</b>; {len(c.pairs)} layers matched by "
+                             f"{c.matched_by}.")
+        self.status.emit(f"compared with {c.name_b}")
