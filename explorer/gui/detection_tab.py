@@ -293,6 +293,7 @@ class DetectionTab(QWidget):
         """A held-out shapes scene with its ground truth."""
         from explorer.data.shapes import CLASSES, TEST_SEED, make_scene
 
+        self.scene_spin.setValue(int(seed))
         scene = make_scene(np.random.default_rng((TEST_SEED, int(seed))), (128, 128))
         self.set_image(scene.image, gt=(scene.boxes, [CLASSES[i] for i in scene.labels]))
         self.image_name = f"held-out scene {seed}"
