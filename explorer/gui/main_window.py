@@ -248,7 +248,9 @@ class MainWindow(QMainWindow):
         self.channel_view.unitHovered.connect(self._on_unit_hovered)
         self.feature_view.unitHovered.connect(self._on_unit_hovered)
         for keys, delta in (("PgDown", 1), ("J", 1), ("PgUp", -1), ("K", -1)):
-            shortcut = QShortcut(QKeySequence(keys), self)
+            # scoped to the Explore section, so other sections keep their own keys
+            shortcut = QShortcut(QKeySequence(keys), self.splitter)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(lambda d=delta: self.step_layer(d))
 
     def add_section(self, title: str, widget: QWidget) -> int:

@@ -423,3 +423,23 @@ def test_switching_network_keeps_a_picture_the_person_opened(window, tmp_path, s
     assert window.image.path == path and window.sample is None
     assert window.network_panel.chosen_name == other
     assert "(trained, shipped)" in window.network_panel.combo.currentText()
+
+
+def test_layer_keys_belong_to_the_explore_section(window, qtbot):
+    from PySide6.QtWidgets import QLineEdit
+
+    names = window.layer_tree.names
+    start = window.layer_tree.current_name
+    window.activateWindow()
+    button = window.image_panel.open_button
+    button.setFocus()
+    qtbot.keyClick(button, Qt.Key.Key_J)  # anywhere in the Explore section
+    assert window.layer_tree.current_name == names[names.index(start) + 1]
+    other = QLineEdit()
+    window.add_section("Other", other)
+    window.sections.setCurrentIndex(1)
+    other.setFocus()
+    qtbot.keyClick(other, Qt.Key.Key_PageDown)
+    qtbot.keyClick(other, Qt.Key.Key_J)
+    assert window.layer_tree.current_name == names[names.index(start) + 1]
+    assert other.text() == "j"
