@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--impl", choices=("naive", "shared"), default="auto",
                    help="sliding window: crop every window (naive) or run the classifier "
                    "as convolutions once (shared, OverFeat); default shared where the "
-                   "network has that form (tinyvgg-shapes, mtcnn-pnet), else naive")
+                   "network has that form (tinyvgg-shapes, mtcnn-pnet, alexnet, vgg*), else naive")
     p.add_argument("--head", choices=("rcnn", "fast-rcnn"), default=None,
                    help="proposals: warp each region and classify it (rcnn) or pool it from "
                    "one feature map (fast-rcnn, default)")

@@ -125,5 +125,35 @@ def from_network(net: Network) -> WindowClassifier:
         return WindowClassifier(_First(module), background=0, probabilities=probabilities,
                                 **common)
     background = 0 if names and names[0].lower() in ("background", "__background__") else None
+    dense = overfeat(module)
     return WindowClassifier(module, background=background, probabilities=probabilities,
-                            **common)
+                            dense=dense, stride=32 if dense is not None else None, **common)
+
+
+def overfeat(module: nn.Module) -> nn.Module | None:
+    """torchvision's AlexNet or VGG with its dense layers as convolutions (OverFeat), sharing
+    their weights: Tensor[N, 3, H, W] -> Tensor[N, 1000, H', W'], one cell per 224-px
+    window, windows 32 px apart. None for other networks.
+
+    At 224x224 the features are exactly the adaptive pooling's size (6x6 / 7x7), so the
+    pooling is the identity and the first Linear is a 6x6 / 7x7 convolution (flatten orders
+    (C, H, W), a kernel's layout); the later Linears are 1x1 convolutions.
+    """
+    if type(module).__name__ not in ("AlexNet", "VGG"):
+        return None
+    k = module.avgpool.output_size
+    k = k[0] if isinstance(k, tuple) else int(k)
+    layers: list[nn.Module] = [module.features]
+    first = True
+    for m in module.classifier:
+        if isinstance(m, nn.Linear):
+            side = k if first else 1
+            cin = m.in_features // (side * side)
+            conv = nn.Conv2d(cin, m.out_features, side)
+            conv.weight = nn.Parameter(m.weight.detach().view(m.out_features, cin, side, side))
+            conv.bias = nn.Parameter(m.bias.detach())
+            layers.append(conv)
+            first = False
+        else:  # ReLU, Dropout (eval: identity)
+            layers.append(m)
+    return nn.Sequential(*layers).eval()

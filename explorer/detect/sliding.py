@@ -5,7 +5,9 @@
   lecture's first detector, and the cost it complains about.
 * ``impl="shared"``: run the classifier *as convolutions* over the whole level once
   (OverFeat): the convolutions of overlapping windows are computed once and each cell of
-  the output map is one window's class scores.
+  the output map is one window's class scores. Available for tinyvgg-shapes
+  (:func:`explorer.nets.tinyvgg.fully_convolutional`), MTCNN's P-Net (fully convolutional by
+  design) and torchvision's AlexNet / VGG (:func:`explorer.detect.classifier.overfeat`).
 
 The two agree to float precision when the window equals the classifier input, the stride
 equals the trunk's total stride and the trunk has no zero padding (MTCNN's P-Net): each

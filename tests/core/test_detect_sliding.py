@@ -133,3 +133,19 @@ def test_other_window_size_is_resized_for_naive(pnet):
     r = slide(pnet, img, impl="naive", window=24, stride=6, scales=[1.0], pad=False)
     assert tuple(r.maps[0].probs.shape) == (2, 5, 5)
     assert r.maps[0].window == (24, 24)
+
+
+def test_overfeat_alexnet_dense_form():
+    """AlexNet's dense layers as convolutions: at 224x224 the same logits; on a bigger
+    picture one cell per 224-px window, 32 px apart (random weights, never downloaded)."""
+    torch.manual_seed(0)
+    clf = from_network(load_network("alexnet"))
+    assert clf.dense is not None and clf.stride == 32 and clf.background is None
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        assert (clf.module(x) - clf.dense(x)[:, :, 0, 0]).abs().max() < 1e-4
+    img = np.random.default_rng(0).uniform(0, 1, (260, 300, 3)).astype(np.float32)
+    a = slide(clf, img, impl="naive", scales=[1.0], pad=False, threshold=0.0)
+    b = slide(clf, img, impl="shared", scales=[1.0], pad=False, threshold=0.0)
+    assert a.maps[0].probs.shape == b.maps[0].probs.shape == (1000, 2, 3)
+    assert (a.maps[0].probs - b.maps[0].probs).abs().max() < 1e-3
