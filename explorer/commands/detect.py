@@ -95,7 +95,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if args.out:
         from explorer.detect.draw import draw_detections
 
-        save_png(draw_detections(image.array, det, proposals=args.show_proposals), args.out)
+        save_png(draw_detections(image.array, det, proposals=args.show_proposals,
+                                 ground_truth=_sample_truth(image)), args.out)
         data["out"] = args.out
     lines = [f"{det.method} on {image.name} ({data['model']}): {len(det)} box(es)"
              + (f" from {len(det.proposals)} proposals" if det.proposals is not None
@@ -111,6 +112,16 @@ def cmd_detect(args: argparse.Namespace) -> int:
         lines.append(f"  -> {args.out}")
     emit(args, data, "\n".join(lines))
     return 0
+
+
+def _sample_truth(image):
+    """Ground truth of the "shapes" sample (drawn white), None for other pictures."""
+    if image.name != "shapes" or image.path is not None:
+        return None
+    from explorer.data.shapes import CLASSES, make_scene
+
+    scene = make_scene(7, size=(128, 128))  # what explorer.data.samples draws
+    return scene.boxes, [CLASSES[i] for i in scene.labels]
 
 
 def _model_name(cfg, network) -> str:
