@@ -281,7 +281,7 @@ class SegmentationTab(QWidget):
         view_row.addWidget(QLabel("Overlay opacity:"))
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.setValue(60)
+        self.opacity.setValue(70)
         self.opacity.setFixedWidth(160)
         self.opacity.valueChanged.connect(self._redraw_predictions)
         view_row.addWidget(self.opacity)
@@ -582,7 +582,7 @@ class SegmentationTab(QWidget):
                 next(iter(self.preds.values())).class_names if self.preds else
                 [str(i) for i in range(int(pic.gt.max()) + 1)])
             self.panels["truth"].canvas.set_image(
-                colors.overlay(pic.image, pic.gt, colors.palette_for(names), 0.6) / 255.0)
+                colors.overlay(pic.image, pic.gt, colors.palette_for(names), 0.7) / 255.0)
             self.panels["truth"].caption.setText(
                 ", ".join(names[i] for i in np.unique(pic.gt) if i < len(names) and i))
 

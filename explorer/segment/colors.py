@@ -48,7 +48,7 @@ def colorize(classes: np.ndarray, palette: np.ndarray) -> np.ndarray:
 
 
 def overlay(image: np.ndarray, classes: np.ndarray, palette: np.ndarray,
-            opacity: float = 0.6, background: int | None = 0) -> np.ndarray:
+            opacity: float = 0.7, background: int | None = 0) -> np.ndarray:
     """Blend class colours over a picture.
 
     image (float [H, W, 3] in [0, 1]), classes (int [H, W]) -> uint8 [H, W, 3]. Pixels of

@@ -61,7 +61,7 @@ def panels_row(panels: list[tuple[str, np.ndarray, str]], side: int = PANEL_SIDE
 
 def comparison_figure(picture: Picture, preds: dict[str, Prediction],
                       dis: Disagreement | None, scores: dict | None = None,
-                      opacity: float = 0.6) -> np.ndarray:
+                      opacity: float = 0.7) -> np.ndarray:
     """input | each prediction overlay | ground truth | disagreement -> uint8 RGB."""
     img8 = colormaps.to_uint8_rgb(picture.image)
     panels = [(f"Input ({picture.name})", img8, f"{picture.size[1]}x{picture.size[0]}")]
