@@ -130,6 +130,8 @@ def test_next_layers_are_tiled_ahead(window, qtbot):
     names = window.layer_tree.names
     following = names[names.index(window.layer_tree.current_name) + 1]
     assert fv.mosaics.cached(fv.mosaics.key(following, fv.normalize)) is not None
+    window.activateWindow()
+    window.layer_tree.setFocus()
     qtbot.keyClick(window.layer_tree, Qt.Key.Key_J)
     # drawn at once, from the cache: no wait for a worker
     assert window.layer_tree.current_name == following
