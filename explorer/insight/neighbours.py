@@ -76,6 +76,15 @@ class NeighbourResult:
 
 
 _MEMORY: dict[tuple[str, str, str], GalleryFeatures] = {}
+#: (weights, gallery) pairs kept in memory; the oldest is forgotten first
+MEMORY_ENTRIES = 16
+
+
+def _remember(key: tuple[str, str, str], features: GalleryFeatures) -> None:
+    _MEMORY.pop(key, None)
+    _MEMORY[key] = features
+    while len(_MEMORY) > MEMORY_ENTRIES:
+        _MEMORY.pop(next(iter(_MEMORY)))
 
 
 def hidden_features(network: Network, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,7 +136,7 @@ def gallery_features(network: Network, gallery: Gallery | str, *, batch_size: in
             feats = saved["features"]
             if isinstance(feats, torch.Tensor) and feats.shape[0] == len(gallery):
                 out = GalleryFeatures(gallery, layer, feats, 0.0, source="disk")
-                _MEMORY[mem_key] = out
+                _remember(mem_key, out)
                 return out
         except Exception:  # noqa: BLE001 - a damaged cache file is simply recomputed
             pass
@@ -142,7 +151,7 @@ def gallery_features(network: Network, gallery: Gallery | str, *, batch_size: in
         if progress:
             progress(idx.stop / n, f"gallery features {idx.stop}/{n}")
     out = GalleryFeatures(gallery, layer, torch.cat(chunks), time.perf_counter() - t0)
-    _MEMORY[mem_key] = out
+    _remember(mem_key, out)
     if use_disk:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
