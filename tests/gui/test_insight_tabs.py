@@ -115,3 +115,18 @@ def test_compare_panel_with_a_registry_network(tab):
 def test_segmenter_is_refused_with_a_message(tab):
     tab.set_network(load_network("fcn-shapes"))
     assert tab.cam.run() is None and "classifier" in tab.cam.errors[-1]
+
+
+def test_private_copy_drops_hooks_and_is_made_once():
+    from explorer.gui.insight_common import private_copy
+
+    net = load_network("lenet5-digits")
+    seen = []
+    net.module.conv1.register_forward_hook(lambda *a: seen.append(1))
+    copy_ = private_copy(net)
+    assert copy_.module is not net.module and private_copy(net) is copy_
+    assert not copy_.module.conv1._forward_hooks and net.module.conv1._forward_hooks
+    import torch
+
+    copy_.module(torch.zeros(1, 1, 32, 32))
+    assert seen == []  # a trace hooked on the original hears nothing from the copy
