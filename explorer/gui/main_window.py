@@ -363,6 +363,8 @@ class MainWindow(QMainWindow):
             self.show_layer(previous)  # same network: redraw the layer for the new image
         elif names:
             self.layer_tree.select(self._first_map_layer(result.trace) or names[0])
+        if self.focusWidget() is None:  # so PgDown / J work before anything is clicked
+            self.layer_tree.setFocus()
         self.device_label.setText(f"Device: {net.device}")
         self.time_label.setText(f"Trace: {result.trace.seconds * 1000:.0f} ms")
         self.weights_label.setText(f"Weights: {net.weights_source}")
