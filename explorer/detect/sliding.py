@@ -13,7 +13,9 @@ The two agree to float precision when the window equals the classifier input, th
 equals the trunk's total stride and the trunk has no zero padding (MTCNN's P-Net): each
 output cell then sees exactly the pixels of its window. TinyVGG pads its 3x3 convolutions:
 in a cut-out window the border units see zeros where the whole-image pass sees the
-neighbouring pixels, so there the two differ a little (the shared map sees more context).
+neighbouring pixels, so there the two differ (the shared map sees more context). Measured
+with the shipped weights on a 512x512 scene: the same top class for 99.8 % of 3,249
+windows, mean |difference| 0.001, but up to 0.65 for the few windows cut through a shape.
 
 Each level is padded by half a window (edge pixels repeated) so a window can centre on an
 object at the image border. Window boxes are shrunk to the part of a window the object fills

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.detect.boxes import (class_candidates, decode, encode, nms_detections,
-                                   shrink)
+from explorer.detect.boxes import class_candidates, decode, encode, nms_detections, shrink
 from explorer.detect.evaluate import average_precision, evaluate_detections, match
 
 T = torch.tensor
