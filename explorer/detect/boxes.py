@@ -57,7 +57,12 @@ class Detections:
 
 
 def _plain(v) -> bool:
-    return isinstance(v, (int, float, str, bool, list, tuple, type(None)))
+    """Numbers, strings and (nested) lists / dicts of them: what JSON holds as it is."""
+    if isinstance(v, (list, tuple)):
+        return all(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _plain(x) for k, x in v.items())
+    return isinstance(v, (int, float, str, bool, type(None)))
 
 
 def empty(class_names: list[str], method: str = "") -> Detections:

@@ -60,6 +60,7 @@ def test_sliding_pnet_json(capsys, tmp_path):
     assert data["windows"] == 21 * 26 + 11 * 13
     assert len(data["boxes"]) == len(data["scores"]) == len(data["labels"]) > 0
     assert set(data["labels"]) == {"face"}
+    assert "maps" not in data and data["scales"] == [1.0, 0.5]  # plain JSON only
     for x1, y1, x2, y2 in data["boxes"]:
         assert 0 <= x1 < x2 <= 50 and 0 <= y1 < y2 <= 40
 
