@@ -9,7 +9,10 @@ train in a few CPU minutes.
 :func:`fully_convolutional` rewrites the classifier's Linear layers as convolutions with the
 same weights: the first becomes an 8x8 convolution over the 64x8x8 feature map, the second a
 1x1 convolution. On a 64x64 input it gives the same logits; on a bigger picture it gives a map
-of class scores, one per 64x64 window, windows 8 pixels apart, in one pass.
+of class scores, one per 64x64 window, windows 8 pixels apart, in one pass. (Each score is
+close to, not identical with, classifying that window cut out: the 3x3 convolutions are
+zero-padded, and inside a bigger picture a window's border sees its neighbours' pixels
+instead of zeros.)
 """
 
 from __future__ import annotations
