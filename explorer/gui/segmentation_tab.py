@@ -195,11 +195,18 @@ class UpsamplingPage(QWidget):
             panel.caption.setText(f"{p.note}  ·  ripple {p.ripple:.2f}")
 
 
-def heat_rgba(heat: np.ndarray) -> np.ndarray:
-    """float [H, W] in [0, 1] -> uint8 [H, W, 4]: inferno colours, transparent where the
-    gradient is small so the prediction stays visible underneath."""
-    rgb = colormaps.apply(np.clip(heat, 0, 1) ** 0.5, "inferno")
-    alpha = np.round(np.clip(heat, 0, 1) ** 0.5 * 220).astype(np.uint8)
+def heat_rgba(heat: np.ndarray, top_percentile: float = 99.0) -> np.ndarray:
+    """float [H, W] (>= 0) -> uint8 [H, W, 4]: inferno colours, transparent where the
+    gradient is small so the prediction stays visible underneath.
+
+    Scaled so the `top_percentile` value is full strength: a gradient map has a few very
+    large pixels, and scaling by its maximum alone would leave the rest invisible."""
+    heat = np.asarray(heat, np.float32)
+    positive = heat[heat > 0]
+    top = float(np.percentile(positive, top_percentile)) if positive.size else 1.0
+    h = np.clip(heat / (top if top > 0 else 1.0), 0, 1) ** 0.5
+    rgb = colormaps.apply(h, "inferno")
+    alpha = np.round(h * 220).astype(np.uint8)
     return np.dstack([rgb, alpha])
 
 
