@@ -108,7 +108,7 @@ def test_heat_rgba_is_transparent_where_cold():
     rgba = heat_rgba(np.array([[0.0, 1.0]], np.float32))
     assert rgba.shape == (1, 2, 4) and rgba[0, 0, 3] == 0 and rgba[0, 1, 3] == 220
     # one outlier does not wash out the rest: the 99th percentile is full strength
-    heat = np.full((10, 10), 0.01, np.float32)
+    heat = np.full((40, 40), 0.01, np.float32)
     heat[0, 0] = 1.0
     assert heat_rgba(heat)[5, 5, 3] == 220
 
