@@ -48,6 +48,7 @@ SPEC = register(
         mean=digits.MEAN,
         std=digits.STD,
         class_names=digits.CLASS_NAMES,
+        default_image="digit",
         description=(
             "LeNet-5, the 1998 digit reader: two rounds of 5x5 convolution and average "
             "pooling with tanh, then fully connected layers; trained on scikit-learn's "

@@ -164,6 +164,7 @@ def _spec(name: str, build, description: str, output_stride: int) -> ShippedNet:
             mean=shapes.MEAN,
             std=shapes.STD,
             class_names=shapes.CLASSES,
+            default_image="shapes",
             description=description,
             extra={"output_stride": output_stride},
         )

@@ -123,6 +123,7 @@ SPEC = register(
         mean=shapes.MEAN,
         std=shapes.STD,
         class_names=shapes.CLASSES,
+        default_image="shape-crop",
         description=(
             "A small VGG-style network (3x3 convolutions, 2x2 max-pooling, 16-32-64 channels) "
             "that names the shape in the middle of a 64x64 window, or says 'background'; "
