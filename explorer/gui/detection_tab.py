@@ -453,8 +453,9 @@ class DetectionTab(QWidget):
         rgba = np.zeros(img.shape + (4,), np.uint8)
         ok = np.isfinite(img)
         rgba[ok, :3] = colormaps.apply(np.clip(img[ok], 0, 1)[None], "inferno")[0]
-        # transparent where no object is seen, so the picture shows through
-        rgba[ok, 3] = np.round(np.sqrt(np.clip(img[ok], 0, 1)) * 200).astype(np.uint8)
+        # mostly transparent where no object is seen, so the picture shows through, yet
+        # every scored window is tinted (the animation's fill-in stays visible)
+        rgba[ok, 3] = np.round(50 + np.sqrt(np.clip(img[ok], 0, 1)) * 170).astype(np.uint8)
         self.heat.setImage(rgba, levels=(0, 255))
         nh, nw = img.shape
         # cell (i, j) is drawn over the centre of window (i, j), one stride wide
@@ -490,7 +491,7 @@ class DetectionTab(QWidget):
                 self.windows_item.setData(*rect_path(boxes[::step]))
             elif det.proposals is not None:
                 self.windows_item.setData(*rect_path(det.proposals.numpy()[:2000]))
-        if self.show_boxes.isChecked():
+        if self.show_boxes.isChecked() and not self.timer.isActive():
             for b, s, lab in zip(det.boxes.tolist(), det.scores.tolist(), det.labels.tolist()):
                 colour = PALETTE[int(lab) % len(PALETTE)]
                 rect = QGraphicsRectItem(QRectF(b[0], b[1], b[2] - b[0], b[3] - b[1]))
@@ -524,6 +525,7 @@ class DetectionTab(QWidget):
                 return
             self._anim_i = 0
             self.timer.start()
+            self._redraw()  # final boxes wait until the replay ends
         else:
             self._stop_animation()
 
