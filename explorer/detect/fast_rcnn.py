@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from explorer.detect.boxes import (Detections, Steps, class_candidates, clip, decode,
-                                   nms_detections)
+from explorer.detect.boxes import Detections, Steps, class_candidates, clip, decode, nms_detections
 from explorer.detect.classifier import image_tensor
 from explorer.detect.rcnn import context_boxes
 from explorer.errors import UserError

@@ -39,7 +39,8 @@ def selective_search(image: np.ndarray, mode: str = "fast", *, max_proposals: in
     """Selective-search proposals for an RGB image (np [H, W, 3], float in [0, 1] or uint8).
 
     With `upscale_to`, a smaller image is enlarged to that shorter side before segmenting
-    (more, smaller regions) and the boxes mapped back; 128-pixel shapes scenes need none. Boxes smaller than `min_size` on a side are dropped.
+    (more, smaller regions) and the boxes mapped back; 128-pixel shapes scenes need none.
+    Boxes smaller than `min_size` on a side are dropped.
     """
     import cv2
 

@@ -12,8 +12,6 @@ from tinyvgg's classifier and is trained on shapes scenes by
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
 from torch import Tensor, nn
 from torchvision.ops import roi_align
