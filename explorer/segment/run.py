@@ -173,8 +173,10 @@ def picture_from_image(image: Image | np.ndarray, name: str | None = None,
                        gt_classes: tuple[str, ...] | None = None) -> Picture:
     """Shrink `image` to at most MAX_SIDE on its longer side; `gt` (int [H, W] at the
     image's own size) follows with nearest-neighbour sampling."""
-    arr = image.array if isinstance(image, Image) else np.asarray(image, np.float32)
-    name = name or (image.name if isinstance(image, Image) else "image")
+    if not isinstance(image, Image):  # grey, RGBA, uint8 ... -> RGB float in [0, 1]
+        image = load_image(np.asarray(image), name=name or "image")
+    arr = image.array
+    name = name or image.name
     h, w = arr.shape[:2]
     if gt is not None:
         gt = np.asarray(gt)

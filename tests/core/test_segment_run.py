@@ -165,3 +165,11 @@ def test_shapes_sample_comes_with_its_truth():
     assert pic.gt is not None and pic.gt.shape == (128, 128)
     assert pic.gt_classes[1] == "circle"
     assert picture_from_spec("sample:coffee").gt is None
+
+
+def test_grey_uint8_arrays_are_accepted():
+    grey = (np.arange(64 * 48, dtype=np.uint32).reshape(64, 48) % 256).astype(np.uint8)
+    pic = picture_from_image(grey, "grey")
+    assert pic.image.shape == (64, 48, 3) and pic.image.dtype == np.float32
+    assert 0.0 <= pic.image.min() and pic.image.max() <= 1.0
+    assert run_segmenters(["fcn-shapes"], pic)["fcn-shapes"].classes.shape == (64, 48)
