@@ -235,6 +235,7 @@ class SegmentationTab(QWidget):
         self.up_runner = JobRunner(self)
         self._up_key: tuple | None = None
         self._pending = False  # a run is due when the tab is next shown
+        self._source = None  # the image as given (a mask must match its size)
         self._build()
         self.up_runner.finished.connect(self._on_upsampling)
         self.up_runner.failed.connect(self._on_failed)
@@ -278,6 +279,11 @@ class SegmentationTab(QWidget):
         self.scene_button = QPushButton("Show scene")
         self.scene_button.clicked.connect(lambda: self.set_scene(self.scene_spin.value()))
         nets_row.addWidget(self.scene_button)
+        self.mask_button = QPushButton("Open mask…")
+        self.mask_button.setToolTip("A ground-truth PNG for this picture: pixel values are "
+                                    "class indices, same size as the image")
+        self.mask_button.clicked.connect(self.ask_mask)
+        nets_row.addWidget(self.mask_button)
         self.eval_button = QPushButton(f"Score on {HELD_OUT_SCENES} held-out scenes")
         self.eval_button.setToolTip("mIoU, pixel accuracy and boundary F over scenes the "
                                     "networks never saw in training")
@@ -367,12 +373,35 @@ class SegmentationTab(QWidget):
         except UserError as exc:
             self.show_error(str(exc))
             return
+        self._source = image
         self._set_picture(picture, run)
+
+    def ask_mask(self) -> None:
+        """Ask for a ground-truth mask PNG for the current picture and score against it."""
+        from explorer.gui import messages
+        from explorer.segment.run import load_mask
+
+        if self._source is None:
+            return
+        path = messages.ask_open_file(self, "Open a ground-truth mask",
+                                      "Masks (*.png *.bmp *.tif *.tiff);;All files (*)")
+        if not path:
+            return
+        source = self._source
+        size = source.size if isinstance(source, Image) else tuple(np.shape(source)[:2])
+        try:
+            mask = load_mask(path, size)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return
+        self.set_image(source, gt_mask=mask)
 
     def set_scene(self, seed: int, run: bool = True) -> None:
         """Shapes scene `seed` with its ground truth."""
         self.scene_spin.setValue(int(seed))
-        self._set_picture(scene_picture(int(seed)), run)
+        picture = scene_picture(int(seed))
+        self._source = picture.image
+        self._set_picture(picture, run)
 
     def selected(self) -> list[str]:
         return [n for n, b in self.checks.items() if b.isChecked() and b.isEnabled()]

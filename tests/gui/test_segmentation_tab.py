@@ -139,3 +139,24 @@ def test_hidden_tab_runs_when_shown(qtbot):
     w.show()
     _wait(w, qtbot)
     assert list(w.preds) == list(SHIPPED_SEGMENTERS)
+
+
+def test_open_mask(tab, qtbot, tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    from explorer.gui import messages
+
+    tab.set_scene(6)
+    _wait(tab, qtbot)
+    truth = tab.picture.gt.copy()
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    PILImage.fromarray(truth.astype(np.uint8)).save(good)
+    PILImage.fromarray(np.zeros((10, 12), np.uint8)).save(bad)
+    monkeypatch.setattr(messages, "ask_open_file", lambda *a: str(bad))
+    tab.ask_mask()
+    assert "12x10 pixels but the image is 128x128" in tab.errors[-1]
+    monkeypatch.setattr(messages, "ask_open_file", lambda *a: str(good))
+    tab.ask_mask()
+    _wait(tab, qtbot)
+    assert (tab.picture.gt == truth).all() and tab.picture.gt_classes is None
+    assert set(tab.scores) == set(SHIPPED_SEGMENTERS)
