@@ -117,6 +117,16 @@ def test_eval_json(capsys):
     assert r["proposals_per_image"] > 5 and 0.5 <= r["proposal_recall@0.5"] <= 1
 
 
+def test_eval_sliding_text(capsys):
+    code, out, _ = run(capsys, "detect", "--eval", "2", "--method", "sliding")
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith("sliding: mAP@0.5 = ") and "on 2 scenes" in first
+    assert 0 <= float(first.split("= ")[1].split()[0]) <= 1
+    assert sum(line.strip().startswith(("circle", "square", "triangle", "star", "cross"))
+               for line in out.splitlines()) >= 1
+
+
 @pytest.mark.parametrize("argv,msg", [
     (["detect", "--method", "sliding"], "needs --image"),
     (["detect", "--image", "/nonexistent.png", "--method", "mtcnn"], "no such file"),

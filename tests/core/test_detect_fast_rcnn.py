@@ -99,3 +99,19 @@ def test_shipped_fast_rcnn_and_rcnn_find_the_shapes():
     # 1.0 and 1.0 with the shipped weights; leave room for a retrained head
     assert np.mean(hits["fast"]) >= 0.8
     assert np.mean(hits["rcnn"]) >= 0.8
+
+
+def test_cancel_and_progress():
+    from explorer.detect.mtcnn import DetectionCancelled
+
+    scene = _scene(0)
+    props = selective_search(scene.image, "fast").boxes
+    clf = from_network(load_network("tinyvgg-shapes"))
+    with pytest.raises(DetectionCancelled):
+        rcnn_detect(clf, scene.image, props, should_stop=lambda: True)
+    seen = []
+    fast = load_network("fast-rcnn-shapes")
+    fast_rcnn_detect(fast.module, scene.image, props, progress=lambda f, m: seen.append(f))
+    assert seen and all(0 <= f <= 1 for f in seen)
+    with pytest.raises(DetectionCancelled):
+        fast_rcnn_detect(fast.module, scene.image, props, should_stop=lambda: True)
