@@ -179,7 +179,7 @@ def cmd_gui(args) -> int:
     except ImportError as exc:
         raise UserError(f"the window cannot start: {exc}") from None
     return run_gui(model=args.model, image=args.image, screenshot=args.screenshot,
-                   device=args.device)
+                   device=args.device, section=args.section)
 
 
 def register(sub) -> None:
@@ -189,6 +189,7 @@ def register(sub) -> None:
     p.add_argument("--screenshot", metavar="OUT.png",
                    help="render the window offscreen after loading, save it and exit")
     p.add_argument("--device", default="auto")
+    p.add_argument("--section", help="open on Detection, Segmentation, Lab, Live or Why")
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("models", help="list every network and its weights")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from explorer.errors import UserError
 
@@ -43,11 +44,13 @@ def wait_until_idle(window, timeout: float = 120.0) -> bool:
 
 
 def run_gui(model: str | None = None, image: str | None = None,
-            screenshot: str | None = None, device: str | None = None) -> int:
+            screenshot: str | None = None, device: str | None = None,
+            section: str | None = None) -> int:
     """Open the window on `model` and `image` (defaults: the registry's), or, with
     `screenshot`, render it offscreen once loaded, save the PNG and return.
 
-    Returns the exit code: 0, or 2 when the screenshot's network or image could not be
+    `section` opens on that part of the window ("Lab", "Detection", ...) instead of
+    Explore. Returns the exit code: 0, or 2 when the screenshot's network or image could not be
     loaded (the window, showing the error, is still saved).
     """
     from explorer.gui.main_window import MainWindow
@@ -62,10 +65,23 @@ def run_gui(model: str | None = None, image: str | None = None,
     model = model or DEFAULT_MODEL
     window.load(model, image or _first_image(model))
     window.show()
+    if section and not window.show_section(section):
+        names = [window.sections.tabText(i) for i in range(window.sections.count())]
+        print(f"error: no section {section!r}; choose from {', '.join(names)}",
+              file=sys.stderr)
+        window.close()
+        return 2
     if not screenshot:
         code = app.exec()
         return int(code)
     finished = wait_until_idle(window)
+    if section:  # a section may start its own work when shown; give it a moment to draw
+        from PySide6.QtCore import QCoreApplication
+
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            QCoreApplication.processEvents()
+            time.sleep(0.02)
     window.grab().save(str(screenshot))
     errors = list(window.errors)
     window.close()

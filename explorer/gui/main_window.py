@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -173,6 +174,7 @@ class MainWindow(QMainWindow):
         self.sections.setDocumentMode(True)
         self.sections.setTabBarAutoHide(True)
         self.sections.addTab(self.splitter, "Explore")
+        self._build_sections()
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -195,6 +197,47 @@ class MainWindow(QMainWindow):
         for label in (self.device_label, self.time_label, self.weights_label):
             label.setContentsMargins(10, 0, 10, 0)
             bar.addPermanentWidget(label)
+
+    def _build_sections(self) -> None:
+        """The window's other sections, each a tab beside Explore. They are given the
+        current network and picture whenever a load finishes (see _on_loaded)."""
+        from explorer.gui.detection_tab import DetectionTab
+        from explorer.gui.insight_tab import InsightTab
+        from explorer.gui.lab import LabPanel
+        from explorer.gui.live_view import LiveView
+        from explorer.gui.segmentation_tab import SegmentationTab
+
+        self.detection = DetectionTab()
+        self.segmentation = SegmentationTab()
+        self.lab = LabPanel()
+        self.live = LiveView(device=self.device)
+        self.insight = InsightTab()
+        self.add_section("Detection", self.detection)
+        self.add_section("Segmentation", self.segmentation)
+        self.add_section("Lab", self.lab)
+        self.add_section("Live", self.live)
+        self.add_section("Why && training", self.insight)
+        for section in (self.segmentation, self.insight):
+            section.status.connect(self.statusBar().showMessage)
+        self.live.errorOccurred.connect(self.show_error)
+        self.layer_tree.layerSelected.connect(self.live.set_layer)
+
+    def show_section(self, title: str) -> bool:
+        """Bring the section called `title` (case and "&" ignored) to the front."""
+        for i in range(self.sections.count()):
+            if self.sections.tabText(i).replace("&", "").lower().startswith(title.lower()):
+                self.sections.setCurrentIndex(i)
+                return True
+        return False
+
+    def _share_with_sections(self, result: LoadResult) -> None:
+        self.detection.set_network(result.network)
+        self.detection.set_image(result.image)
+        self.segmentation.set_image(result.image)
+        self.lab.set_image(result.image)
+        self.live.set_network(result.network)
+        self.insight.set_network(result.network)
+        self.insight.set_image(result.image)
 
     def _build_menu(self) -> None:
         menu = self.menuBar().addMenu("&File")
@@ -254,8 +297,14 @@ class MainWindow(QMainWindow):
             shortcut.activated.connect(lambda d=delta: self.step_layer(d))
 
     def add_section(self, title: str, widget: QWidget) -> int:
-        """Add a top-level section (a tab beside "Explore"); returns its index."""
-        return self.sections.addTab(widget, title)
+        """Add `widget` as a top-level section (a tab beside Explore). It sits in a scroll
+        area so that a section wider than the screen scrolls instead of widening the
+        window."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        return self.sections.addTab(scroll, title)
 
     # -- requests ---------------------------------------------------------------------
     def load(self, network: str | NetSpec | None = None, image: str | ImageSpec | None = None,
@@ -372,6 +421,7 @@ class MainWindow(QMainWindow):
         if result.note:
             message += f" ({result.note})"
         self.statusBar().showMessage(message, 8000)
+        self._share_with_sections(result)
 
     def _on_failed(self, exc: object, message: str) -> None:
         net_spec, image_spec = self._pending
@@ -494,6 +544,12 @@ class MainWindow(QMainWindow):
         return ok and not self.feature_view.pending
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        # sections inside tabs get no closeEvent of their own: stop their work here
+        self.live.stop()
+        self.lab.shutdown()
+        self.detection.shutdown()
+        self.segmentation.shutdown(timeout=60.0)
+        self.insight.shutdown(60.0)
         self.runner.shutdown(timeout=60.0)
         self.feature_view.mosaics.shutdown(timeout=60.0)
         super().closeEvent(event)
