@@ -64,7 +64,10 @@ def run_gui(model: str | None = None, image: str | None = None,
         return 2
     model = model or DEFAULT_MODEL
     window.load(model, image or _first_image(model))
-    window.show()
+    if screenshot:
+        window.show()  # a fixed 1400x900: the size the README's pictures have
+    else:
+        window.showMaximized()  # a classroom screen: every section fits without scrolling
     if section and not window.show_section(section):
         names = [window.sections.tabText(i) for i in range(window.sections.count())]
         print(f"error: no section {section!r}; choose from {', '.join(names)}",
