@@ -111,12 +111,24 @@ def cmd_layers(args) -> int:
 
 
 def _traced(args):
+    import sys
+
+    from explorer.core.device import run_with_oom_fallback
     from explorer.core.network import preprocess
     from explorer.core.trace import trace
 
     image = load_image_arg(args.image)
     net = network_from_args(args)
-    return image, net, trace(net, preprocess(net, image))
+
+    def forward(device):
+        net.to(device)
+        return trace(net, preprocess(net, image))
+
+    # a GPU that runs out of memory is not the person's fault: finish on the CPU, say so
+    tr, _device, note = run_with_oom_fallback(forward, net.device)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return image, net, tr
 
 
 def cmd_predict(args) -> int:
