@@ -198,29 +198,53 @@ class MainWindow(QMainWindow):
             label.setContentsMargins(10, 0, 10, 0)
             bar.addPermanentWidget(label)
 
-    def _build_sections(self) -> None:
-        """The window's other sections, each a tab beside Explore. They are given the
-        current network and picture whenever a load finishes (see _on_loaded)."""
-        from explorer.gui.detection_tab import DetectionTab
-        from explorer.gui.insight_tab import InsightTab
-        from explorer.gui.lab import LabPanel
-        from explorer.gui.live_view import LiveView
-        from explorer.gui.segmentation_tab import SegmentationTab
+    #: the window's other sections: (tab title, module, class). Each is built the first
+    #: time it is shown, so the window opens fast and a class that never leaves Explore
+    #: never pays for the rest.
+    SECTIONS = [
+        ("Detection", "explorer.gui.detection_tab", "DetectionTab"),
+        ("Segmentation", "explorer.gui.segmentation_tab", "SegmentationTab"),
+        ("Lab", "explorer.gui.lab", "LabPanel"),
+        ("Live", "explorer.gui.live_view", "LiveView"),
+        ("Why && training", "explorer.gui.insight_tab", "InsightTab"),
+    ]
 
-        self.detection = DetectionTab()
-        self.segmentation = SegmentationTab()
-        self.lab = LabPanel()
-        self.live = LiveView(device=self.device)
-        self.insight = InsightTab()
-        self.add_section("Detection", self.detection)
-        self.add_section("Segmentation", self.segmentation)
-        self.add_section("Lab", self.lab)
-        self.add_section("Live", self.live)
-        self.add_section("Why && training", self.insight)
-        for section in (self.segmentation, self.insight):
-            section.status.connect(self.statusBar().showMessage)
-        self.live.errorOccurred.connect(self.show_error)
-        self.layer_tree.layerSelected.connect(self.live.set_layer)
+    def _build_sections(self) -> None:
+        self.section_widgets: dict[str, QWidget] = {}
+        self._section_scrolls: dict[int, tuple[str, str, str]] = {}
+        for title, module, cls in self.SECTIONS:
+            index = self.add_section(title, QWidget())
+            self._section_scrolls[index] = (title, module, cls)
+        self.sections.currentChanged.connect(self._ensure_section)
+
+    def section(self, title: str) -> QWidget:
+        """The section called `title` ("Lab", "Detection", ...), built if it was not yet."""
+        for index, (name, _m, _c) in self._section_scrolls.items():
+            if name.replace("&&", "&").lower().startswith(title.lower()):
+                return self._ensure_section(index)
+        raise KeyError(title)
+
+    def _ensure_section(self, index: int) -> QWidget | None:
+        if index not in self._section_scrolls:
+            return None
+        title, module, cls = self._section_scrolls[index]
+        if title in self.section_widgets:
+            return self.section_widgets[title]
+        import importlib
+
+        factory = getattr(importlib.import_module(module), cls)
+        widget = factory(device=self.device) if cls == "LiveView" else factory()
+        self.section_widgets[title] = widget
+        self.sections.widget(index).setWidget(widget)
+        if hasattr(widget, "status"):
+            widget.status.connect(self.statusBar().showMessage)
+        if cls == "LiveView":
+            widget.errorOccurred.connect(self.show_error)
+            self.layer_tree.layerSelected.connect(widget.set_layer)
+            if self.layer_tree.current_name:
+                widget.set_layer(self.layer_tree.current_name)
+        self._share(widget)
+        return widget
 
     def show_section(self, title: str) -> bool:
         """Bring the section called `title` (case and "&" ignored) to the front."""
@@ -230,14 +254,18 @@ class MainWindow(QMainWindow):
                 return True
         return False
 
+    def _share(self, widget: QWidget) -> None:
+        """Give a section the window's current network and picture."""
+        if self.network is None or self.image is None:
+            return
+        if hasattr(widget, "set_network"):
+            widget.set_network(self.network)
+        if hasattr(widget, "set_image"):
+            widget.set_image(self.image)
+
     def _share_with_sections(self, result: LoadResult) -> None:
-        self.detection.set_network(result.network)
-        self.detection.set_image(result.image)
-        self.segmentation.set_image(result.image)
-        self.lab.set_image(result.image)
-        self.live.set_network(result.network)
-        self.insight.set_network(result.network)
-        self.insight.set_image(result.image)
+        for widget in self.section_widgets.values():
+            self._share(widget)
 
     def _build_menu(self) -> None:
         menu = self.menuBar().addMenu("&File")
@@ -545,11 +573,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         # sections inside tabs get no closeEvent of their own: stop their work here
-        self.live.stop()
-        self.lab.shutdown()
-        self.detection.shutdown()
-        self.segmentation.shutdown(timeout=60.0)
-        self.insight.shutdown(60.0)
+        for widget in self.section_widgets.values():
+            if hasattr(widget, "stop"):  # the live loop
+                widget.stop()
+            if hasattr(widget, "shutdown"):
+                widget.shutdown()
         self.runner.shutdown(timeout=60.0)
         self.feature_view.mosaics.shutdown(timeout=60.0)
         super().closeEvent(event)

@@ -348,14 +348,19 @@ def test_cancel_keeps_what_is_loaded(window):
     assert window.image is image and window.errors == []
 
 
-def test_sections_bar_appears_with_a_second_section(window):
+def test_sections_are_built_when_first_shown(window):
     from PySide6.QtWidgets import QLabel
 
-    assert window.sections.count() == 1
-    assert not window.sections.tabBar().isVisibleTo(window)  # one section: no bar
+    titles = [window.sections.tabText(i) for i in range(window.sections.count())]
+    assert titles == ["Explore", "Detection", "Segmentation", "Lab", "Live",
+                      "Why && training"]
+    assert window.section_widgets == {}  # nothing but Explore is built at start
+    assert window.show_section("Lab")
+    lab = window.section_widgets["Lab"]
+    assert type(lab).__name__ == "LabPanel" and window.section("lab") is lab
+    assert not window.show_section("nonexistent")
     index = window.add_section("Extra", QLabel("another section"))
-    assert index == 1 and window.sections.tabText(1) == "Extra"
-    assert window.sections.tabBar().isVisibleTo(window)
+    assert window.sections.tabText(index) == "Extra"
 
 
 def test_first_request_failing_then_one_choice_gives_a_working_window(qtbot, small_net, tmp_path):
