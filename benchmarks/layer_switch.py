@@ -152,5 +152,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run(repeats: int = 25, quick: bool = False) -> list[dict]:
+    """The same measurement for `cnn-explorer bench`: one figure per layer, the time a
+    click blocks the GUI thread against the 30 ms target, beside drawing alone."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        main(["--json", "--repeats", str(5 if quick else repeats)])
+    text = buf.getvalue()
+    data = json.loads(text[: text.rindex("}") + 1])
+    return [{"name": f"layer switch vgg16 {r['layer']} {'x'.join(map(str, r['shape']))}",
+             "baseline": "drawing the finished mosaic alone",
+             "baseline_s": r["draw_only_ms"] / 1000, "value_s": r["gui_blocked_ms"] / 1000,
+             "ratio": r["gui_blocked_ms"] / r["draw_only_ms"],
+             "target": f"<= {TARGET_MS:.0f} ms GUI blocked",
+             "ok": r["gui_blocked_ms"] <= TARGET_MS} for r in data["layers"]]
+
+
 if __name__ == "__main__":
     sys.exit(main())
