@@ -99,7 +99,7 @@ def _scenes(n_train: int | None, n_test: int | None) -> Data:
 def _segmenter(name: str, build: str) -> Recipe:
     return Recipe(
         name=name, build=build, task="segment", load=_scenes,
-        epochs=5, batch_size=8, lr=3e-3, flips=True, check_n=20,
+        epochs=4, batch_size=8, lr=3e-3, flips=True, check_n=20,
     )
 
 
