@@ -99,13 +99,18 @@ def _pad(x: Tensor, win: tuple[int, int], pad: bool) -> tuple[Tensor, int, int]:
 
 
 def _naive_level(clf: WindowClassifier, x: Tensor, win: tuple[int, int], stride: int,
-                 batch: int) -> Tensor:
-    """x (Tensor[1, C, H, W], normalised) -> Tensor[K, H', W'] by classifying every crop."""
+                 batch: int, tick=None) -> Tensor:
+    """x (Tensor[1, C, H, W], normalised) -> Tensor[K, H', W'] by classifying every crop.
+
+    ``tick(fraction of the level done)`` is called before each batch: a level can hold tens
+    of thousands of windows, and a cancel must not wait for all of them."""
     grid = x.unfold(2, win[0], stride).unfold(3, win[1], stride)  # [1, C, H', W', h, w]
     _, c, nh, nw = grid.shape[:4]
     rows_per_batch = max(1, batch // max(nw, 1))
     out = []
     for r in range(0, nh, rows_per_batch):
+        if tick is not None:
+            tick(r / max(nh, 1))
         crops = grid[0, :, r:r + rows_per_batch].permute(1, 2, 0, 3, 4).reshape(
             -1, c, win[0], win[1])
         out.append(clf.scores(resize(crops, clf.input_size)))
@@ -175,7 +180,11 @@ def slide(
                 x, py, px = _pad(classifier.normalise(_level(img, s)), win, pad)
                 if x.shape[-2] < win[0] or x.shape[-1] < win[1]:
                     continue
-                probs = _naive_level(classifier, x, win, step, batch)
+                probs = _naive_level(
+                    classifier, x, win, step, batch,
+                    lambda f, n=n, s=s: steps((n + f) / len(scales),
+                                              f"naive windows at scale {s:g} "
+                                              f"({n + 1}/{len(scales)})"))
                 lw = win
             else:
                 trunk = int(classifier.stride)
