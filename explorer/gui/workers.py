@@ -128,13 +128,16 @@ class JobRunner(QObject):
         return ctx.request_id
 
     def cancel(self) -> None:
-        """Forget the waiting request and ask the running one to stop."""
+        """Forget the waiting request and ask the running one to stop.
+
+        The view is free at once (``busyChanged(0)``): a job inside a call that cannot be
+        interrupted (one forward pass, selective search) ends in the background and its
+        answer is dropped. ``busy`` stays True until it has returned."""
         self._latest = -1
         self._waiting = None
         if self._running is not None:
             self._running._cancel.set()
-        else:
-            self.busyChanged.emit(0)
+        self.busyChanged.emit(0)
 
     @property
     def busy(self) -> bool:
