@@ -7,6 +7,9 @@ newer request can stop it between stages.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +111,8 @@ def run_request(req: LoadRequest, ctx) -> LoadResult:
     def forward(device: torch.device) -> tuple[Trace, np.ndarray]:
         net = network.to(device)
         x = preprocess(net, image)
-        return trace(net, x), to_display(net, x)
+        with _checked_between_layers(net.module, ctx):
+            return trace(net, x), to_display(net, x)
 
     try:
         (tr, picture), _device, note = run_with_oom_fallback(forward, network.device)
@@ -120,3 +124,23 @@ def run_request(req: LoadRequest, ctx) -> LoadResult:
         raise UserError(f"{network.name} could not run on a {h} × {w} image: {first}") from exc
     ctx.check()
     return LoadResult(network, image, sample, tr, picture, note)
+
+
+@contextmanager
+def _checked_between_layers(module: torch.nn.Module, ctx) -> Iterator[None]:
+    """Call ``ctx.check()`` before every leaf layer while the block runs, so a cancelled
+    trace of a big network (VGG-16: 1.7 s on two CPU cores) stops at the next layer instead
+    of finishing. Only this thread is checked: the module may be shared with a section."""
+    me = threading.get_ident()
+
+    def check(_module, _inputs) -> None:
+        if threading.get_ident() == me:
+            ctx.check()
+
+    handles = [m.register_forward_pre_hook(check) for m in module.modules()
+               if next(m.children(), None) is None]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
