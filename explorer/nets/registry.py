@@ -225,9 +225,14 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if path.stat().st_size == 0:
         raise ModelError(f"{path.name}: the file is empty")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        # torch's own warnings (e.g. "Detected pickle protocol 4") would be extra lines
+        # on the CLI's stderr, which promises one line for a bad file
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.split(". This is an internal miniz error")[0]  # a cut-short zip
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise ModelError(f"{path.name}: not a plain state dict (it holds Python "
                              "objects); open it as a whole module only if you trust it"
@@ -284,7 +289,9 @@ def _load_whole_file(path: Path, trust_pickle: bool) -> Network:
         raise ModelError(f"{path}: no such file")
     if _is_torchscript(path):
         try:
-            module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # "torch.jit.load is deprecated" on stderr
+                warnings.simplefilter("ignore")
+                module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:  # noqa: BLE001
             raise ModelError(f"{path.name}: not a valid TorchScript file ({exc})"[:200]
                              ) from None
