@@ -17,6 +17,7 @@ import pickle
 import re
 import struct
 import sys
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -220,8 +221,14 @@ def cli_argv(case: Case, path: str) -> list[str]:
 
 
 def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
-    code = main(argv)
+    """main(argv) -> (exit code, stdout, stderr). A warning would be printed to stderr
+    outside pytest (which captures them), so any warning is added to stderr here."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(argv)
     out, err = capsys.readouterr()
+    err += "".join(f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}\n"
+                   for w in caught)
     return code, out, err
 
 
