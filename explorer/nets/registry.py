@@ -293,7 +293,10 @@ def _load_whole_file(path: Path, trust_pickle: bool) -> Network:
                 warnings.simplefilter("ignore")
                 module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"{path.name}: not a valid TorchScript file ({exc})"[:200]
+            # torch's C++ message ends in a plea for bug reports: not for the person
+            detail = " ".join(str(exc).split("(Could this error message be improved")[0]
+                              .split()) or type(exc).__name__
+            raise ModelError(f"{path.name}: not a valid TorchScript file ({detail[:160]})"
                              ) from None
         source = "file"
     elif trust_pickle:
