@@ -85,7 +85,7 @@ def _crops(n_train: int | None, n_test: int | None) -> Data:
 
 
 def _scenes(n_train: int | None, n_test: int | None) -> Data:
-    n_train = 1000 if n_train is None else n_train
+    n_train = 1500 if n_train is None else n_train
     n_test = 200 if n_test is None else n_test
     xtr, ytr = shapes.scenes_to_tensors(shapes.scene_set(n_train, shapes.TRAIN_SEED))
     xte, yte = shapes.scenes_to_tensors(shapes.scene_set(n_test, shapes.TEST_SEED))
@@ -99,7 +99,7 @@ def _scenes(n_train: int | None, n_test: int | None) -> Data:
 def _segmenter(name: str, build: str) -> Recipe:
     return Recipe(
         name=name, build=build, task="segment", load=_scenes,
-        epochs=4, batch_size=8, lr=3e-3, flips=True, check_n=20,
+        epochs=6, batch_size=8, lr=3e-3, flips=True, check_n=20,
     )
 
 
