@@ -2,11 +2,12 @@
 picture, by cropping every window or by one fully convolutional pass. Target: shared at
 least 20x faster.
 
-tinyvgg-shapes: 64x64 windows every 8 px (57 x 57 = 3,249 windows); mtcnn-pnet: 12x12
+tinyvgg-shapes: 64x64 windows every 8 px (57 x 57 = 3,249 windows, each cut out with the
+16 + 14 px of context its padded 3x3 convolutions see, so up to 94x94); mtcnn-pnet: 12x12
 windows every 2 px (251 x 251 = 63,001). One scale, no border padding, CPU. Runs alternate
 (naive, shared, naive, ...) so a busy machine slows both alike; the figure is the ratio of
-the medians. The largest difference between the two score maps is printed too (P-Net, which
-has no zero padding, agrees to float precision; TinyVGG pads, see explorer/detect/sliding.py).
+the medians. The largest difference between the two score maps is printed too: both agree
+to float rounding (see explorer/detect/sliding.py).
 
     python -m benchmarks.detect_sliding [--repeats N] [--json]
 """

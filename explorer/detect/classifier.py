@@ -9,8 +9,9 @@ so only the threshold rejects windows).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ class WindowClassifier:
     dense: the same classifier run fully convolutionally, Tensor[1, C, H, W] ->
     Tensor[1, K, H', W'] where cell (i, j) scores the window at (i * stride, j * stride) of
     size `input_size`; None when the network has no such form.
+    stride: input pixels between neighbouring cells of the dense map.
     box_fraction: how much of a window the object it names fills (boxes are shrunk to it).
     """
 
@@ -45,6 +47,36 @@ class WindowClassifier:
     stride: int | None = None
     box_fraction: float = 1.0
     in_channels: int = 3
+    _context: tuple[tuple[int, int], tuple[int, int]] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
+    def context(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((top, bottom), (left, right)): input pixels beyond an `input_size` window that
+        its cell of the dense map depends on (the receptive field's overhang; 0 when the
+        trunk has no zero padding). Top and left are rounded up to a multiple of `stride`,
+        so a crop starting there keeps the trunk's pooling grid where the whole-image pass
+        has it. Found once by tracing the dense form's receptive field
+        (:class:`explorer.core.fields.FieldTracker`) on one `input_size` input.
+        """
+        if self._context is None:
+            from explorer.core.fields import FieldTracker
+
+            if self.dense is None or not self.stride:
+                raise UserError(f"{self.name} has no fully convolutional form")
+            x = torch.zeros(1, self.in_channels, *self.input_size, device=self.device)
+            tracker = FieldTracker(x)
+            with torch.no_grad(), tracker:
+                out = self.dense(x)
+            f = tracker.field_of(out[0] if isinstance(out, (tuple, list)) else out)
+            if f is None or f.whole:
+                raise UserError(f"{self.name}'s dense form has no local receptive field")
+            ctx = []
+            for rf, start, size in zip(f.rf, f.start, self.input_size):
+                before = max(0, math.ceil((rf - 1) / 2 - start))
+                after = max(0, math.ceil(start + (rf - 1) / 2 - (size - 1)))
+                ctx.append((math.ceil(before / self.stride) * self.stride, after))
+            self._context = (ctx[0], ctx[1])
+        return self._context
 
     def normalise(self, x: Tensor) -> Tensor:
         """x (Tensor[N, 3, H, W] in [0, 1]) -> what the network takes."""
@@ -69,7 +101,15 @@ class WindowClassifier:
         if self.dense is None:
             raise UserError(f"{self.name} has no fully convolutional form; use the naive "
                             "sliding window (--impl naive)")
-        return self._probs(self.dense(image))[0]
+        return self.score_maps(image)[0]
+
+    def score_maps(self, images: Tensor) -> Tensor:
+        """images (Tensor[N, C, H, W], normalised) -> probabilities Tensor[N, K, H', W'] of
+        the dense form, each image on its own (the naive sliding window's context crops)."""
+        if self.dense is None:
+            raise UserError(f"{self.name} has no fully convolutional form; use the naive "
+                            "sliding window (--impl naive)")
+        return self._probs(self.dense(images))
 
 
 def image_tensor(array: np.ndarray, device: torch.device | str = "cpu") -> Tensor:

@@ -1,21 +1,29 @@
 """Sliding-window detection over an image pyramid, two ways.
 
-* ``impl="naive"``: cut out every window of every pyramid level, resize it to the
-  classifier's input if the window size differs, and classify the windows in batches: the
-  lecture's first detector, and the cost it complains about.
+* ``impl="naive"``: cut out every window of every pyramid level and classify the cut-outs
+  in batches, each one through the network on its own: the lecture's first detector, and
+  the cost it complains about.
 * ``impl="shared"``: run the classifier *as convolutions* over the whole level once
   (OverFeat): the convolutions of overlapping windows are computed once and each cell of
   the output map is one window's class scores. Available for tinyvgg-shapes
   (:func:`explorer.nets.tinyvgg.fully_convolutional`), MTCNN's P-Net (fully convolutional by
   design) and torchvision's AlexNet / VGG (:func:`explorer.detect.classifier.overfeat`).
 
-The two agree to float precision when the window equals the classifier input, the stride
-equals the trunk's total stride and the trunk has no zero padding (MTCNN's P-Net): each
-output cell then sees exactly the pixels of its window. TinyVGG pads its 3x3 convolutions:
-in a cut-out window the border units see zeros where the whole-image pass sees the
-neighbouring pixels, so there the two differ (the shared map sees more context). Measured
-with the shipped weights on a 512x512 scene: the same top class for 99.8 % of 3,249
-windows, mean |difference| 0.001, but up to 0.65 for the few windows cut through a shape.
+The two compute the same scores (to float rounding, max |difference| <= 1e-4). A cell of
+the shared map sees more than its window when the trunk zero-pads its convolutions
+(TinyVGG's 3x3 convolutions, AlexNet, VGG): its receptive field reaches past the window, so
+a window cut out alone would see zeros at its border where the whole-level pass sees the
+neighbouring pixels (for TinyVGG up to 0.65 apart). So for a classifier with a fully
+convolutional form the naive detector cuts each window out *with that context*
+(:meth:`WindowClassifier.context`: 16 px before and 14 px after a TinyVGG window, none for
+P-Net), clipped to the level so that at the level's border the network's own zero padding
+falls where the shared pass has it, runs the fully convolutional network on each crop and
+keeps the one output cell that is the window. It still runs every window through the whole
+network (TinyVGG: a 94x94 crop per 64x64 window), which is what makes it slow. Like the
+shared pass it grows the level so the window becomes the classifier's input; windows off
+the trunk's grid (a stride that is not a multiple of it) have no shared cell, and their
+crops keep the pooling grid aligned to the window. A classifier without that form
+(R-Net, O-Net, other torchvision nets) gets each window, resized to its input, as it is.
 
 Each level is padded by half a window (edge pixels repeated) so a window can centre on an
 object at the image border. Window boxes are shrunk to the part of a window the object fills
@@ -98,6 +106,10 @@ def _pad(x: Tensor, win: tuple[int, int], pad: bool) -> tuple[Tensor, int, int]:
     return F.pad(x, (px, px, py, py), mode="replicate"), py, px
 
 
+#: windows classified between two cancel checks in the naive slide
+TICK_WINDOWS = 32
+
+
 def _naive_level(clf: WindowClassifier, x: Tensor, win: tuple[int, int], stride: int,
                  batch: int, tick=None) -> Tensor:
     """x (Tensor[1, C, H, W], normalised) -> Tensor[K, H', W'] by classifying every crop.
@@ -116,6 +128,66 @@ def _naive_level(clf: WindowClassifier, x: Tensor, win: tuple[int, int], stride:
         out.append(clf.scores(resize(crops, clf.input_size)))
     probs = torch.cat(out) if out else x.new_zeros(0, len(clf.class_names))
     return probs.T.reshape(-1, nh, nw)
+
+
+def _spans(n: int, step: int, size: int, length: int, trunk: int,
+           context: tuple[int, int]) -> list[tuple[int, int, int]]:
+    """Along one axis, for each of `n` windows `step` apart: (crop start, crop length, index
+    of the window's cell in the crop's dense map). The crop reaches `context` pixels
+    before and after the window but stops at the level's border, and starts a multiple of
+    `trunk` before the window."""
+    out = []
+    for i in range(n):
+        p = i * step
+        before = min(context[0], (p // trunk) * trunk)
+        after = min(context[1], length - p - size)
+        out.append((p - before, before + size + after, before // trunk))
+    return out
+
+
+def _naive_context_level(clf: WindowClassifier, x: Tensor, step: int, batch: int,
+                         tick=None) -> Tensor:
+    """x (Tensor[1, C, H, W], normalised) -> Tensor[K, H', W'] by cutting out every
+    input-sized window with its context (:meth:`WindowClassifier.context`) and running the
+    fully convolutional network on each crop, keeping the cell that is the window.
+
+    Crops of the same shape (all but those near the border) are batched; ``tick(fraction of
+    the level done)`` is called before each batch, as often as in :func:`_naive_level`."""
+    (h, w), trunk = clf.input_size, int(clf.stride)
+    ctx_y, ctx_x = clf.context()
+    H, W = x.shape[-2:]
+    nh, nw = (H - h) // step + 1, (W - w) // step + 1
+    rows = _spans(nh, step, h, H, trunk, ctx_y)
+    cols = _spans(nw, step, w, W, trunk, ctx_x)
+
+    def groups(spans):
+        g: dict[tuple[int, int], list[int]] = {}
+        for i, (_, length, cell) in enumerate(spans):
+            g.setdefault((length, cell), []).append(i)
+        return g
+
+    y0 = torch.tensor([span[0] for span in rows])  # crop starts
+    x0 = torch.tensor([span[0] for span in cols])
+    probs = x.new_zeros(len(clf.class_names), nh, nw)
+    img = x[0]
+    done, total = 0, nh * nw
+    for (ch, cy), ri in groups(rows).items():
+        for (cw, cx), ci in groups(cols).items():
+            # as much work a batch (or between two cancel checks) as `batch` (or
+            # `TICK_WINDOWS`) windows of the classifier's own size: crops are bigger
+            per = max(1, (TICK_WINDOWS if tick is not None else batch) * h * w // (ch * cw))
+            pairs = torch.cartesian_prod(torch.tensor(ri), torch.tensor(ci))  # [n, 2]
+            for k in range(0, len(pairs), per):
+                if tick is not None:
+                    tick(done / max(total, 1))
+                r, c = pairs[k:k + per].unbind(1)
+                ys = (y0[r][:, None] + torch.arange(ch)).to(x.device)  # [n, ch]
+                xs = (x0[c][:, None] + torch.arange(cw)).to(x.device)  # [n, cw]
+                # [C, n, ch, cw] -> [n, C, ch, cw]: one crop per window, each on its own
+                crops = img[:, ys[:, :, None], xs[:, None, :]].transpose(0, 1)
+                probs[:, r, c] = clf.score_maps(crops)[:, :, cy, cx].T  # [K, n]
+                done += len(r)
+    return probs
 
 
 def slide(
@@ -171,37 +243,38 @@ def slide(
     H, W = img.shape[-2:]
     win = (window, window) if window else (in_h, in_w)
     maps: list[ScaleMap] = []
+
+    def tick(n: int, s: float):
+        return lambda f: steps((n + f) / len(scales),
+                               f"naive windows at scale {s:g} ({n + 1}/{len(scales)})")
+
     with torch.inference_mode():
         for n, s in enumerate(scales):
             steps(n / len(scales), f"{impl} windows at scale {s:g} ({n + 1}/{len(scales)})")
-            if impl == "naive":
+            if impl == "naive" and classifier.dense is None:
+                # no fully convolutional form: each window resized to the input, as it is
                 step = stride or classifier.stride or max(1, win[1] // 4)
-                level_scale = s
-                x, py, px = _pad(classifier.normalise(_level(img, s)), win, pad)
-                if x.shape[-2] < win[0] or x.shape[-1] < win[1]:
-                    continue
-                probs = _naive_level(
-                    classifier, x, win, step, batch,
-                    lambda f, n=n, s=s: steps((n + f) / len(scales),
-                                              f"naive windows at scale {s:g} "
-                                              f"({n + 1}/{len(scales)})"))
-                lw = win
+                level_scale, lw = s, win
             else:
                 trunk = int(classifier.stride)
                 # the dense form scores input-sized windows: grow the level so `win` pixels
-                # become the classifier's input
-                level_scale = s * in_w / win[1]
+                # become the classifier's input (the naive crops come from the same level)
+                level_scale, lw = s * in_w / win[1], (in_h, in_w)
                 want = (stride or trunk) * in_w / win[1]
                 k = max(1, round(want / trunk))
-                step = trunk * k
-                lw = (in_h, in_w)
-                x, py, px = _pad(classifier.normalise(_level(img, level_scale)), lw, pad)
-                if x.shape[-2] < in_h or x.shape[-1] < in_w:
-                    continue
+                step = max(1, round(want)) if impl == "naive" else trunk * k
+            x, py, px = _pad(classifier.normalise(_level(img, level_scale)), lw, pad)
+            if x.shape[-2] < lw[0] or x.shape[-1] < lw[1]:
+                continue
+            if impl == "shared":
                 probs = classifier.score_map(x)
                 nh = (x.shape[-2] - in_h) // trunk + 1
                 nw = (x.shape[-1] - in_w) // trunk + 1
                 probs = probs[:, :nh:k, :nw:k]
+            elif classifier.dense is None:
+                probs = _naive_level(classifier, x, win, step, batch, tick(n, s))
+            else:
+                probs = _naive_context_level(classifier, x, step, batch, tick(n, s))
             maps.append(ScaleMap(
                 scale=s, probs=probs.float().cpu(),
                 origin=(-px / level_scale, -py / level_scale), step=step / level_scale,

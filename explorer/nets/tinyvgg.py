@@ -10,9 +10,11 @@ train in a few CPU minutes.
 same weights: the first becomes an 8x8 convolution over the 64x8x8 feature map, the second a
 1x1 convolution. On a 64x64 input it gives the same logits; on a bigger picture it gives a map
 of class scores, one per 64x64 window, windows 8 pixels apart, in one pass. (Each score is
-close to, not identical with, classifying that window cut out: the 3x3 convolutions are
-zero-padded, and inside a bigger picture a window's border sees its neighbours' pixels
-instead of zeros.)
+close to, not identical with, classifying the bare 64x64 window: the 3x3 convolutions are
+zero-padded, so a cell's receptive field is 92 px and inside a bigger picture a window's
+border sees its neighbours' pixels instead of zeros. Cut out with that context, 16 px before
+and 14 after, and run through this network, a window gets exactly its cell's scores: what
+the naive sliding window in :mod:`explorer.detect.sliding` does.)
 """
 
 from __future__ import annotations
