@@ -307,7 +307,7 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(self._on_failed)
         self.runner.progress.connect(self._on_progress)
         self.runner.busyChanged.connect(self._on_busy)
-        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.cancel_button.clicked.connect(self.cancel)
         self.network_panel.networkChosen.connect(self.choose_network)
         self.network_panel.weightsFileRequested.connect(self._ask_weights_file)
         self.network_panel.downloadRequested.connect(self._ask_download)
@@ -385,6 +385,14 @@ class MainWindow(QMainWindow):
     def load_image(self, source: str) -> int:
         """Show sample `source` or the image file at path `source`."""
         return self.load(image=source)
+
+    def cancel(self) -> None:
+        """Stop the running load. What is loaded stays; the cancelled request is forgotten,
+        so the next one does not bring it back, and the combo shows the loaded network."""
+        self.runner.cancel()
+        self._pending = (None, None)
+        if self.network is not None:
+            self.network_panel.show_network(self.network)
 
     def step_layer(self, delta: int) -> str | None:
         """Next (+1) or previous (-1) layer in network order."""
