@@ -86,10 +86,6 @@ def test_cancelling_a_vgg16_trace_frees_the_view_and_stops_the_worker(window, qt
     check(ended, 0.3, "worker end after cancel (not between layers?)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MainWindow keeps a cancelled request in _pending and the combo on its network, so the "
-    "next load brings it back; needs MainWindow.cancel resetting _pending and the combo "
-    "(main_window.py is being reworked by someone else: reported, not fixed here)"))
 def test_the_next_request_after_a_cancel_does_not_bring_the_cancelled_one_back(window, qtbot):
     network = window.network
     _until_forward(window, qtbot, extra_ms=100)
