@@ -313,7 +313,8 @@ def _load_whole_file(path: Path, trust_pickle: bool) -> Network:
         except ModelError:
             raise ModelError(f"{path.name}: not a TorchScript file; a pickled module runs "
                              "code when opened, so it is only opened if you say you trust "
-                             "it (--trust-pickle)") from None
+                             "it (--trust-pickle, or \"I trust this file\" in the window)"
+                             ) from None
         raise ModelError(f"{path.name} is a state dict: choose the architecture it was "
                          "made for (--model NAME --weights FILE)")
     # a file carries no input size; ImageNet's is the usual one and any size runs
