@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from explorer import PRETRAINED
 from explorer.cli import emit
@@ -60,7 +61,8 @@ def _summary(card: dict) -> str:
 def handle(args: argparse.Namespace) -> int:
     from explorer.train import train, trainable
 
-    names = trainable()
+    # fast-rcnn-shapes trains a head over tinyvgg-shapes' trunk, so it comes last
+    names = [*trainable(), "fast-rcnn-shapes"]
     if args.name == "all":
         todo = names
     elif args.name in names:
@@ -74,7 +76,15 @@ def handle(args: argparse.Namespace) -> int:
     for name in todo:
         bar = ProgressBar(name)
         try:
-            cards.append(train(name, out_dir=args.out, epochs=args.epochs, progress=bar))
+            if name == "fast-rcnn-shapes":
+                from explorer.detect.fast_rcnn_train import train_fast_rcnn
+
+                tiny = Path(args.out or PRETRAINED) / "tinyvgg-shapes.pt"
+                cards.append(train_fast_rcnn(args.out, args.epochs, progress=bar,
+                                             tinyvgg_weights=tiny if tiny.exists() else None))
+            else:
+                cards.append(train(name, out_dir=args.out, epochs=args.epochs,
+                                   progress=bar))
         finally:
             bar.close()
     data = cards[0] if len(cards) == 1 else cards
