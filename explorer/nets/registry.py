@@ -134,7 +134,7 @@ def _load_shipped(spec: shipped.ShippedNet, weights: str | Path | None) -> Netwo
     path = Path(weights) if weights else PRETRAINED / f"{spec.name}.pt"
     source = "file" if weights else "shipped"
     if path.exists():
-        load_state_dict_file(module, path)
+        load_state_dict_file(module, path, spec.name)
     elif weights:
         raise ModelError(f"{path}: no such file")
     else:
@@ -173,7 +173,7 @@ def _load_torchvision(name: str, weights: str | Path | None, download: bool,
         path, source = cached, "download"
     module = _build_torchvision(name, pretrained_layout=path is not None)
     if path is not None:
-        load_state_dict_file(module, path)
+        load_state_dict_file(module, path, name)
         if name in ("googlenet", "inception_v3"):
             module.aux_logits = False
             module.aux1 = module.aux2 = None  # type: ignore[assignment]
@@ -250,8 +250,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def load_state_dict_file(module: nn.Module, path: Path) -> None:
-    """Load `path` into `module`, naming missing and unexpected keys when it doesn't fit."""
+def load_state_dict_file(module: nn.Module, path: Path, name: str | None = None) -> None:
+    """Load `path` into `module`, naming missing and unexpected keys when it doesn't fit.
+    `name` (the network's registry name) is what the message says it does not fit."""
     state = read_state_dict(path)
     own = module.state_dict()
     missing = [k for k in own if k not in state]
@@ -266,7 +267,7 @@ def load_state_dict_file(module: nn.Module, path: Path) -> None:
             parts.append(f"unexpected keys: {_few(unexpected)}")
         if wrong:
             parts.append(f"wrong shapes: {_few(wrong)}")
-        raise ModelError(f"{path.name} does not fit {type(module).__name__}: "
+        raise ModelError(f"{path.name} does not fit {name or type(module).__name__}: "
                          + "; ".join(parts))
     module.load_state_dict(state)
 
