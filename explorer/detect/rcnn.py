@@ -61,7 +61,7 @@ def rcnn_detect(
     threshold: float = 0.5,
     iou: float = 0.3,
     context: float | None = None,
-    batch: int = 256,
+    batch: int = 64,  # small enough that a cancel is noticed within a fraction of a second
     max_detections: int = 100,
     should_stop=None,
     progress=None,
