@@ -149,7 +149,8 @@ def _to_unit_float(a: np.ndarray) -> np.ndarray:
         top = 65535.0 if lo >= 0 and hi <= 65535 else max(hi - lo, 1.0)
         return ((a.astype(np.float64) - min(lo, 0.0)) / top).clip(0, 1).astype(np.float32)
     if np.issubdtype(a.dtype, np.floating):
-        x = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        with np.errstate(over="ignore"):  # float64 beyond float32's range: +-inf, below
+            x = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
         if x.min() < 0.0 or x.max() > 1.0:  # not already in [0, 1]: stretch
             lo, hi = float(x.min()), float(x.max())
             x = (x - lo) / max(hi - lo, 1e-12)
