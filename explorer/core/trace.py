@@ -86,7 +86,8 @@ def layer_table(network: Network, input_size: tuple[int, int] | None = None
     return cache[key]
 
 
-def _first_tensor(out) -> torch.Tensor | None:
+def first_tensor(out) -> torch.Tensor | None:
+    """The first tensor in a module's output (a tensor, tuple/list or dict of them)."""
     if isinstance(out, torch.Tensor):
         return out
     if isinstance(out, (tuple, list)):
@@ -104,7 +105,7 @@ def _describe(network: Network, size: tuple[int, int]) -> list[LayerInfo]:
     named = [(n, m) for n, m in module.named_modules() if n]
     for name, m in named:
         def hook(_m, _inp, out, name=name):
-            t = _first_tensor(out)
+            t = first_tensor(out)
             if t is not None:
                 outs[name] = t
         hooks.append(m.register_forward_hook(hook))
@@ -189,7 +190,7 @@ def trace(network: Network, x: torch.Tensor) -> Trace:
 
     def keep(name: str):
         def hook(_m, _inp, out):
-            t = _first_tensor(out)
+            t = first_tensor(out)
             if t is not None:
                 outputs[name] = t[0]
         return hook
@@ -207,7 +208,7 @@ def trace(network: Network, x: torch.Tensor) -> Trace:
         torch.cuda.synchronize(network.device)
     seconds = time.perf_counter() - t0
     logits = probs = None
-    first = _first_tensor(out)
+    first = first_tensor(out)
     if network.task in ("classify", "detect-stage") and first is not None:
         k = len(network.class_names)
         scores = first.flatten(1) if first.dim() == 4 and first.shape[-2:] == (1, 1) else first

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.core.trace import first_tensor
 from explorer.errors import UserError
 from explorer.lab.rf import RFLayer, main_path, rf_recurrence
 
@@ -111,16 +112,6 @@ class EquivarianceResult:
         }
 
 
-def _first_tensor(out):
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
-        return out[0]
-    if isinstance(out, dict) and out:
-        return next(iter(out.values()))
-    return None
-
-
 def _run(model: nn.Module, x: torch.Tensor, layers: list[str], path: dict[str, RFLayer]):
     """Outputs of `layers` and, per layer, the main-path field in force when it finished."""
     modules = dict(model.named_modules())
@@ -136,7 +127,7 @@ def _run(model: nn.Module, x: torch.Tensor, layers: list[str], path: dict[str, R
 
     def on_layer(name):
         def hook(_m, _i, out):
-            t = _first_tensor(out)
+            t = first_tensor(out)
             if t is not None:
                 outputs[name] = t.detach()
                 fields[name] = state["rf"]
@@ -149,7 +140,7 @@ def _run(model: nn.Module, x: torch.Tensor, layers: list[str], path: dict[str, R
         hooks.append(modules[name].register_forward_hook(on_layer(name)))
     try:
         with torch.no_grad():
-            final = _first_tensor(model(x))
+            final = first_tensor(model(x))
     finally:
         for h in hooks:
             h.remove()

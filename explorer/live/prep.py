@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.core.network import Network
+from explorer.core.trace import first_tensor
 
 
 class FramePrep:
@@ -66,17 +67,6 @@ class FramePrep:
         if self.channels_last:
             return x.contiguous(memory_format=torch.channels_last)
         return x.contiguous()
-
-
-def first_tensor(out) -> torch.Tensor | None:
-    """The first tensor in a module's output (a tensor, tuple/list or dict of them)."""
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)):
-        return next((t for t in out if isinstance(t, torch.Tensor)), None)
-    if isinstance(out, dict):
-        return next((t for t in out.values() if isinstance(t, torch.Tensor)), None)
-    return None
 
 
 class LayerTap:
