@@ -127,16 +127,17 @@ class Detector:
             return res.detections
         return self._proposals(image, should_stop, progress)
 
-    def proposals(self, image: np.ndarray):
+    def proposals(self, image: np.ndarray, should_stop=None):
         from explorer.detect.proposals import selective_search
 
-        return selective_search(image, self.config.mode, max_proposals=self.config.max_proposals)
+        return selective_search(image, self.config.mode, max_proposals=self.config.max_proposals,
+                                should_stop=should_stop)
 
     def _proposals(self, image, should_stop, progress) -> Detections:
         c = self.config
         if progress:
             progress(0.0, f"selective search ({c.mode})")
-        props = self.proposals(image)
+        props = self.proposals(image, should_stop)
         if c.head == "rcnn":
             from explorer.detect.rcnn import rcnn_detect
 

@@ -10,6 +10,7 @@ many more (more proposals, higher recall, slower). OpenCV returns them in its ow
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,12 +36,16 @@ class Proposals:
 
 
 def selective_search(image: np.ndarray, mode: str = "fast", *, max_proposals: int = 2000,
-                     min_size: int = 8, upscale_to: int = 0) -> Proposals:
+                     min_size: int = 8, upscale_to: int = 0,
+                     should_stop: Callable[[], bool] | None = None) -> Proposals:
     """Selective-search proposals for an RGB image (np [H, W, 3], float in [0, 1] or uint8).
 
     With `upscale_to`, a smaller image is enlarged to that shorter side before segmenting
     (more, smaller regions) and the boxes mapped back; 128-pixel shapes scenes need none.
-    Boxes smaller than `min_size` on a side are dropped.
+    Boxes smaller than `min_size` on a side are dropped. With `should_stop` (a GUI
+    worker's cancel flag) the segmentation runs in a child process that a cancel ends
+    at once (:class:`~explorer.detect.mtcnn.DetectionCancelled` is raised); the results
+    are the same either way.
     """
     import cv2
 
@@ -59,12 +64,20 @@ def selective_search(image: np.ndarray, mode: str = "fast", *, max_proposals: in
     bgr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
     if f > 1:
         bgr = cv2.resize(bgr, (round(w * f), round(h * f)), interpolation=cv2.INTER_LINEAR)
-    cv2.setNumThreads(1)  # results must not depend on the machine's thread count
-    ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
-    ss.setBaseImage(bgr)
-    {"fast": ss.switchToSelectiveSearchFast, "quality": ss.switchToSelectiveSearchQuality,
-     "single": ss.switchToSingleStrategy}[mode]()
-    rects = ss.process()  # [P, 4] x, y, w, h
+    # a child process costs a fraction of a second to start: only worth it for a segmentation
+    # that takes longer than that (quality mode, or a big picture)
+    slow = mode != "fast" or bgr.shape[0] * bgr.shape[1] > 300_000
+    if should_stop is not None and slow:
+        from explorer.detect._segment_worker import segment_cancellable
+        from explorer.detect.mtcnn import DetectionCancelled
+
+        rects = segment_cancellable(bgr, mode, should_stop)
+        if rects is None:
+            raise DetectionCancelled("Detection was cancelled.")
+    else:
+        from explorer.detect._segment_worker import segment
+
+        rects = segment(bgr, mode)  # [P, 4] x, y, w, h
     boxes = torch.from_numpy(np.asarray(rects, np.float32).reshape(-1, 4))
     boxes[:, 2:] += boxes[:, :2]
     boxes /= f
