@@ -11,6 +11,7 @@ multiprocessing's spawn would).
 
 from __future__ import annotations
 
+import ctypes
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,9 @@ def segment(bgr: np.ndarray, mode: str) -> np.ndarray:
     import cv2
 
     cv2.setNumThreads(1)  # results must not depend on the machine's thread count
+    # OpenCV's selective search ranks regions with the C library's rand(): reseed it as a
+    # fresh process has it, so the proposals never depend on what ran before
+    ctypes.CDLL(None).srand(1)
     ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     ss.setBaseImage(bgr)
     {"fast": ss.switchToSelectiveSearchFast, "quality": ss.switchToSelectiveSearchQuality,
