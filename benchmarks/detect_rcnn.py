@@ -11,14 +11,13 @@ R-CNN, CPU. Runs alternate; the figure is the ratio of the medians.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 
 import numpy as np
 import torch
 
+from benchmarks._report import cli
 from explorer.data import shapes
 from explorer.detect.classifier import from_network
 from explorer.detect.fast_rcnn import fast_rcnn_detect
@@ -62,19 +61,13 @@ def run(repeats: int = 3, quick: bool = False) -> list[dict]:
              "fast_rcnn_weights": fast.weights_source, "threads": torch.get_num_threads()}]
 
 
+def describe(r: dict) -> str:
+    return (f"{r['name']}: R-CNN {r['baseline_s']:.2f} s, Fast R-CNN "
+            f"{r['value_s'] * 1e3:.0f} ms")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    results = run(args.repeats)
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    for r in results:
-        print(f"{r['name']}: R-CNN {r['baseline_s']:.2f} s, Fast R-CNN "
-              f"{r['value_s'] * 1e3:.0f} ms -> {r['ratio']:.1f}x (target {r['target']}) "
-              f"{'OK' if r['ok'] else 'MISSED'}")
+    cli(__doc__, run, describe, repeats=3)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ to float rounding (see explorer/detect/sliding.py).
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 
 import numpy as np
 import torch
 
+from benchmarks._report import cli
 from explorer.data import shapes
 from explorer.detect.classifier import from_network
 from explorer.detect.sliding import slide
@@ -58,20 +57,14 @@ def run(repeats: int = 3, quick: bool = False) -> list[dict]:
     return [measure(n, repeats) for n in ("tinyvgg-shapes", "mtcnn-pnet")]
 
 
+def describe(r: dict) -> str:
+    return (f"{r['name']}: {r['windows']} windows, max |naive - shared| = "
+            f"{r['max_abs_diff']:.2g}; naive {r['baseline_s']:.2f} s, shared "
+            f"{r['value_s'] * 1e3:.0f} ms")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    results = run(args.repeats)
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    for r in results:
-        print(f"{r['name']}: {r['windows']} windows, naive {r['baseline_s']:.2f} s, shared "
-              f"{r['value_s'] * 1e3:.0f} ms -> {r['ratio']:.1f}x (target {r['target']}) "
-              f"{'OK' if r['ok'] else 'MISSED'}; max |naive - shared| = "
-              f"{r['max_abs_diff']:.2g}")
+    cli(__doc__, run, describe, repeats=3)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,12 @@ both sides alike; the figure is the ratio of the medians.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 
 import torch
 
+from benchmarks._report import cli
 from explorer.core.trace import layer_table, trace
 from explorer.nets.registry import load_network
 
@@ -49,19 +48,13 @@ def run(repeats: int = 10) -> list[dict]:
     return [measure(n, repeats) for n in ("vgg16", "resnet18")]
 
 
+def describe(r: dict) -> str:
+    return (f"{r['name']}: plain {r['baseline_s'] * 1e3:.1f} ms, traced "
+            f"{r['value_s'] * 1e3:.1f} ms")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=10)
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    results = run(args.repeats)
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return
-    for r in results:
-        print(f"{r['name']}: plain {r['baseline_s'] * 1e3:.1f} ms, traced "
-              f"{r['value_s'] * 1e3:.1f} ms -> {r['ratio']:.3f}x (target {r['target']}) "
-              f"{'OK' if r['ok'] else 'MISSED'}")
+    cli(__doc__, run, describe, repeats=10)
 
 
 if __name__ == "__main__":
