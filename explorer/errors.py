@@ -1,5 +1,5 @@
 """Errors a person can cause and fix. Each becomes one clear line (CLI exit code 2)
-or one message box (GUI); anything else is a bug and keeps its traceback."""
+or one message (GUI); anything else is a bug and keeps its traceback."""
 
 
 class UserError(Exception):
@@ -11,4 +11,11 @@ class ImageError(UserError):
 
 
 class ModelError(UserError):
-    """A network or weights file that cannot be loaded."""
+    """A network or weights file that cannot be loaded, or that cannot run."""
+
+
+class Cancelled(Exception):  # noqa: N818 - the name says what happened, as asyncio's does
+    """Raised by :meth:`explorer.core.tasks.Task.check` once the person asked to stop.
+
+    Not a :class:`UserError`: nobody did anything wrong. The window turns it into a quiet
+    stop, the command line into exit code 130 with nothing half-written."""
