@@ -216,8 +216,8 @@ def draw_cost(model: str, size: int, repeats: int) -> dict:
     if app is None:
         return {**row, "baseline_s": None, "value_s": None, "ratio": None, "ok": None,
                 "note": "skipped: no Qt"}
-    from explorer.gui.canvas import ImageCanvas, lookup_table
-    from explorer.gui.live_view import _blit
+    from explorer.gui.common.canvas import ImageCanvas, lookup_table
+    from explorer.gui.live.section import _blit
     from explorer.live.engine import LiveEngine
     from explorer.live.sources import SyntheticSource
 
@@ -255,7 +255,7 @@ def screen_rate(model: str, size: int, device: str, target: float, seconds: floa
                 "fps": None, "note": "skipped: no Qt, or no headless figure to compare"}
     from PySide6.QtCore import QCoreApplication
 
-    from explorer.gui.live_view import LiveView
+    from explorer.gui.live.section import LiveView
 
     view = LiveView(device=device)
     view.synthetic_size = (size, size)

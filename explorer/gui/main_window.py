@@ -34,16 +34,16 @@ from PySide6.QtWidgets import (
 from explorer.core.device import pick_device
 from explorer.core.images import IMAGE_FILTER
 from explorer.errors import ImageError, ModelError, UserError
-from explorer.gui import messages
-from explorer.gui.feature_view import ChannelView, FeatureView
-from explorer.gui.filter_view import FilterView
-from explorer.gui.image_panel import ImagePanel
-from explorer.gui.layer_info import LayerInfoPanel
-from explorer.gui.layer_tree import LayerTree
+from explorer.gui.common import messages
+from explorer.gui.explore.feature_view import ChannelView, FeatureView
+from explorer.gui.explore.filter_view import FilterView
+from explorer.gui.explore.image_panel import ImagePanel
+from explorer.gui.explore.layer_info import LayerInfoPanel
+from explorer.gui.explore.layer_tree import LayerTree
 from explorer.gui.loading import ImageSpec, LoadRequest, LoadResult, NetSpec, run_request
-from explorer.gui.network_panel import NetworkPanel
-from explorer.gui.predictions import PredictionsPanel
-from explorer.gui.workers import JobRunner
+from explorer.gui.explore.network_panel import NetworkPanel
+from explorer.gui.explore.predictions import PredictionsPanel
+from explorer.gui.common.workers import JobRunner
 from explorer.nets import shipped
 from explorer.nets.registry import DEFAULT_IMAGE, DEFAULT_MODEL, list_models
 
@@ -202,11 +202,11 @@ class MainWindow(QMainWindow):
     #: time it is shown, so the window opens fast and a class that never leaves Explore
     #: never pays for the rest.
     SECTIONS = [
-        ("Detection", "explorer.gui.detection_tab", "DetectionTab"),
-        ("Segmentation", "explorer.gui.segmentation_tab", "SegmentationTab"),
+        ("Detection", "explorer.gui.detect.section", "DetectionTab"),
+        ("Segmentation", "explorer.gui.segment.section", "SegmentationTab"),
         ("Lab", "explorer.gui.lab", "LabPanel"),
-        ("Live", "explorer.gui.live_view", "LiveView"),
-        ("Why && training", "explorer.gui.insight_tab", "InsightTab"),
+        ("Live", "explorer.gui.live.section", "LiveView"),
+        ("Why && training", "explorer.gui.insight.section", "InsightTab"),
     ]
 
     def _build_sections(self) -> None:

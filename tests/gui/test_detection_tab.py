@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.gui.detection_tab import METHODS, DetectionTab, heat_image, rect_path
+from explorer.gui.detect.section import METHODS, DetectionTab, heat_image, rect_path
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_the_next_request_after_a_cancel_does_not_bring_the_cancelled_one_back(w
 
 
 def test_segmentation_scoring_stops_within_a_second(qtbot):
-    from explorer.gui.segmentation_tab import SegmentationTab
+    from explorer.gui.segment.section import SegmentationTab
 
     tab = SegmentationTab()
     qtbot.addWidget(tab, before_close_func=lambda w: w.shutdown())

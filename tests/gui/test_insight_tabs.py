@@ -6,7 +6,7 @@ import pytest
 from PIL import Image as PILImage
 
 from explorer.core.images import Image
-from explorer.gui.insight_tab import InsightTab
+from explorer.gui.insight.section import InsightTab
 from explorer.nets.registry import load_network
 
 
@@ -118,7 +118,7 @@ def test_segmenter_is_refused_with_a_message(tab):
 
 
 def test_private_copy_drops_hooks_and_is_made_once():
-    from explorer.gui.insight_common import private_copy
+    from explorer.gui.insight.common import private_copy
 
     net = load_network("lenet5-digits")
     seen = []

@@ -6,7 +6,7 @@ import time
 import pytest
 import torch
 
-from explorer.gui.live_view import LiveView
+from explorer.gui.live.section import LiveView
 from explorer.nets.registry import load_network
 
 

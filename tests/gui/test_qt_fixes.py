@@ -4,7 +4,7 @@ import sys
 
 from PySide6.QtWidgets import QLabel
 
-from explorer.gui import qt_fixes
+from explorer.gui.common import qt_fixes
 
 
 def test_leak_is_detected_and_pinned(qapp):

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from explorer.gui.segmentation_tab import SegmentationTab, heat_rgba
+from explorer.gui.segment.section import SegmentationTab, heat_rgba
 from explorer.segment.run import SHIPPED_SEGMENTERS
 
 
@@ -93,7 +93,7 @@ def test_wrong_size_mask_is_reported_not_raised(tab):
 
 
 def test_held_out_scores_fill_the_table(tab, qtbot, monkeypatch):
-    import explorer.gui.segmentation_tab as mod
+    import explorer.gui.segment.section as mod
 
     monkeypatch.setattr(mod, "HELD_OUT_SCENES", 2)
     tab.evaluate_held_out()
@@ -144,7 +144,7 @@ def test_hidden_tab_runs_when_shown(qtbot):
 def test_open_mask(tab, qtbot, tmp_path, monkeypatch):
     from PIL import Image as PILImage
 
-    from explorer.gui import messages
+    from explorer.gui.common import messages
 
     tab.set_scene(6)
     _wait(tab, qtbot)

@@ -265,7 +265,7 @@ def test_hovering_a_unit_outlines_its_receptive_field(window):
 
 
 def test_state_dict_file_loads_into_the_chosen_network(window, tmp_path, monkeypatch):
-    from explorer.gui import messages
+    from explorer.gui.common import messages
 
     path = tmp_path / "mine.pt"
     state = {k: v.clone() for k, v in window.network.module.state_dict().items()}
@@ -284,7 +284,7 @@ def test_state_dict_file_loads_into_the_chosen_network(window, tmp_path, monkeyp
 
 
 def test_pickled_module_needs_trust(window, tmp_path, monkeypatch):
-    from explorer.gui import messages
+    from explorer.gui.common import messages
 
     path = tmp_path / "whole.pt"
     module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(),
@@ -306,7 +306,7 @@ def test_pickled_module_needs_trust(window, tmp_path, monkeypatch):
 
 
 def test_network_that_cannot_run_on_its_input_is_a_clear_error(window, tmp_path, monkeypatch):
-    from explorer.gui import messages
+    from explorer.gui.common import messages
 
     path = tmp_path / "fixed.pt"
     # a fixed-size head: from a file the explorer assumes 224 x 224, which does not fit
@@ -321,7 +321,7 @@ def test_network_that_cannot_run_on_its_input_is_a_clear_error(window, tmp_path,
 
 
 def test_download_only_when_confirmed(window, monkeypatch):
-    from explorer.gui import messages
+    from explorer.gui.common import messages
 
     asked = []
     monkeypatch.setattr(messages, "confirm", lambda *a: asked.append(a) or False)
@@ -405,7 +405,7 @@ def test_kernels_tab_shows_the_current_conv_layer(window):
 def test_file_menu_saves_the_window_as_png(window, tmp_path, monkeypatch):
     from PySide6.QtGui import QImage
 
-    from explorer.gui import messages
+    from explorer.gui.common import messages
 
     out = tmp_path / "slide.png"
     monkeypatch.setattr(messages, "ask_save_file", lambda *a: str(out))

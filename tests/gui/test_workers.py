@@ -3,7 +3,7 @@
 import threading
 
 from explorer.errors import ImageError
-from explorer.gui.workers import JobRunner
+from explorer.gui.common.workers import JobRunner
 
 
 def test_newer_request_supersedes_running_one(qtbot):

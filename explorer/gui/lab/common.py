@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.canvas import lookup_table, owning_popups
+from explorer.gui.common.canvas import lookup_table, owning_popups
 
 #: highlight colours, chosen to stay distinct on grey cells and for colour-blind viewers
 WINDOW = QColor("#ffd60a")  # the kernel / pooling window

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.errors import UserError
-from explorer.gui.canvas import ImageCanvas, lookup_table
+from explorer.gui.common.canvas import ImageCanvas, lookup_table
 from explorer.gui.lab.common import (
     PADDED,
     TARGET,

@@ -19,7 +19,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from explorer.gui.canvas import owning_popups
+from explorer.gui.common.canvas import owning_popups
 from explorer.gui.lab.common import ImageGrid, LabPage, big_label, style_plot
 from explorer.gui.lab.digit_input import to_lenet_input
 

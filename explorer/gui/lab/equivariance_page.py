@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.canvas import owning_popups
+from explorer.gui.common.canvas import owning_popups
 from explorer.gui.lab import netpick
 from explorer.gui.lab.common import ImageGrid, LabPage, SampleChooser, big_label, style_plot
-from explorer.gui.workers import JobContext, JobRunner
+from explorer.gui.common.workers import JobContext, JobRunner
 
 
 def _layer_mosaic(act: torch.Tensor, lo: float, hi: float, most: int = 16) -> np.ndarray:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidg
 from explorer.gui.lab import netpick
 from explorer.gui.lab.common import LabPage
 from explorer.gui.lab.params_page import fill_rows, table_widget
-from explorer.gui.workers import JobContext, JobRunner
+from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.lab import rf
 
 #: (title, registry name, input (C, H, W), module prefix or None for the whole network)

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.canvas import ImageCanvas, lookup_table, owning_popups
+from explorer.gui.common.canvas import ImageCanvas, lookup_table, owning_popups
 from explorer.gui.lab import netpick
 from explorer.gui.lab.common import LabPage, SampleChooser, big_label, style_plot
-from explorer.gui.workers import JobContext, JobRunner
+from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.lab import rf
 
 #: lab model name -> registry name

@@ -44,8 +44,8 @@ from PySide6.QtWidgets import (
 from explorer.core.device import pick_device
 from explorer.core.network import Network
 from explorer.errors import UserError
-from explorer.gui import messages
-from explorer.gui.canvas import COLORMAP_NAMES, ImageCanvas, lookup_table
+from explorer.gui.common import messages
+from explorer.gui.common.canvas import COLORMAP_NAMES, ImageCanvas, lookup_table
 from explorer.live.engine import FpsMeter, LiveEngine, LiveResult
 from explorer.live.sources import VIDEO_FILTER, CameraSource, SyntheticSource, VideoFileSource
 

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.canvas import ImageCanvas, lookup_table
-from explorer.gui.insight_common import InsightPanel, private_copy
-from explorer.gui.workers import JobContext
+from explorer.gui.common.canvas import ImageCanvas, lookup_table
+from explorer.gui.insight.common import InsightPanel, private_copy
+from explorer.gui.common.workers import JobContext
 from explorer.insight.cam import METHODS
 
 

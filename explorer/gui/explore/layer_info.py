@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
-from explorer.gui.layer_tree import shape_text
+from explorer.gui.explore.layer_tree import shape_text
 
 
 def _pair(value) -> str:

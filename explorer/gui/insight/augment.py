@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.canvas import ImageCanvas
-from explorer.gui.insight_common import InsightPanel, caption_sheet, private_copy
-from explorer.gui.workers import JobContext
+from explorer.gui.common.canvas import ImageCanvas
+from explorer.gui.insight.common import InsightPanel, caption_sheet, private_copy
+from explorer.gui.common.workers import JobContext
 
 COLS = 6
 

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from torch import nn
 
 from explorer.core.filters import filter_image
-from explorer.gui.canvas import ImageCanvas, lookup_table
+from explorer.gui.common.canvas import ImageCanvas, lookup_table
 
 
 class FilterView(QWidget):

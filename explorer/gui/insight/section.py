@@ -13,12 +13,12 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
-from explorer.gui.insight_augment import AugmentPanel
-from explorer.gui.insight_cam import CamPanel
-from explorer.gui.insight_common import InsightPanel
-from explorer.gui.insight_compare import ComparePanel
-from explorer.gui.insight_finetune import FinetunePanel
-from explorer.gui.insight_neighbours import NeighboursPanel
+from explorer.gui.insight.augment import AugmentPanel
+from explorer.gui.insight.cam import CamPanel
+from explorer.gui.insight.common import InsightPanel
+from explorer.gui.insight.compare import ComparePanel
+from explorer.gui.insight.finetune import FinetunePanel
+from explorer.gui.insight.neighbours import NeighboursPanel
 
 
 class InsightTab(QWidget):

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.canvas import owning_popups
-from explorer.gui.insight_common import InsightPanel, private_copy
-from explorer.gui.workers import JobContext
+from explorer.gui.common.canvas import owning_popups
+from explorer.gui.insight.common import InsightPanel, private_copy
+from explorer.gui.common.workers import JobContext
 
 
 class ComparePanel(InsightPanel):

@@ -1,6 +1,6 @@
 """What the insight panels share: the window's network and image, a worker, a status line.
 
-Each panel runs its work in its own :class:`~explorer.gui.workers.JobRunner` on a private
+Each panel runs its work in its own :class:`~explorer.gui.common.workers.JobRunner` on a private
 copy of the network: the insight tools hook layers (forward hooks, Grad-CAM's gradient
 hooks), and a trace the main window runs at the same moment on the same module would
 otherwise feed those hooks too.
@@ -17,7 +17,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 
 from explorer.core.images import Image
-from explorer.gui.workers import JobRunner
+from explorer.gui.common.workers import JobRunner
 
 _COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

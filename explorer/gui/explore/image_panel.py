@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from explorer.data.samples import SAMPLE_NAMES
-from explorer.gui.canvas import ImageCanvas
+from explorer.gui.common.canvas import ImageCanvas
 
 #: what the sample combo shows when the picture is not one of the samples
 OWN_IMAGE = "(your image)"

@@ -8,7 +8,7 @@ receptive field (solid box), the box holding 95 % of its gradient (dashed) and t
 itself as a heat map: the lecture's "large context versus sharp boundaries" made visible.
 
 All computing happens in :mod:`explorer.segment` through two
-:class:`~explorer.gui.workers.JobRunner` s (runs, and clicked pixels): this widget only draws.
+:class:`~explorer.gui.common.workers.JobRunner` s (runs, and clicked pixels): this widget only draws.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
 from explorer.core import colormaps
 from explorer.core.images import Image
 from explorer.errors import UserError
-from explorer.gui.canvas import ImageCanvas
-from explorer.gui.workers import JobContext, JobRunner
+from explorer.gui.common.canvas import ImageCanvas
+from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.segment import colors
 from explorer.segment.compare import (
     DISAGREE_COLOURS,
@@ -381,7 +381,7 @@ class SegmentationTab(QWidget):
 
     def ask_mask(self) -> None:
         """Ask for a ground-truth mask PNG for the current picture and score against it."""
-        from explorer.gui import messages
+        from explorer.gui.common import messages
         from explorer.segment.run import load_mask
 
         if self._source is None:

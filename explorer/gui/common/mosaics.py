@@ -21,7 +21,7 @@ import torch
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
 
 from explorer.core.mosaic import Mosaic, mosaic
-from explorer.gui.canvas import to_indexed
+from explorer.gui.common.canvas import to_indexed
 
 
 class MosaicKey(NamedTuple):

@@ -8,7 +8,7 @@ pyramid level, the final boxes with class and score, and the ground truth of a s
 score map filling in behind them.
 
 All computing is :class:`explorer.detect.pipeline.Detector`, run in a
-:class:`~explorer.gui.workers.JobRunner`; this widget only draws.
+:class:`~explorer.gui.common.workers.JobRunner`; this widget only draws.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from explorer.core.images import Image
 from explorer.detect.boxes import Detections
 from explorer.detect.draw import PALETTE
 from explorer.errors import UserError
-from explorer.gui.canvas import ImageCanvas
-from explorer.gui.workers import Cancelled, JobContext, JobRunner
+from explorer.gui.common.canvas import ImageCanvas
+from explorer.gui.common.workers import Cancelled, JobContext, JobRunner
 
 #: (label in the combo box, pipeline method, head)
 METHODS = [

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.core.mosaic import Mosaic, as_maps
-from explorer.gui.canvas import (
+from explorer.gui.common.canvas import (
     COLORMAP_NAMES,
     ImageCanvas,
     colormap,
@@ -31,7 +31,7 @@ from explorer.gui.canvas import (
     lookup_table,
     owning_popups,
 )
-from explorer.gui.mosaics import MosaicKey, MosaicService, Tiles
+from explorer.gui.common.mosaics import MosaicKey, MosaicService, Tiles
 
 HOVER_HINT = "Hover: value · click: enlarge"
 NORMALISATIONS = {"per channel": "channel", "per layer": "layer"}

@@ -1,0 +1,1 @@
+"""Shared widgets and plumbing of the window: workers, canvas, mosaics, messages."""

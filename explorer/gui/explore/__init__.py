@@ -1,0 +1,1 @@
+"""The Explore section: layer tree, mosaics, channel view, kernels, predictions."""

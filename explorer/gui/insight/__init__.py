@@ -1,0 +1,1 @@
+"""The Why & training section: CAMs, neighbours, augmentation, transfer learning."""

@@ -1,0 +1,1 @@
+"""The Live section: camera, video or moving shapes through the network."""

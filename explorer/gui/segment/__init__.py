@@ -1,0 +1,1 @@
+"""The Segmentation section: FCN, dilated FCN and U-Net side by side."""
