@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from explorer.errors import UserError
+from explorer.errors import Cancelled, UserError
 
 #: Modules that add subcommands, in the order `--help` lists them.
 COMMAND_MODULES = [
@@ -80,6 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, Cancelled):
+        print("cancelled: nothing was written", file=sys.stderr)
         return 130

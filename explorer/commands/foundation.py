@@ -2,73 +2,31 @@
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-import numpy as np
-
+from explorer.commands.args import (  # noqa: F401 - the shared arguments live in args
+    add_image_arg,
+    add_network_args,
+    find_layer,
+    load_image_arg,
+    network_from_args,
+    out_png,
+    save_png,
+)
 from explorer.errors import UserError
 
 
-def add_network_args(p: argparse.ArgumentParser, required: bool = False) -> None:
-    from explorer.nets.registry import DEFAULT_MODEL
+def _traced(args):
+    """The picture and network the arguments name, traced once (app.tracing)."""
+    import sys
 
-    p.add_argument("--model", "-m", required=required, default=None if required else
-                   DEFAULT_MODEL, help="network name (see `cnn-explorer models`), or 'file'")
-    p.add_argument("--weights", "-w", help="state dict (or TorchScript file) to load")
-    p.add_argument("--trust-pickle", action="store_true",
-                   help="allow --weights to be a whole pickled module (runs its code)")
-    p.add_argument("--download", action="store_true",
-                   help="download torchvision's ImageNet weights if they are not cached")
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
+    from explorer.app.tracing import trace_picture, warning_of
 
-
-def add_image_arg(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--image", "-i", required=required,
-                   help="image file, or sample:NAME (e.g. sample:astronaut)")
-
-
-def load_image_arg(spec: str):
-    from explorer.core.images import load_image
-    from explorer.data.samples import load_sample
-
-    if spec.startswith("sample:"):
-        return load_sample(spec.split(":", 1)[1])
-    return load_image(spec)
-
-
-def network_from_args(args):
-    from explorer.nets.registry import load_network
-
-    def progress(frac: float, msg: str) -> None:
-        print(f"\r{msg} ({frac:.0%})", end="", flush=True,
-              file=__import__("sys").stderr)
-
-    return load_network(args.model, args.weights, download=args.download,
-                        trust_pickle=args.trust_pickle, device=args.device,
-                        progress=progress)
-
-
-def save_png(rgb: np.ndarray, out: str) -> None:
-    from PIL import Image as PILImage
-
-    path = Path(out)
-    if not path.parent.exists():
-        raise UserError(f"{out}: the folder {path.parent} does not exist")
-    try:
-        PILImage.fromarray(rgb).save(path)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{out}: could not write the image ({exc})") from None
-
-
-def _layer(layers, name: str):
-    for layer in layers:
-        if layer.name == name:
-            return layer
-    names = [lay.name for lay in layers]
-    close = [n for n in names if name in n][:5] or names[:5]
-    raise UserError(f"no layer {name!r}; layers include {', '.join(close)} "
-                    "(see `cnn-explorer layers`)")
+    image = load_image_arg(args.image)
+    net = network_from_args(args)
+    tr, _picture, note = trace_picture(net, image)
+    for line in (note, warning_of(tr)):
+        if line:
+            print(f"note: {line}", file=sys.stderr)
+    return image, net, tr
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -87,11 +45,11 @@ def cmd_models(args) -> int:
 
 
 def cmd_layers(args) -> int:
+    from explorer.app.tracing import layers_of
     from explorer.cli import emit
-    from explorer.core.trace import layer_table
 
     net = network_from_args(args)
-    layers = layer_table(net)
+    layers = layers_of(net)
     total = sum(p.numel() for p in net.module.parameters())
     lines = [f"{'layer':40s} {'type':22s} {'output':18s} {'params':>12s} {'RF':>7s} "
              f"{'jump':>5s}"]
@@ -110,33 +68,22 @@ def cmd_layers(args) -> int:
     return 0
 
 
-def _traced(args):
-    import sys
-
-    from explorer.core.device import run_with_oom_fallback
-    from explorer.core.network import preprocess
-    from explorer.core.trace import trace
-
-    image = load_image_arg(args.image)
-    net = network_from_args(args)
-
-    def forward(device):
-        net.to(device)
-        return trace(net, preprocess(net, image))
-
-    # a GPU that runs out of memory is not the person's fault: finish on the CPU, say so
-    tr, _device, note = run_with_oom_fallback(forward, net.device)
-    if note:
-        print(f"note: {note}", file=sys.stderr)
-    return image, net, tr
-
-
 def cmd_predict(args) -> int:
+    from explorer.app import checks
+    from explorer.app.tracing import nonfinite_from
     from explorer.cli import emit
 
+    checks.count("--topk", args.topk, 1, 100_000)
     image, net, tr = _traced(args)
+    bad = nonfinite_from(tr)
+    if bad:
+        raise UserError(f"{net.name} on {image.name}: {bad}, so it predicts nothing")
     if tr.probs is None:
-        raise UserError(f"{net.name} is a {net.task} network; it does not predict a class")
+        if net.task != "classify":
+            raise UserError(f"{net.name} is a {net.task} network; it does not predict a class")
+        shape = "x".join(map(str, tr.output.shape)) if tr.output is not None else "?"
+        raise UserError(f"{net.name}'s output is a {shape} tensor; predict needs one score "
+                        "per class (1xK)")
     top = tr.topk(args.topk)
     warn = "  (random weights: these predictions mean nothing)" if net.random_weights else ""
     text = "\n".join(f"{p:7.2%}  {'#' * round(p * 30):30s} {label}" for label, p in top)
@@ -152,25 +99,38 @@ def cmd_features(args) -> int:
     from explorer.core import colormaps
     from explorer.core.mosaic import mosaic
 
+    out_png(args.out)
     image, net, tr = _traced(args)
-    info = _layer(tr.layers, args.layer)
-    m = mosaic(tr.activation(info.name), normalize=args.normalize)
+    info = find_layer(tr.layers, args.layer)
+    act = tr.activation(info.name)
+    if act.dim() != 3:
+        raise UserError(f"{info.name} gives a {'x'.join(map(str, act.shape))} output, not "
+                        "feature maps; choose a convolution or pooling layer")
+    stats = act.detach().float().nan_to_num().flatten(1)
+    act = act.nan_to_num()  # NaN is reported above, drawn as 0
+    m = mosaic(act, normalize=args.normalize)
     save_png(colormaps.enlarge(colormaps.apply(m.image, args.cmap)), args.out)
     emit(args, {"model": net.name, "layer": info.name, "shape": list(info.out_shape),
-                "channels": m.channels, "rows": m.rows, "cols": m.cols, "out": args.out},
+                "channels": m.channels, "rows": m.rows, "cols": m.cols, "out": args.out,
+                "per_channel": [{"channel": c, "min": lo, "max": hi, "mean": mu}
+                                for c, (lo, hi, mu) in enumerate(zip(
+                                    stats.min(1).values.tolist(),
+                                    stats.max(1).values.tolist(),
+                                    stats.mean(1).tolist()))]},
          f"{info.name} {info.type} {'x'.join(map(str, info.out_shape))}: "
          f"{m.channels} maps in a {m.rows}x{m.cols} mosaic -> {args.out}")
     return 0
 
 
 def cmd_filters(args) -> int:
+    from explorer.app.tracing import layers_of
     from explorer.cli import emit
     from explorer.core import colormaps
     from explorer.core.filters import filter_image
-    from explorer.core.trace import layer_table
 
+    out_png(args.out)
     net = network_from_args(args)
-    info = _layer(layer_table(net), args.layer)
+    info = find_layer(layers_of(net), args.layer)
     module = net.module.get_submodule(info.name)
     try:
         f = filter_image(module)

@@ -18,11 +18,21 @@ def pick_device(name: str | None = None) -> torch.device:
     if name in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("CUDA was asked for but no CUDA GPU is available; use --device cpu")
+        device = torch.device(str(name).strip().lower())
+    except (RuntimeError, ValueError):
+        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        # mps, xpu, meta, ...: torch knows them, but the explorer is tested on CPU and CUDA
+        # only, and "meta" holds no numbers at all
+        raise UserError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError("CUDA was asked for but no CUDA GPU is available; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"there is no {device}: this machine has "
+                            f"{torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "cpu" and device.index not in (None, 0):
+        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
     return device
 
 

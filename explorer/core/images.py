@@ -29,14 +29,36 @@ IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in EXTENSIONS) + ");;All file
 
 
 @dataclass
+class GroundTruth:
+    """What is known to be in a picture (a shapes scene, say).
+
+    boxes (np.float32 [N, 4]) x1, y1, x2, y2 in pixels; labels (np.int64 [N]) indices into
+    `class_names`; mask (np.int64 [H, W] or None) the class of each pixel."""
+
+    boxes: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    mask: np.ndarray | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """The class name of each box."""
+        return [self.class_names[int(i)] for i in self.labels]
+
+
+@dataclass
 class Image:
-    """An image ready for the networks: ``array`` is float32 [H, W, 3] in [0, 1]."""
+    """A picture ready for the networks: ``array`` is float32 [H, W, 3] in [0, 1], with
+    where it came from and, when known, its ground truth."""
 
     array: np.ndarray
     name: str
     path: Path | None = None
     #: what the source was, for the status bar: e.g. "PNG 512x512 RGBA"
     info: str = ""
+    #: the spec it was opened from ("scene:5", "sample:chelsea", a path), if any
+    source: str = ""
+    truth: GroundTruth | None = None
 
     @property
     def size(self) -> tuple[int, int]:

@@ -30,9 +30,9 @@ def _sklearn(filename: str) -> Callable[[], np.ndarray]:
 
 
 def _shapes_scene() -> np.ndarray:
-    from explorer.data.shapes import make_scene
+    from explorer.data.shapes import sample_scene
 
-    return make_scene(7, size=(128, 128)).image
+    return sample_scene().image
 
 
 def _shapes_crop() -> np.ndarray:

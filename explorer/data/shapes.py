@@ -338,6 +338,21 @@ def scene_set(n: int, seed: int, size: int = 128) -> list[Scene]:
     return [make_scene(np.random.default_rng((seed, i)), (size, size)) for i in range(n)]
 
 
+def held_out_scene(index: int, size: int = 128) -> Scene:
+    """Held-out scene number `index`: the same picture as ``scene_set(n, TEST_SEED)[index]``,
+    so "scene 5" is one picture in every command, section and evaluation."""
+    return make_scene(np.random.default_rng((TEST_SEED, int(index))), (size, size))
+
+
+#: the "shapes" sample picture is this scene (explorer.data.samples)
+SAMPLE_SCENE_SEED = 7
+
+
+def sample_scene() -> Scene:
+    """The "shapes" sample: one 128x128 scene with its ground truth."""
+    return make_scene(SAMPLE_SCENE_SEED, size=(128, 128))
+
+
 def scenes_to_tensors(scenes: list[Scene]) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack scenes into (images Tensor[N, 3, H, W] in [0, 1], masks Tensor[N, H, W] int64)."""
     X = torch.from_numpy(np.stack([s.image for s in scenes])).permute(0, 3, 1, 2).contiguous()

@@ -10,8 +10,8 @@ from explorer.errors import UserError
 
 def _first_image(model: str) -> str:
     """The sample that suits `model` (a shipped network's own), else the default."""
+    from explorer.app.networks import DEFAULT_IMAGE
     from explorer.nets import shipped
-    from explorer.nets.registry import DEFAULT_IMAGE
 
     spec = shipped.load_all().get(model)
     return spec.default_image if spec is not None and spec.default_image else DEFAULT_IMAGE
@@ -53,8 +53,8 @@ def run_gui(model: str | None = None, image: str | None = None,
     Explore. Returns the exit code: 0, or 2 when the screenshot's network or image could not be
     loaded (the window, showing the error, is still saved).
     """
+    from explorer.app.networks import DEFAULT_MODEL
     from explorer.gui.main_window import MainWindow
-    from explorer.nets.registry import DEFAULT_MODEL
 
     app = make_app()
     try:

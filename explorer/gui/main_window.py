@@ -31,21 +31,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.app.networks import NetSpec
+from explorer.app.policy import LoadPolicy
+from explorer.app.tracing import LoadResult, run_request
 from explorer.core.device import pick_device
 from explorer.core.images import IMAGE_FILTER
-from explorer.errors import ImageError, ModelError, UserError
+from explorer.errors import UserError
 from explorer.gui.common import messages
+from explorer.gui.common.workers import JobRunner
 from explorer.gui.explore.feature_view import ChannelView, FeatureView
 from explorer.gui.explore.filter_view import FilterView
 from explorer.gui.explore.image_panel import ImagePanel
 from explorer.gui.explore.layer_info import LayerInfoPanel
 from explorer.gui.explore.layer_tree import LayerTree
-from explorer.gui.loading import ImageSpec, LoadRequest, LoadResult, NetSpec, run_request
 from explorer.gui.explore.network_panel import NetworkPanel
 from explorer.gui.explore.predictions import PredictionsPanel
-from explorer.gui.common.workers import JobRunner
-from explorer.nets import shipped
-from explorer.nets.registry import DEFAULT_IMAGE, DEFAULT_MODEL, list_models
+from explorer.nets.registry import list_models
 
 #: how many layers after the current one get their mosaics made ahead of time
 PREFETCH = 2
@@ -114,15 +115,13 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setStyleSheet(STYLE)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
-        self.network = None
-        self.image = None
-        self.sample: str | None = None
+        #: what is loaded and asked for (explorer.app.policy, testable without Qt)
+        self.policy = LoadPolicy(self.device)
         self.trace = None
         self.picture = None
         #: messages shown in the error banner, oldest first (tests read it)
         self.errors: list[str] = []
         self._modules: dict = {}
-        self._pending: tuple[NetSpec | None, ImageSpec | None] = (None, None)
         self.runner = JobRunner(self)
         self._build()
         self._build_menu()
@@ -335,52 +334,42 @@ class MainWindow(QMainWindow):
         return self.sections.addTab(scroll, title)
 
     # -- requests ---------------------------------------------------------------------
-    def load(self, network: str | NetSpec | None = None, image: str | ImageSpec | None = None,
+    @property
+    def network(self):
+        return self.policy.network
+
+    @property
+    def image(self):
+        return self.policy.image
+
+    @property
+    def sample(self) -> str | None:
+        return self.policy.sample
+
+    def load(self, network: str | NetSpec | None = None, image: str | None = None,
              *, keep_banner: bool = False) -> int:
-        """Ask for a new network and/or image (names, paths or specs); returns the request
-        id. What is not asked for stays as it is; the answer arrives on the GUI thread.
-        A new request dismisses the error banner unless `keep_banner`."""
+        """Ask for a new network and/or picture (a name or NetSpec; a picture spec in
+        explorer.app.pictures' grammar); returns the request id. What is not asked for
+        stays as it is; the answer arrives on the GUI thread. A new request dismisses the
+        error banner unless `keep_banner`."""
         if not keep_banner:
             self.error_banner.hide()
         net_spec = NetSpec(network) if isinstance(network, str) else network
-        image_spec = ImageSpec.parse(image) if isinstance(image, str) else image
-        # a request still in flight is superseded, but what it asked for is not forgotten:
-        # a new image while a network loads still gets that network
-        net_spec = net_spec or self._pending[0]
-        image_spec = image_spec or self._pending[1]
-        # nothing loaded yet (the first request failed): bring the chosen network or the
-        # default picture along, so any one choice gives a working window
-        if net_spec is None and self.network is None:
-            net_spec = NetSpec(self.network_panel.chosen_name or DEFAULT_MODEL)
-        if image_spec is None and self.image is None:
-            image_spec = ImageSpec.parse(DEFAULT_IMAGE)
-        request = LoadRequest(
-            device=self.device,
-            network=None if net_spec else self.network,
-            net_spec=net_spec,
-            image=None if image_spec else self.image,
-            image_spec=image_spec,
-            sample=self.sample,
-        )
-        self._pending = (net_spec, image_spec)
-        if net_spec is not None and self.network_panel.combo.findData(net_spec.name) >= 0:
+        request = self.policy.request(net_spec, image, self.network_panel.chosen_name)
+        return self._submit(request)
+
+    def _submit(self, request) -> int:
+        spec = request.net_spec
+        if spec is not None and self.network_panel.combo.findData(spec.name) >= 0:
             # the combo follows the request at once; a failure puts it back
-            self.network_panel.combo.setCurrentIndex(
-                self.network_panel.combo.findData(net_spec.name))
+            self.network_panel.combo.setCurrentIndex(self.network_panel.combo.findData(spec.name))
         return self.runner.submit(lambda ctx: run_request(request, ctx))
 
     def choose_network(self, name: str) -> int:
-        """Switch to registry network `name`, keeping the image (or the new network's own
-        sample when the current picture was the old network's default)."""
-        image = None
-        new = shipped.load_all().get(name)
-        old = shipped.SHIPPED.get(self.network.name) if self.network is not None else None
-        if new is not None and new.default_image and (
-            self.image is None
-            or (old is not None and old.default_image and self.sample == old.default_image)
-        ):
-            image = new.default_image
-        return self.load(NetSpec(name), image)
+        """Switch to registry network `name`, keeping the picture (or the new network's own
+        sample when the current picture was the old network's own)."""
+        spec, image = self.policy.choose_network(name)
+        return self.load(spec, image)
 
     def load_image(self, source: str) -> int:
         """Show sample `source` or the image file at path `source`."""
@@ -390,7 +379,7 @@ class MainWindow(QMainWindow):
         """Stop the running load. What is loaded stays; the cancelled request is forgotten,
         so the next one does not bring it back, and the combo shows the loaded network."""
         self.runner.cancel()
-        self._pending = (None, None)
+        self.policy.cancel()
         if self.network is not None:
             self.network_panel.show_network(self.network)
 
@@ -425,8 +414,7 @@ class MainWindow(QMainWindow):
 
     # -- answers (GUI thread) ---------------------------------------------------------
     def _on_loaded(self, result: LoadResult) -> None:
-        self._pending = (None, None)
-        self.network, self.image, self.sample = result.network, result.image, result.sample
+        self.policy.loaded(result)
         self.trace, self.picture = result.trace, result.picture
         self._modules = dict(result.network.module.named_modules())
         net = result.network
@@ -457,32 +445,22 @@ class MainWindow(QMainWindow):
         if result.note:
             message += f" ({result.note})"
         self.statusBar().showMessage(message, 8000)
+        if result.warning:
+            self.show_error(result.warning[0].upper() + result.warning[1:] + ".")
         self._share_with_sections(result)
 
     def _on_failed(self, exc: object, message: str) -> None:
-        net_spec, image_spec = self._pending
-        self._pending = (None, None)
         if isinstance(exc, UserError):
             text = message
         else:  # a bug: say so in one line, keep the traceback on the console
             print(message, file=sys.stderr)
             text = f"Something went wrong: {type(exc).__name__}: {str(exc).splitlines()[0]}"
         self.show_error(text)
+        fallback = self.policy.failed(exc if isinstance(exc, BaseException) else None)
         if self.network is not None:
             self.network_panel.show_network(self.network)  # the combo shows what is loaded
-        elif self.trace is None:
-            self._fall_back(exc, net_spec, image_spec)
-
-    def _fall_back(self, exc: object, net_spec: NetSpec | None,
-                   image_spec: ImageSpec | None) -> None:
-        """Nothing is loaded yet and the first request failed: load what did not fail with
-        the default for what did, so the window opens on something (the banner says why)."""
-        default_image = ImageSpec.parse(DEFAULT_IMAGE)
-        if isinstance(exc, ImageError) and net_spec is not None and image_spec != default_image:
-            self.load(net_spec, default_image, keep_banner=True)
-        elif (isinstance(exc, ModelError) and net_spec is not None
-              and net_spec.name != DEFAULT_MODEL):
-            self.load(NetSpec(DEFAULT_MODEL), image_spec or default_image, keep_banner=True)
+        if fallback is not None:
+            self._submit(fallback)
 
     def show_error(self, text: str) -> None:
         """One clear, non-blocking message: banner plus status bar."""

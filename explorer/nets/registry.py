@@ -29,10 +29,6 @@ from explorer.core.network import IMAGENET_MEAN, IMAGENET_STD, Network
 from explorer.errors import ModelError
 from explorer.nets import shipped
 
-#: what the window opens on: a trained network and a picture that suits it
-DEFAULT_MODEL = "tinyvgg-shapes"
-DEFAULT_IMAGE = "shape-crop"
-
 # torchvision's classification CNNs (its transformers are not convolutional networks)
 _CNN_PREFIXES = ("alexnet", "vgg", "resnet", "resnext", "wide_resnet", "googlenet",
                  "inception", "squeezenet", "mobilenet", "efficientnet", "densenet",
@@ -239,15 +235,51 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
                              ) from None
         raise ModelError(f"{path.name}: not a readable weights file ({first[:160]})"
                          ) from None
-    for key in ("state_dict", "model_state_dict", "model"):  # common checkpoint wrappers
+    for key in ("state_dict", "model_state_dict", "model", "net"):  # checkpoint wrappers
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor)
-                                            for v in obj.values()):
+            break
+    if not isinstance(obj, dict) or not obj:
         raise ModelError(f"{path.name}: does not hold a state dict (name -> tensor)")
-    if obj and all(k.startswith("module.") for k in obj):  # saved from DataParallel
+    bad_keys = [k for k in obj if not isinstance(k, str)]
+    if bad_keys:
+        raise ModelError(f"{path.name}: a state dict's keys are layer names, but this one "
+                         f"has {type(bad_keys[0]).__name__} keys such as {bad_keys[0]!r}")
+    if not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        other = next(k for k, v in obj.items() if not isinstance(v, torch.Tensor))
+        raise ModelError(f"{path.name}: does not hold a state dict (name -> tensor): "
+                         f"{other} is a {type(obj[other]).__name__}")
+    for key, t in obj.items():
+        problem = _tensor_problem(t)
+        if problem:
+            raise ModelError(f"{path.name}: {key} {problem}; weights must be ordinary "
+                             "dense tensors")
+    if all(k.startswith("module.") for k in obj):  # saved from DataParallel
         obj = {k[len("module."):]: v for k, v in obj.items()}
     return obj
+
+
+def _tensor_problem(t: torch.Tensor) -> str | None:
+    """Why `t` cannot be a weight, or None."""
+    if t.is_meta:
+        return "is a meta tensor (it has a shape but no numbers)"
+    if t.layout != torch.strided:
+        return f"is a sparse tensor ({t.layout})"
+    if t.is_quantized:
+        return "is a quantized tensor"
+    if t.is_complex():
+        return "holds complex numbers"
+    return None
+
+
+def nonfinite_weights(state: dict[str, torch.Tensor]) -> str | None:
+    """The first floating-point entry of `state` that holds NaN or inf, described in
+    words, or None."""
+    for key, t in state.items():
+        if t.is_floating_point() and t.numel() and not bool(torch.isfinite(t).all()):
+            what = "NaN" if bool(torch.isnan(t).any()) else "infinity"
+            return f"{key} holds {what}"
+    return None
 
 
 def load_state_dict_file(module: nn.Module, path: Path, name: str | None = None) -> None:
@@ -259,6 +291,9 @@ def load_state_dict_file(module: nn.Module, path: Path, name: str | None = None)
     unexpected = [k for k in state if k not in own]
     wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
              for k in own if k in state and state[k].shape != own[k].shape]
+    wrong += [f"{k} is {str(state[k].dtype).replace('torch.', '')}, not floating point"
+              for k in own if k in state and own[k].is_floating_point()
+              and not state[k].is_floating_point()]
     if missing or unexpected or wrong:
         parts = []
         if missing:
@@ -269,6 +304,9 @@ def load_state_dict_file(module: nn.Module, path: Path, name: str | None = None)
             parts.append(f"wrong shapes: {_few(wrong)}")
         raise ModelError(f"{path.name} does not fit {name or type(module).__name__}: "
                          + "; ".join(parts))
+    bad = nonfinite_weights(state)
+    if bad:
+        raise ModelError(f"{path.name}: {bad}, so every output would be meaningless")
     module.load_state_dict(state)
 
 

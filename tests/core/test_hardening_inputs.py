@@ -16,7 +16,6 @@ import os
 import pickle
 import re
 import struct
-import sys
 import warnings
 import zipfile
 import zlib
@@ -259,7 +258,8 @@ def fake_cuda_oom(monkeypatch) -> list[str]:
     The network "moves" to cuda without moving (its device says cuda), preprocessing runs on
     the CPU, and a trace on the fake device raises torch.OutOfMemoryError. Returns the list of
     devices the traces were asked to run on."""
-    from explorer.commands import foundation  # noqa: F401 - patched below through modules
+    from explorer.app import tracing as tracing_mod
+    from explorer.core import device as device_mod
     from explorer.core import network as network_mod
     from explorer.core import trace as trace_mod
     from explorer.nets import registry
@@ -296,12 +296,10 @@ def fake_cuda_oom(monkeypatch) -> list[str]:
     monkeypatch.setattr(network_mod, "preprocess", preprocess)
     monkeypatch.setattr(trace_mod, "trace", trace)
     monkeypatch.setattr(registry, "pick_device", pick_device)
+    monkeypatch.setattr(device_mod, "pick_device", pick_device)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
-    for name in ("explorer.gui.loading",):
-        module = sys.modules.get(name)
-        if module is not None:
-            monkeypatch.setattr(module, "preprocess", preprocess)
-            monkeypatch.setattr(module, "trace", trace)
+    monkeypatch.setattr(tracing_mod, "preprocess", preprocess)
+    monkeypatch.setattr(tracing_mod, "trace", trace)
     return asked
 
 

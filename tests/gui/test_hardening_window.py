@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from explorer.app.networks import NetSpec
 from explorer.gui.app import wait_until_idle
-from explorer.gui.loading import NetSpec
 
 
 def _corpus():
@@ -95,8 +95,6 @@ def test_window_on_the_corpus(case_id, lenet_window, tmp_path, qtbot):
 
 
 def test_window_falls_back_to_the_cpu_on_cuda_oom(qtbot, monkeypatch):
-    import explorer.gui.loading  # noqa: F401 - patched by fake_cuda_oom
-
     asked = corpus.fake_cuda_oom(monkeypatch)
     win = _open(qtbot, device=torch.device("cuda"))
     win.load(corpus.NET, "digit")

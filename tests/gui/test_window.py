@@ -9,9 +9,9 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from explorer.app.networks import NetSpec
 from explorer.core.mosaic import as_maps
 from explorer.gui.app import run_gui, wait_until_idle
-from explorer.gui.loading import NetSpec
 
 
 def _settle(window, timeout: float = 60) -> None:
@@ -373,7 +373,7 @@ def test_first_request_failing_then_one_choice_gives_a_working_window(qtbot, sma
     assert len(win.errors) == 1 and "no-such-net" in win.errors[0]
     assert wait_until_idle(win, timeout=60)
     # the window opened on the default network with the picture that was fine
-    from explorer.nets.registry import DEFAULT_MODEL
+    from explorer.app.networks import DEFAULT_MODEL
 
     assert win.network.name == DEFAULT_MODEL and win.sample == "coffee"
     assert win.network_panel.chosen_name == DEFAULT_MODEL

@@ -72,7 +72,7 @@ def test_progress_only_from_latest_request(qtbot):
     runner.progress.connect(lambda m, f: messages.append((m, f)))
 
     def reporting(ctx):
-        ctx.progress("half", 0.5)
+        ctx.progress(0.5, "half")
         return None
 
     runner.submit(reporting)

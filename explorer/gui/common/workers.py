@@ -19,16 +19,15 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
 
-from explorer.errors import UserError
+from explorer.errors import Cancelled, UserError
 
-
-class Cancelled(Exception):
-    """Raised inside a job at a checkpoint once a newer request has replaced it."""
+__all__ = ["Cancelled", "JobContext", "JobRunner"]
 
 
 @dataclass
 class JobContext:
-    """What a job receives: a way to report progress and to notice it is no longer wanted."""
+    """What a job receives: an :class:`explorer.core.tasks.Task` (progress and the one
+    :class:`~explorer.errors.Cancelled`), cancelled once a newer request replaces it."""
 
     request_id: int
     _cancel: threading.Event = field(default_factory=threading.Event)
@@ -43,7 +42,7 @@ class JobContext:
         if self._cancel.is_set():
             raise Cancelled
 
-    def progress(self, message: str, fraction: float = -1.0) -> None:
+    def progress(self, fraction: float, message: str = "") -> None:
         """Report a stage (`fraction` in [0, 1], or -1 for "busy, no estimate")."""
         if self._report is not None:
             self._report(self.request_id, message, float(fraction))

@@ -346,7 +346,7 @@ class DetectionTab(QWidget):
                 cache[key] = det
             try:
                 return det(image, should_stop=lambda: ctx.cancelled,
-                           progress=lambda f, m: ctx.progress(m, f))
+                           progress=ctx.progress)
             except DetectionCancelled:
                 raise Cancelled from None
 

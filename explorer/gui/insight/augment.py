@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import ImageCanvas
-from explorer.gui.insight.common import InsightPanel, caption_sheet, private_copy
 from explorer.gui.common.workers import JobContext
+from explorer.gui.insight.common import InsightPanel, caption_sheet, private_copy
 
 COLS = 6
 
@@ -87,7 +87,7 @@ class AugmentPanel(InsightPanel):
         network, image, layer = self.network, self.image, self.layer_box.currentData()
 
         def job(ctx: JobContext):
-            ctx.progress("augmenting…", -1)
+            ctx.progress(-1, "augmenting…")
             return augment_preview(private_copy(network), image, layer=layer)
 
         self.status.emit("augmenting…")

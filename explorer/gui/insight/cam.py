@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import ImageCanvas, lookup_table
-from explorer.gui.insight.common import InsightPanel, private_copy
 from explorer.gui.common.workers import JobContext
+from explorer.gui.insight.common import InsightPanel, private_copy
 from explorer.insight.cam import METHODS
 
 
@@ -113,7 +113,7 @@ class CamPanel(InsightPanel):
         layer = self.layer_box.currentData()
 
         def job(ctx: JobContext):
-            ctx.progress(f"{method} on {network.name}…", -1)
+            ctx.progress(-1, f"{method} on {network.name}…")
             net = private_copy(network)
             ctx.check()
             return class_activation_map(net, image, method=method, class_index=cls,

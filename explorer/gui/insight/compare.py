@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import owning_popups
-from explorer.gui.insight.common import InsightPanel, private_copy
 from explorer.gui.common.workers import JobContext
+from explorer.gui.insight.common import InsightPanel, private_copy
 
 
 class ComparePanel(InsightPanel):
@@ -107,7 +107,7 @@ class ComparePanel(InsightPanel):
         device = network.device
 
         def job(ctx: JobContext):
-            ctx.progress("comparing…", -1)
+            ctx.progress(-1, "comparing…")
             b = other
             if b is None:
                 from explorer.nets.registry import load_network

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import owning_popups
-from explorer.gui.insight.common import InsightPanel, private_copy
 from explorer.gui.common.workers import JobContext
+from explorer.gui.insight.common import InsightPanel, private_copy
 from explorer.insight.finetune import TASKS
 
 FOLDER = "Folder…"
@@ -138,7 +138,7 @@ class FinetunePanel(InsightPanel):
                                                  name=m)
 
         def job(ctx: JobContext):
-            ctx.progress(f"preparing {task}…", -1)
+            ctx.progress(-1, f"preparing {task}…")
             data = load_task(task)
             net = private_copy(network)
             results = []
@@ -148,7 +148,7 @@ class FinetunePanel(InsightPanel):
                     net, data, mode=m, epochs=epochs, probe=image,
                     on_step=lambda s, t, loss, m=m: (
                         emit(ctx.request_id, m, s, t, loss),
-                        ctx.progress(f"{m}: step {s}/{t}, loss {loss:.3f}", s / t)),
+                        ctx.progress(s / t, f"{m}: step {s}/{t}, loss {loss:.3f}")),
                     should_stop=lambda: ctx.cancelled))
             return results
 

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import ImageCanvas
-from explorer.gui.insight.common import InsightPanel, caption_sheet, private_copy
 from explorer.gui.common.workers import JobContext
+from explorer.gui.insight.common import InsightPanel, caption_sheet, private_copy
 
 FOLDER = "Folder…"
 
@@ -93,7 +93,7 @@ class NeighboursPanel(InsightPanel):
         def job(ctx: JobContext):
             net = private_copy(network)
             r = nearest_neighbours(net, image, gallery, k=k,
-                                   progress=lambda f, m: ctx.progress(m, f),
+                                   progress=ctx.progress,
                                    should_stop=lambda: ctx.cancelled)
             query = rgb_input(net, image)[0].permute(1, 2, 0).cpu().numpy()
             # each neighbour as the network saw it: same size as the query

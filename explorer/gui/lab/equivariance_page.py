@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import owning_popups
+from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.gui.lab import netpick
 from explorer.gui.lab.common import ImageGrid, LabPage, SampleChooser, big_label, style_plot
-from explorer.gui.common.workers import JobContext, JobRunner
 
 
 def _layer_mosaic(act: torch.Tensor, lo: float, hi: float, most: int = 16) -> np.ndarray:
@@ -58,12 +58,12 @@ def equivariance_job(name: str, image, dy: int, dx: int, mode: str, layer: str |
     from explorer.lab.equivariance import equivariance, shift
 
     def job(ctx: JobContext) -> dict:
-        ctx.progress(f"loading {name}…")
+        ctx.progress(-1, f"loading {name}…")
         net = netpick.load(name, cache)
         ctx.check()
         x = preprocess(net, image)
         layers = netpick.plot_layers(net.module)
-        ctx.progress("comparing f(T x) with T f(x) at every layer…")
+        ctx.progress(-1, "comparing f(T x) with T f(x) at every layer…")
         result = equivariance(net.module, x, dy, dx, layers, mode)
         ctx.check()
         xs = shift(x, dy, dx, mode)

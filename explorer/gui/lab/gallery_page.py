@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import torch
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
+from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.gui.lab import netpick
 from explorer.gui.lab.common import LabPage
 from explorer.gui.lab.params_page import fill_rows, table_widget
-from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.lab import rf
 
 #: (title, registry name, input (C, H, W), module prefix or None for the whole network)
@@ -91,7 +91,7 @@ def gallery_table(title: str, name: str, shape: tuple[int, int, int],
 def gallery_job(ctx: JobContext) -> list[GalleryTable]:
     tables = []
     for i, (title, name, shape, prefix) in enumerate(ENTRIES):
-        ctx.progress(f"building {name}…", i / len(ENTRIES))
+        ctx.progress(i / len(ENTRIES), f"building {name}…")
         tables.append(gallery_table(title, name, shape, prefix))
         ctx.check()
     return tables

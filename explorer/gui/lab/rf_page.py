@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import ImageCanvas, lookup_table, owning_popups
+from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.gui.lab import netpick
 from explorer.gui.lab.common import LabPage, SampleChooser, big_label, style_plot
-from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.lab import rf
 
 #: lab model name -> registry name
@@ -54,12 +54,12 @@ def rf_job(model: str, image, layer: str | None, unit: tuple[int, int] | None,
 
     def job(ctx: JobContext) -> dict:
         name = REGISTRY[model]
-        ctx.progress(f"building {name}…")
+        ctx.progress(-1, f"building {name}…")
         net = netpick.load(name, cache.setdefault("nets", {}))
         key = (name, id(image))
         traced = cache.get("trace")
         if traced is None or traced[0] != key:
-            ctx.progress("running it on the picture…")
+            ctx.progress(-1, "running it on the picture…")
             x = preprocess(net, image)
             traced = (key, x, trace(net, x))
             cache["trace"] = traced
@@ -71,7 +71,7 @@ def rf_job(model: str, image, layer: str | None, unit: tuple[int, int] | None,
         fmap = (act.mean(0) if channel is None else act[min(channel, act.shape[0] - 1)]).numpy()
         h, w = fmap.shape
         y, xx = unit if unit is not None and unit[0] < h and unit[1] < w else (h // 2, w // 2)
-        ctx.progress("following the gradient back to the input…")
+        ctx.progress(-1, "following the gradient back to the input…")
         grad = rf.effective_rf(net.module, info.name, x, y, xx, channel)
         return {"model": model, "net": net, "layers": [i.name for i in infos], "info": info,
                 "map": fmap, "unit": (y, xx), "grad": grad, "input": to_display(net, x),

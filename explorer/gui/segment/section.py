@@ -8,7 +8,7 @@ receptive field (solid box), the box holding 95 % of its gradient (dashed) and t
 itself as a heat map: the lecture's "large context versus sharp boundaries" made visible.
 
 All computing happens in :mod:`explorer.segment` through two
-:class:`~explorer.gui.common.workers.JobRunner` s (runs, and clicked pixels): this widget only draws.
+:class:`~explorer.gui.common.workers.JobRunner` s (runs, and clicked pixels): it only draws.
 """
 
 from __future__ import annotations
@@ -423,7 +423,7 @@ class SegmentationTab(QWidget):
             preds = {}
             for i, name in enumerate(names):
                 ctx.check()
-                ctx.progress(f"running {name}", i / len(names))
+                ctx.progress(i / len(names), f"running {name}")
                 if name not in cache:
                     cache[name] = load_segmenter(name, device)
                 preds[name] = segment(cache[name], picture)
@@ -466,7 +466,7 @@ class SegmentationTab(QWidget):
         def job(ctx: JobContext):
             def progress(frac, msg):
                 ctx.check()
-                ctx.progress(msg, frac)
+                ctx.progress(frac, msg)
 
             return ("held-out", evaluate(names, HELD_OUT_SCENES, device=device, batch=EVAL_BATCH,
                                          progress=progress, networks=cache))

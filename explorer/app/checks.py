@@ -1,0 +1,196 @@
+"""The boundary: everything a person hands the program is checked here, before work starts.
+
+Each check raises a :class:`~explorer.errors.UserError` with one sentence, or returns the
+value ready to use. Files must be regular files (a FIFO would block the reader forever,
+``/dev/zero`` would fill memory), readable, and not absurdly large; output paths must be
+writable files in an existing folder, checked before a long job rather than after it.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from explorer.errors import UserError
+
+#: no image, weights or video file the explorer opens is larger (a VGG-16 state dict is
+#: 0.55 GB); anything bigger is refused before a byte is read
+MAX_INPUT_BYTES = 4 << 30
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def article(word: str) -> str:
+    """'an image', 'a weights file'."""
+    return ("an " if word[:1].lower() in "aeio" else "a ") + word
+
+
+def _stat(path: Path, error: type[UserError]) -> os.stat_result:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise error(f"{str(path)[:60]}…: the file name is too long") from None
+        if exc.errno == errno.EACCES:
+            raise error(f"{path}: permission denied") from None
+        if exc.errno == errno.ELOOP:
+            raise error(f"{path}: too many symbolic links (a loop?)") from None
+        raise error(f"{path}: cannot be read ({exc.strerror})") from None
+    except ValueError:  # an embedded NUL byte
+        raise error(f"{path!r}: not a valid file name") from None
+
+
+def input_file(path: str | Path, what: str = "file", *, error: type[UserError] = UserError,
+               max_bytes: int = MAX_INPUT_BYTES) -> Path:
+    """`path` as a regular, readable, non-empty file of at most `max_bytes`.
+
+    Raises:
+        error: one sentence naming `what` and what is wrong with it.
+    """
+    if str(path).strip() == "":
+        raise error(f"no {what} was given")
+    p = Path(path).expanduser()
+    st = _stat(p, error)
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{p}: is {_kind(st.st_mode)}, not {article(what)}")
+    if st.st_size == 0:
+        raise error(f"{p.name}: the file is empty")
+    if st.st_size > max_bytes:
+        raise error(f"{p.name}: {st.st_size / 2**30:.1f} GB is too large for {article(what)} "
+                    f"(at most {max_bytes / 2**30:.0f} GB)")
+    if not os.access(p, os.R_OK):
+        raise error(f"{p}: permission denied (the file cannot be read)")
+    return p
+
+
+def input_folder(path: str | Path, what: str = "folder") -> Path:
+    """`path` as an existing, readable folder."""
+    p = Path(path).expanduser()
+    st = _stat(p, UserError)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{p}: is {_kind(st.st_mode) if not stat.S_ISREG(st.st_mode) else 'a file'}"
+                        f", not {article(what)}")
+    if not os.access(p, os.R_OK | os.X_OK):
+        raise UserError(f"{p}: permission denied (the {what} cannot be read)")
+    return p
+
+
+def output_file(path: str | Path, suffixes: Iterable[str] = (".png",),
+                what: str = "output") -> Path:
+    """`path` as a file that can be written: its folder exists and is writable, it is not
+    a folder itself, and it ends in one of `suffixes` (case-insensitive; empty = any)."""
+    if str(path).strip() == "":
+        raise UserError(f"no {what} file was given")
+    p = Path(path).expanduser()
+    suffixes = tuple(s.lower() for s in suffixes)
+    if p.exists() or p.is_symlink():
+        st = _stat(p, UserError)
+        if stat.S_ISDIR(st.st_mode):
+            example = p / ("out" + (suffixes[0] if suffixes else ".png"))
+            raise UserError(f"{p}: is a folder; give a file name such as {example}")
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(f"{p}: is {_kind(st.st_mode)}; the {what} must be a regular file")
+        if not os.access(p, os.W_OK):
+            raise UserError(f"{p}: permission denied (the file cannot be written)")
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise UserError(f"{p.name}: the {what} must end in {' or '.join(suffixes)}")
+    if len(p.name.encode()) > 255:
+        raise UserError(f"{p.name[:60]}…: the file name is too long")
+    parent = p.parent
+    if not parent.exists():
+        raise UserError(f"{p}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise UserError(f"{p}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{p}: the folder {parent} cannot be written")
+    return p
+
+
+def output_folder(path: str | Path, what: str = "output folder") -> Path:
+    """`path` as a folder to write into: created if missing (its parent must exist)."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{p}: is a file, not a folder")
+    if not p.exists():
+        if not p.parent.is_dir():
+            raise UserError(f"{p}: the folder {p.parent} does not exist")
+        try:
+            p.mkdir()
+        except OSError as exc:
+            raise UserError(f"{p}: cannot create the {what} ({exc.strerror})") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise UserError(f"{p}: the {what} cannot be written")
+    return p
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside `path`, then move it into place, so
+    an interrupted or failed write leaves nothing half-written."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}-", suffix=p.suffix, dir=p.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+def count(name: str, value: int, lo: int = 0, hi: int | None = None) -> int:
+    """A whole number in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise UserError(f"{name} must be a whole number, not {value!r}") from None
+        if not math.isfinite(f) or f != int(f):
+            raise UserError(f"{name} must be a whole number, not {value!r}")
+        value = int(f)
+    if value < lo:
+        raise UserError(f"{name} must be at least {lo}, not {value}")
+    if hi is not None and value > hi:
+        raise UserError(f"{name} must be at most {hi:,}, not {value:,}")
+    return value
+
+
+def number(name: str, value: float, lo: float | None = None, hi: float | None = None, *,
+           lo_open: bool = False) -> float:
+    """A finite number in [lo, hi] (or (lo, hi] with `lo_open`)."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(f):
+        raise UserError(f"{name} must be a finite number, not {value}")
+    if lo is not None and (f < lo or (lo_open and f == lo)):
+        raise UserError(f"{name} must be {'above' if lo_open else 'at least'} {lo:g}, not {f:g}")
+    if hi is not None and f > hi:
+        raise UserError(f"{name} must be at most {hi:g}, not {f:g}")
+    return f
+
+
+def allocation(what: str, elements: float, limit: float = 2e9) -> None:
+    """Refuse work whose tensors would hold more than `limit` float32 numbers (8 GB by
+    default) before anything is allocated."""
+    if not math.isfinite(elements) or elements > limit:
+        raise UserError(f"{what} would need {elements * 4 / 2**30:,.0f} GB of memory; "
+                        "choose smaller sizes")

@@ -1,0 +1,91 @@
+"""Opening any network a person names: one use case for every command and section.
+
+A network comes from a registry name (shipped, torchvision), a state dict or checkpoint
+for a named architecture, a TorchScript file, or a whole pickled module the person says
+they trust. Every failure is one sentence (:class:`~explorer.errors.ModelError`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from explorer.app import checks
+from explorer.core.network import Network
+from explorer.core.tasks import Task
+from explorer.errors import ModelError
+
+#: what the window opens on: a trained network and a picture that suits it
+DEFAULT_MODEL = "tinyvgg-shapes"
+DEFAULT_IMAGE = "shape-crop"
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """Which network to open: a registry name, or "file" with a whole-model file."""
+
+    name: str
+    weights: str | None = None
+    trust_pickle: bool = False
+    download: bool = False
+
+    @property
+    def label(self) -> str:
+        return str(self.weights) if self.name == "file" and self.weights else self.name
+
+
+def open_network(spec: NetSpec, device: str | torch.device | None = "cpu",
+                 task: Task | None = None) -> Network:
+    """Build the network `spec` names, with its best weights, on `device`.
+
+    Raises:
+        ModelError: an unknown name; a weights file that is missing, not a regular file,
+            unreadable, damaged, of another architecture, holding NaN or tensors that
+            cannot be weights; a module that does not fit its own first layer.
+        UserError: an unsupported device.
+    """
+    from explorer.core.device import pick_device
+    from explorer.nets.registry import load_network, nonfinite_weights
+
+    dev = device if isinstance(device, torch.device) else pick_device(device)
+    if not spec.name or not str(spec.name).strip():
+        raise ModelError("no network was named; see `cnn-explorer models`")
+    if spec.weights is not None:
+        checks.input_file(spec.weights, "weights file", error=ModelError)
+    if task is not None:
+        task.progress(-1, f"Loading {spec.label}…")
+    progress = (lambda fraction, message: task.progress(fraction, message)) if task else None
+    net = load_network(spec.name, spec.weights, download=spec.download,
+                       trust_pickle=spec.trust_pickle, device=torch.device("cpu"),
+                       progress=progress)
+    if net.weights_source == "file" and spec.name == "file":
+        # a whole module from a file: nothing says what it takes; ask its first layer
+        _fit_file_network(net)
+        bad = nonfinite_weights(_state(net.module))
+        if bad:
+            raise ModelError(f"{net.name}: {bad}, so every output would be meaningless")
+    if task is not None:
+        task.check()
+    return net.to(dev)
+
+
+def _state(module: nn.Module) -> dict[str, torch.Tensor]:
+    try:
+        return module.state_dict()
+    except Exception:  # noqa: BLE001 - a user's module may break its own state_dict
+        return {}
+
+
+def _fit_file_network(net: Network) -> None:
+    """Take the input channels from the module's first convolution (a 1-channel model
+    then gets grey pictures, not a colour photo it cannot read)."""
+    first = next((m for m in net.module.modules()
+                  if isinstance(m, (nn.Conv2d, nn.Linear))
+                  or type(m).__name__ in ("Conv2d", "Linear")), None)
+    channels = getattr(first, "in_channels", None)
+    if isinstance(channels, int) and channels in (1, 3) and channels != net.in_channels:
+        net.in_channels = channels
+        if channels == 1:
+            net.mean, net.std = (0.5,), (0.5,)
