@@ -38,6 +38,7 @@ from explorer.core.device import pick_device
 from explorer.core.images import IMAGE_FILTER
 from explorer.errors import UserError
 from explorer.gui.common import messages
+from explorer.gui.common.section import SECTIONS, Section, SectionEntry, SectionHost
 from explorer.gui.common.workers import JobRunner
 from explorer.gui.explore.feature_view import ChannelView, FeatureView
 from explorer.gui.explore.filter_view import FilterView
@@ -197,74 +198,56 @@ class MainWindow(QMainWindow):
             label.setContentsMargins(10, 0, 10, 0)
             bar.addPermanentWidget(label)
 
-    #: the window's other sections: (tab title, module, class). Each is built the first
-    #: time it is shown, so the window opens fast and a class that never leaves Explore
-    #: never pays for the rest.
-    SECTIONS = [
-        ("Detection", "explorer.gui.detect.section", "DetectionTab"),
-        ("Segmentation", "explorer.gui.segment.section", "SegmentationTab"),
-        ("Lab", "explorer.gui.lab", "LabPanel"),
-        ("Live", "explorer.gui.live.section", "LiveView"),
-        ("Why && training", "explorer.gui.insight.section", "InsightTab"),
-    ]
-
     def _build_sections(self) -> None:
+        """Add a tab per entry of :data:`SECTIONS`; each section is built the first time it
+        is shown, so the window opens fast and a class that never leaves Explore never
+        pays for the rest."""
         self.section_widgets: dict[str, QWidget] = {}
-        self._section_scrolls: dict[int, tuple[str, str, str]] = {}
-        for title, module, cls in self.SECTIONS:
-            index = self.add_section(title, QWidget())
-            self._section_scrolls[index] = (title, module, cls)
+        self._entries: dict[int, SectionEntry] = {}
+        self.host = SectionHost(device=self.device, explore=lambda: (self.network, self.image),
+                                show_error=self.show_error)
+        for entry in SECTIONS:
+            self._entries[self.add_section(entry.title, QWidget())] = entry
         self.sections.currentChanged.connect(self._ensure_section)
+
+    def _entry(self, title: str) -> tuple[int, SectionEntry] | None:
+        key = title.replace("&", "").strip().lower()
+        for index, entry in self._entries.items():
+            if entry.key.startswith(key) or entry.title.replace("&", "").lower().startswith(key):
+                return index, entry
+        return None
 
     def section(self, title: str) -> QWidget:
         """The section called `title` ("Lab", "Detection", ...), built if it was not yet."""
-        for index, (name, _m, _c) in self._section_scrolls.items():
-            if name.replace("&&", "&").lower().startswith(title.lower()):
-                return self._ensure_section(index)
-        raise KeyError(title)
+        found = self._entry(title)
+        if found is None:
+            raise KeyError(title)
+        return self._ensure_section(found[0])
 
     def _ensure_section(self, index: int) -> QWidget | None:
-        if index not in self._section_scrolls:
+        entry = self._entries.get(index)
+        if entry is None:
             return None
-        title, module, cls = self._section_scrolls[index]
-        if title in self.section_widgets:
-            return self.section_widgets[title]
+        if entry.title in self.section_widgets:
+            return self.section_widgets[entry.title]
         import importlib
 
-        factory = getattr(importlib.import_module(module), cls)
-        widget = factory(device=self.device) if cls == "LiveView" else factory()
-        self.section_widgets[title] = widget
+        factory = getattr(importlib.import_module(entry.module), entry.cls)
+        widget = factory(host=self.host)
+        assert isinstance(widget, Section), f"{entry.cls} does not implement Section"
+        self.section_widgets[entry.title] = widget
         self.sections.widget(index).setWidget(widget)
-        if hasattr(widget, "status"):
-            widget.status.connect(self.statusBar().showMessage)
-        if cls == "LiveView":
-            widget.errorOccurred.connect(self.show_error)
-            self.layer_tree.layerSelected.connect(widget.set_layer)
-            if self.layer_tree.current_name:
-                widget.set_layer(self.layer_tree.current_name)
-        self._share(widget)
+        widget.status.connect(self.statusBar().showMessage)
         return widget
 
     def show_section(self, title: str) -> bool:
         """Bring the section called `title` (case and "&" ignored) to the front."""
-        for i in range(self.sections.count()):
-            if self.sections.tabText(i).replace("&", "").lower().startswith(title.lower()):
-                self.sections.setCurrentIndex(i)
-                return True
-        return False
-
-    def _share(self, widget: QWidget) -> None:
-        """Give a section the window's current network and picture."""
-        if self.network is None or self.image is None:
-            return
-        if hasattr(widget, "set_network"):
-            widget.set_network(self.network)
-        if hasattr(widget, "set_image"):
-            widget.set_image(self.image)
-
-    def _share_with_sections(self, result: LoadResult) -> None:
-        for widget in self.section_widgets.values():
-            self._share(widget)
+        found = self._entry(title)
+        if found is None:
+            return False
+        self.sections.setCurrentIndex(found[0])
+        self._ensure_section(found[0])
+        return True
 
     def _build_menu(self) -> None:
         menu = self.menuBar().addMenu("&File")
@@ -447,7 +430,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
         if result.warning:
             self.show_error(result.warning[0].upper() + result.warning[1:] + ".")
-        self._share_with_sections(result)
 
     def _on_failed(self, exc: object, message: str) -> None:
         if isinstance(exc, UserError):
@@ -560,10 +542,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         # sections inside tabs get no closeEvent of their own: stop their work here
         for widget in self.section_widgets.values():
-            if hasattr(widget, "stop"):  # the live loop
-                widget.stop()
-            if hasattr(widget, "shutdown"):
-                widget.shutdown()
+            widget.shutdown()
         self.runner.shutdown(timeout=60.0)
         self.feature_view.mosaics.shutdown(timeout=60.0)
         super().closeEvent(event)

@@ -39,6 +39,7 @@ from explorer.detect.boxes import Detections
 from explorer.detect.draw import PALETTE
 from explorer.errors import UserError
 from explorer.gui.common.canvas import ImageCanvas
+from explorer.gui.common.section import SectionHost
 from explorer.gui.common.workers import Cancelled, JobContext, JobRunner
 
 #: (label in the combo box, pipeline method, head)
@@ -98,9 +99,11 @@ class DetectionTab(QWidget):
     #: emitted with the Detections when a run finishes
     detected = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, device: str = "cpu") -> None:
+    def __init__(self, parent: QWidget | None = None, device: str = "cpu",
+                 host: SectionHost | None = None) -> None:
         super().__init__(parent)
-        self.device = device
+        self.host = host or SectionHost()
+        self.device = str(host.device) if host is not None else device
         self.image: np.ndarray | None = None
         self.image_name = ""
         self.gt: tuple[np.ndarray, list[str]] | None = None
@@ -297,6 +300,13 @@ class DetectionTab(QWidget):
         scene = make_scene(np.random.default_rng((TEST_SEED, int(seed))), (128, 128))
         self.set_image(scene.image, gt=(scene.boxes, [CLASSES[i] for i in scene.labels]))
         self.image_name = f"held-out scene {seed}"
+
+    def set_device(self, device) -> None:
+        """Compute on `device` from the next run on."""
+        self.device = str(device)
+
+    def set_picture(self, picture) -> None:
+        self.set_image(picture)
 
     def set_network(self, network) -> None:
         """The window's network: slid or used for R-CNN when it is a classifier."""

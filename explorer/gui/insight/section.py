@@ -13,6 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
+from explorer.gui.common.section import SectionHost
 from explorer.gui.insight.augment import AugmentPanel
 from explorer.gui.insight.cam import CamPanel
 from explorer.gui.insight.common import InsightPanel
@@ -24,8 +25,9 @@ from explorer.gui.insight.neighbours import NeighboursPanel
 class InsightTab(QWidget):
     status = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, host: SectionHost | None = None) -> None:
         super().__init__(parent)
+        self.host = host or SectionHost()
         self.cam = CamPanel()
         self.neighbours = NeighboursPanel()
         self.augment = AugmentPanel()
@@ -55,6 +57,13 @@ class InsightTab(QWidget):
     def set_network(self, network) -> None:
         for panel in self.panels:
             panel.set_network(network)
+
+    def set_device(self, device) -> None:
+        """The panels compute on the CPU copy they make of a network (private_copy)."""
+        self.device = device
+
+    def set_picture(self, picture) -> None:
+        self.set_image(picture)
 
     def set_image(self, image) -> None:
         for panel in self.panels:

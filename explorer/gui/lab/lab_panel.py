@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.gui.common.section import SectionHost
 from explorer.gui.lab.common import LabPage
 
 #: how much presentation mode enlarges every font
@@ -156,9 +157,12 @@ class LabPanel(QWidget):
     """
 
     presentationChanged = Signal(bool)
+    #: one-line status for the window's status bar
+    status = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, host: SectionHost | None = None) -> None:
         super().__init__(parent)
+        self.host = host or SectionHost()
         self.factories = page_factories()
         self.pages = [title for title, _ in self.factories]
         self._built: dict[int, LabPage] = {}
@@ -262,6 +266,12 @@ class LabPanel(QWidget):
     def previous(self) -> None:
         if not self.current_page().step_back():
             self.set_page(self.current_index() - 1)
+
+    def set_device(self, device) -> None:
+        """The Lab's pages compute small things on the CPU."""
+
+    def set_picture(self, picture) -> None:
+        self.set_image(picture)
 
     def set_image(self, image) -> None:
         """Offer the main window's current picture (explorer.core.images.Image) to the

@@ -46,6 +46,7 @@ from explorer.core.network import Network
 from explorer.errors import UserError
 from explorer.gui.common import messages
 from explorer.gui.common.canvas import COLORMAP_NAMES, ImageCanvas, lookup_table
+from explorer.gui.common.section import SectionHost
 from explorer.live.engine import FpsMeter, LiveEngine, LiveResult
 from explorer.live.sources import VIDEO_FILTER, CameraSource, SyntheticSource, VideoFileSource
 
@@ -129,9 +130,16 @@ class LiveView(QWidget):
     #: one sentence for the window's error banner
     errorOccurred = Signal(str)
 
+    #: one-line status for the window's status bar
+    status = Signal(str)
+
     def __init__(self, parent: QWidget | None = None,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None,
+                 host: SectionHost | None = None) -> None:
         super().__init__(parent)
+        self.host = host or SectionHost()
+        if host is not None:
+            device = host.device
         dev = device if isinstance(device, torch.device) else pick_device(device)
         # threads="auto": 1 thread can beat all cores by far when they are busy
         self.engine = LiveEngine(device=dev, copy_network=True, threads="auto",
@@ -147,6 +155,7 @@ class LiveView(QWidget):
         self.synthetic_fps = 30.0
         self._draw_fps = FpsMeter()
         self._build()
+        self.errorOccurred.connect(self.host.show_error)
         # a panel inside a tab gets no closeEvent when the window closes: stop on quit too
         app = QCoreApplication.instance()
         if app is not None:
@@ -265,10 +274,16 @@ class LiveView(QWidget):
             return
         self.layer = name
 
-    def set_device(self, name: str) -> None:
+    def set_picture(self, picture) -> None:
+        """Live runs on frames, not on one picture."""
+
+    def shutdown(self) -> None:
+        self.stop()
+
+    def set_device(self, name) -> None:
         """Run on `name` ("cpu", "cuda") from the next frame on."""
         try:
-            self.engine.set_device(name)
+            self.engine.set_device(str(name))
         except UserError as exc:
             self._error(str(exc))
 

@@ -39,6 +39,7 @@ from explorer.core import colormaps
 from explorer.core.images import Image
 from explorer.errors import UserError
 from explorer.gui.common.canvas import ImageCanvas
+from explorer.gui.common.section import SectionHost
 from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.segment import colors
 from explorer.segment.compare import (
@@ -220,10 +221,12 @@ class SegmentationTab(QWidget):
     #: one-line status for the window's status bar
     status = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, device: str = "cpu") -> None:
+    def __init__(self, parent: QWidget | None = None, device: str = "cpu",
+                 host: SectionHost | None = None) -> None:
         super().__init__(parent)
         self.setStyleSheet(STYLE)
-        self.device = device
+        self.host = host or SectionHost()
+        self.device = str(host.device) if host is not None else device
         self.picture: Picture | None = None
         self.preds: dict = {}
         self.scores: dict = {}
@@ -361,6 +364,14 @@ class SegmentationTab(QWidget):
         self._fill_table()
 
     # -- public -----------------------------------------------------------------------
+    def set_device(self, device) -> None:
+        """Compute on `device` from the next run on."""
+        self.device = str(device)
+        self._networks.clear()
+
+    def set_picture(self, picture) -> None:
+        self.set_image(picture)
+
     def set_image(self, image: Image | np.ndarray | None, gt_mask: np.ndarray | None = None,
                   gt_classes: tuple[str, ...] | None = None, run: bool = True) -> None:
         """Show `image` (an :class:`~explorer.core.images.Image` or float [H, W, 3]) and,
