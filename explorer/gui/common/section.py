@@ -24,6 +24,14 @@ def _ignore(_text: str) -> None:
     pass
 
 
+def _ignore_flag(_on: bool) -> None:
+    pass
+
+
+def _false() -> bool:
+    return False
+
+
 @dataclass
 class SectionHost:
     """What the window offers a section."""
@@ -34,6 +42,10 @@ class SectionHost:
     explore: Callable[[], tuple[Any, Any]] = _nothing
     #: one sentence in the window's error banner
     show_error: Callable[[str], None] = _ignore
+    #: switch the whole window's presentation mode on (True) or off (False)
+    set_presentation: Callable[[bool], None] = _ignore_flag
+    #: whether the window is in presentation mode now
+    presenting: Callable[[], bool] = _false
 
 
 @runtime_checkable
