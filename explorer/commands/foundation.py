@@ -145,23 +145,74 @@ def cmd_filters(args) -> int:
     return 0
 
 
+#: `gui --section` names, in tab order
+SECTION_KEYS = ("explore", "detection", "segmentation", "lab", "live", "why")
+#: `gui --page` names: the Lab's pages by their `lab` command
+LAB_PAGES = ("conv", "pool", "params", "equivariance", "rf", "hierarchy", "digit", "gallery")
+
+
+def _window_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise UserError(f"--size {text!r}: give WIDTHxHEIGHT in pixels, e.g. 1366x768")
+    w, h = (int(p) for p in parts)
+    if not (640 <= w <= 7680 and 480 <= h <= 4320):
+        raise UserError(f"--size {text}: choose between 640x480 and 7680x4320")
+    return w, h
+
+
 def cmd_gui(args) -> int:
-    try:
-        from explorer.gui.app import run_gui
-    except ImportError as exc:
-        raise UserError(f"the window cannot start: {exc}") from None
+    import os
+
+    from explorer.app import checks, desktop
+
+    # everything a person typed is checked before Qt starts
+    section = (args.section or "").strip().lower() or None
+    if section is not None:
+        match = [k for k in SECTION_KEYS if k.startswith(section)]
+        if not match:
+            raise UserError(f"no section {args.section!r}; choose from "
+                            "Explore, Detection, Segmentation, Lab, Live or Why")
+        section = match[0]
+    if args.page is not None:
+        if args.page not in LAB_PAGES:
+            raise UserError(f"no Lab page {args.page!r}; choose from {', '.join(LAB_PAGES)}")
+        if section not in (None, "lab"):
+            raise UserError("--page names a Lab page; use it with --section Lab")
+        section = "lab"
+    size = _window_size(args.size)
+    if args.screenshot is not None:
+        checks.output_file(args.screenshot, (".png",), "screenshot")
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.image is not None:
+        load_image_arg(args.image)  # a bad picture is one line now, not a banner later
+    why = desktop.problem(offscreen=args.screenshot is not None)
+    if why:
+        raise UserError(f"the window cannot start: {why}")
+    from explorer.gui.app import run_gui
+
     return run_gui(model=args.model, image=args.image, screenshot=args.screenshot,
-                   device=args.device, section=args.section)
+                   device=args.device, section=section, page=args.page,
+                   presentation=args.presentation, size=size)
 
 
 def register(sub) -> None:
+    from explorer.app.pictures import SPEC_HELP
+
     p = sub.add_parser("gui", help="open the window")
     p.add_argument("--model", "-m", default=None)
-    p.add_argument("--image", "-i", default=None, help="image file or sample:NAME")
+    p.add_argument("--image", "-i", default=None, help=SPEC_HELP)
     p.add_argument("--screenshot", metavar="OUT.png",
                    help="render the window offscreen after loading, save it and exit")
     p.add_argument("--device", default="auto")
-    p.add_argument("--section", help="open on Detection, Segmentation, Lab, Live or Why")
+    p.add_argument("--section", help="open on Explore, Detection, Segmentation, Lab, Live "
+                                     "or Why")
+    p.add_argument("--page", help=f"a Lab page: {', '.join(LAB_PAGES)}")
+    p.add_argument("--presentation", action="store_true",
+                   help="presentation mode: high contrast, large text")
+    p.add_argument("--size", metavar="WxH", help="window size, e.g. 1366x768")
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("models", help="list every network and its weights")

@@ -23,13 +23,12 @@ def make_app():
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
+    from explorer.gui.common import theme
+
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("CNN Explorer")
-    font = app.font()
-    if font.pointSizeF() < 11:
-        font.setPointSizeF(11)
-        app.setFont(font)
+    theme.apply(app, presentation=False, zoom_to=theme.saved_zoom(), remember=False)
     return app
 
 
@@ -45,14 +44,18 @@ def wait_until_idle(window, timeout: float = 120.0) -> bool:
 
 def run_gui(model: str | None = None, image: str | None = None,
             screenshot: str | None = None, device: str | None = None,
-            section: str | None = None) -> int:
-    """Open the window on `model` and `image` (defaults: the registry's), or, with
-    `screenshot`, render it offscreen once loaded, save the PNG and return.
+            section: str | None = None, page: str | None = None,
+            presentation: bool = False, size: tuple[int, int] | None = None) -> int:
+    """Open the window on `model` and `image` (defaults: a trained network and its sample),
+    or, with `screenshot`, render it offscreen once loaded, save the PNG and return.
 
-    `section` opens on that part of the window ("Lab", "Detection", ...) instead of
-    Explore. Returns the exit code: 0, or 2 when the screenshot's network or image could not be
-    loaded (the window, showing the error, is still saved).
+    `section` opens on that part of the window ("lab", "detection", ...), `page` on that
+    Lab page, `presentation` in presentation mode, `size` (W, H) at that size. Returns the
+    exit code: 0, or 2 when something could not be loaded (the window, showing the error,
+    is still saved).
     """
+    from PySide6.QtCore import QCoreApplication
+
     from explorer.app.networks import DEFAULT_MODEL
     from explorer.gui.main_window import MainWindow
 
@@ -64,31 +67,35 @@ def run_gui(model: str | None = None, image: str | None = None,
         return 2
     model = model or DEFAULT_MODEL
     window.load(model, image or _first_image(model))
+    if size is not None:
+        window.resize(*size)
     if screenshot:
-        window.show()  # a fixed 1400x900: the size the README's pictures have
+        window.show()
+    elif size is None:
+        window.showMaximized()  # a classroom screen
     else:
-        window.showMaximized()  # a classroom screen: every section fits without scrolling
-    if section and not window.show_section(section):
-        names = [window.sections.tabText(i) for i in range(window.sections.count())]
-        print(f"error: no section {section!r}; choose from {', '.join(names)}",
-              file=sys.stderr)
-        window.close()
-        return 2
+        window.show()
+    if section and section != "explore":
+        window.show_section(section)
+    if page:
+        window.section("lab").show_page(page)
+    if presentation:
+        window.set_presentation(True, full_screen=not screenshot and size is None)
     if not screenshot:
-        code = app.exec()
-        return int(code)
+        return int(app.exec())
     finished = wait_until_idle(window)
-    if section:  # a section may start its own work when shown; give it a moment to draw
-        from PySide6.QtCore import QCoreApplication
-
-        end = time.monotonic() + 3.0
-        while time.monotonic() < end:
-            QCoreApplication.processEvents()
-            time.sleep(0.02)
-    window.grab().save(str(screenshot))
+    # a section starts its own work when shown: give it a moment to compute and draw
+    end = time.monotonic() + 3.0
+    while time.monotonic() < end:
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+    ok = window.grab().save(str(screenshot))
     errors = list(window.errors)
     window.close()
     window.deleteLater()
+    if not ok:
+        print(f"error: {screenshot}: the picture could not be written", file=sys.stderr)
+        return 2
     if not finished:
         print("error: loading did not finish in time", file=sys.stderr)
         return 2

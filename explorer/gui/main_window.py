@@ -37,7 +37,7 @@ from explorer.app.tracing import LoadResult, run_request
 from explorer.core.device import pick_device
 from explorer.core.images import IMAGE_FILTER
 from explorer.errors import UserError
-from explorer.gui.common import messages
+from explorer.gui.common import messages, theme
 from explorer.gui.common.section import SECTIONS, Section, SectionEntry, SectionHost
 from explorer.gui.common.workers import JobRunner
 from explorer.gui.explore.feature_view import ChannelView, FeatureView
@@ -54,20 +54,24 @@ PREFETCH = 2
 WEIGHTS_SUFFIXES = {".pt", ".pth", ".ts", ".pkl", ".bin"}
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ts *.pkl);;All files (*)"
 
-STYLE = """
-QLabel#panelTitle { font-size: 14pt; font-weight: bold; }
-QGroupBox { font-weight: bold; font-size: 12pt; margin-top: 14px; }
-QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; }
-QLabel#hint { color: #555555; }
-QLabel#readout { font-family: monospace; }
-QLabel#randomBanner { background: #ffd54f; color: #222222; padding: 6px;
-                      border-radius: 4px; font-weight: bold; }
-QFrame#errorBanner { background: #c62828; border-radius: 4px; }
-QFrame#errorBanner QLabel { color: white; font-weight: bold; }
-QFrame#errorBanner QToolButton { color: white; border: none; font-size: 14pt; }
-QTabWidget::pane { border-top: 1px solid #bbbbbb; }
-QTabBar::tab { padding: 6px 14px; }
-"""
+#: the window's keys, one list for the bindings and Help → Keyboard: (keys, what, where)
+SHORTCUTS = [
+    ("F11", "presentation mode on / off (high contrast, large text, full screen)", "everywhere"),
+    ("Esc", "leave presentation mode", "everywhere"),
+    ("Ctrl++ / Ctrl+-", "zoom text and views in / out (remembered)", "everywhere"),
+    ("Ctrl+0", "zoom back to 100 %", "everywhere"),
+    ("Ctrl+1 … Ctrl+6", "Explore, Detection, Segmentation, Lab, Live, Why & training",
+     "everywhere"),
+    ("Ctrl+O", "open an image", "everywhere"),
+    ("Ctrl+S", "save the window as PNG", "everywhere"),
+    ("F1", "this list", "everywhere"),
+    ("Ctrl+Q", "quit", "everywhere"),
+    ("PgDown / J", "next layer", "Explore, Live"),
+    ("PgUp / K", "previous layer", "Explore, Live"),
+    ("Space / →", "next step or page (not while a slider or field has the focus)", "Lab"),
+    ("←", "previous step or page (not while a slider or field has the focus)", "Lab"),
+    ("Ctrl+E", "export the Lab page as PNG", "Lab"),
+]
 
 
 def _group(title: str, widget: QWidget) -> QGroupBox:
@@ -114,7 +118,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("CNN Explorer")
         self.resize(1400, 900)
         self.setAcceptDrops(True)
-        self.setStyleSheet(STYLE)
+        #: presentation mode, and the window state to give back when it ends
+        self.presentation = False
+        self._state_before: tuple | None = None
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         #: what is loaded and asked for (explorer.app.policy, testable without Qt)
         self.policy = LoadPolicy(self.device)
@@ -205,7 +211,9 @@ class MainWindow(QMainWindow):
         self.section_widgets: dict[str, QWidget] = {}
         self._entries: dict[int, SectionEntry] = {}
         self.host = SectionHost(device=self.device, explore=lambda: (self.network, self.image),
-                                show_error=self.show_error)
+                                show_error=self.show_error,
+                                set_presentation=self.set_presentation,
+                                presenting=lambda: self.presentation)
         for entry in SECTIONS:
             self._entries[self.add_section(entry.title, QWidget())] = entry
         self.sections.currentChanged.connect(self._ensure_section)
@@ -268,10 +276,87 @@ class MainWindow(QMainWindow):
             if keys:
                 action.setShortcut(QKeySequence(keys))
             action.triggered.connect(lambda _checked=False, f=slot: f())
-        view = self.menuBar().addMenu("&Layer")
+        view = self.menuBar().addMenu("&View")
+        app_wide = Qt.ShortcutContext.ApplicationShortcut
+        for text, keys, slot in (
+            ("Presentation mode", ["F11"], lambda: self.set_presentation(not self.presentation)),
+            ("Zoom in", ["Ctrl++", "Ctrl+="], lambda: theme.step_zoom(+1)),
+            ("Zoom out", ["Ctrl+-"], lambda: theme.step_zoom(-1)),
+            ("Actual size", ["Ctrl+0"], lambda: theme.step_zoom(0)),
+        ):
+            action = view.addAction(text)
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setShortcutContext(app_wide)
+            action.triggered.connect(lambda _checked=False, f=slot: f())
+            self.addAction(action)  # works while the menu bar is hidden (full screen)
+        leave = QShortcut(QKeySequence("Esc"), self)
+        leave.setContext(app_wide)
+        leave.activated.connect(lambda: self.set_presentation(False))
+        view.addSeparator()
+        titles = ["Explore"] + [e.title.replace("&&", "&") for e in SECTIONS]
+        for i, title in enumerate(titles):
+            action = view.addAction(title)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.setShortcutContext(app_wide)
+            action.triggered.connect(lambda _checked=False, n=i: self.sections.setCurrentIndex(n))
+            self.addAction(action)
+        layer = self.menuBar().addMenu("&Layer")
         for text, keys, delta in (("Next layer", "PgDown", 1), ("Previous layer", "PgUp", -1)):
-            action = view.addAction(f"{text}\t{keys}")
+            action = layer.addAction(f"{text}\t{keys}")
             action.triggered.connect(lambda _checked=False, d=delta: self.step_layer(d))
+        help_menu = self.menuBar().addMenu("&Help")
+        action = help_menu.addAction("Keyboard")
+        action.setShortcut(QKeySequence("F1"))
+        action.setShortcutContext(app_wide)
+        action.triggered.connect(self.show_keyboard_help)
+        self.addAction(action)
+
+    def keyboard_help_text(self) -> str:
+        """Help → Keyboard, as HTML (the same list the keys are bound from)."""
+        rows = "".join(f"<tr><td><b>{keys}</b></td><td>{what}</td><td>{where}</td></tr>"
+                       for keys, what, where in SHORTCUTS)
+        head = "<tr><th>keys</th><th>does</th><th>where</th></tr>"
+        return f"<table cellspacing='6'>{head}{rows}</table>"
+
+    def show_keyboard_help(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(self.keyboard_help_text())
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def set_presentation(self, on: bool, full_screen: bool = True) -> None:
+        """Presentation mode: the high-contrast theme with large text for the whole window,
+        full screen; leaving it gives back the window state it found (maximised, normal
+        or full screen, and the geometry)."""
+        on = bool(on)
+        if on == self.presentation:
+            return
+        self.presentation = on
+        if on:
+            self._state_before = (self.windowState(), self.saveGeometry())
+            theme.apply(presentation=True)
+            if full_screen:
+                self.showFullScreen()
+        else:
+            theme.apply(presentation=False)
+            if self._state_before is not None:
+                state, geometry = self._state_before
+                self._state_before = None
+                if self.isFullScreen() and not state & Qt.WindowState.WindowFullScreen:
+                    self.showNormal()
+                self.restoreGeometry(geometry)
+                self.setWindowState(state)
+        self.statusBar().showMessage("Presentation mode: F11 or Esc to leave" if on else
+                                     "Presentation mode off", 5000)
+
+    def current_section(self) -> QWidget | None:
+        """The section shown now (None for Explore)."""
+        entry = self._entries.get(self.sections.currentIndex())
+        return self.section_widgets.get(entry.title) if entry is not None else None
 
     def save_png(self, path: str) -> bool:
         """Save the window as it looks now (for slides and handouts)."""
