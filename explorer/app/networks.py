@@ -36,6 +36,14 @@ class NetSpec:
         return str(self.weights) if self.name == "file" and self.weights else self.name
 
 
+def list_models():
+    """Every network the explorer can open, with where its weights come from
+    (list of :class:`explorer.nets.registry.ModelEntry`)."""
+    from explorer.nets.registry import list_models as registry_list
+
+    return registry_list()
+
+
 def open_network(spec: NetSpec, device: str | torch.device | None = "cpu",
                  task: Task | None = None) -> Network:
     """Build the network `spec` names, with its best weights, on `device`.

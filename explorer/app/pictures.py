@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from explorer.app import checks
-from explorer.core.images import GroundTruth, Image, load_image
+from explorer.core.images import IMAGE_FILTER, GroundTruth, Image, load_image
 from explorer.data.samples import SAMPLE_NAMES, load_sample
 from explorer.errors import ImageError
 
@@ -29,6 +29,16 @@ MAX_SCENE = 10**9
 
 #: a picture is a :class:`~explorer.core.images.Image` that knows its source and truth
 Picture = Image
+
+__all__ = ["IMAGE_FILTER", "SAMPLE_NAMES", "SPEC_HELP", "GroundTruth", "Image", "Picture",
+           "describe", "open_picture", "open_sample", "open_scene", "picture_from_array",
+           "scene_truth"]
+
+
+def picture_from_array(array, name: str = "picture") -> Picture:
+    """A picture from an array a person drew or a camera gave ([H, W] or [H, W, C], any
+    dtype), normalised like a file (float32 [H, W, 3] in [0, 1])."""
+    return load_image(array, name=name)
 
 
 def scene_truth(scene) -> GroundTruth:

@@ -102,11 +102,20 @@ def trace_picture(network: Network, image: Picture, task: Task | None = None
     return tr, picture, note
 
 
-def layers_of(network: Network) -> list[LayerInfo]:
-    """The layer table of `network` at its input size, every failure one sentence."""
-    with _as_model_error(network, f"a {network.input_size[0]} × {network.input_size[1]} "
-                                  "input"):
-        return layer_table(network)
+def layers_of(network: Network, input_size: tuple[int, int] | None = None
+              ) -> list[LayerInfo]:
+    """The layer table of `network` at `input_size` (default: its own), every failure
+    one sentence."""
+    h, w = input_size or network.input_size
+    with _as_model_error(network, f"a {h} × {w} input"):
+        return layer_table(network, input_size)
+
+
+def trace_tensor(network: Network, x: torch.Tensor) -> Trace:
+    """One traced pass of x (Tensor[1, C, H, W], already prepared), every failure of the
+    network one sentence."""
+    with _as_model_error(network, f"a {'x'.join(map(str, x.shape))} input"):
+        return trace(network, x)
 
 
 def warning_of(tr: Trace) -> str | None:

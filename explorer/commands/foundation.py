@@ -32,8 +32,8 @@ def _traced(args):
 # --- handlers ------------------------------------------------------------------------
 
 def cmd_models(args) -> int:
+    from explorer.app.networks import list_models
     from explorer.cli import emit
-    from explorer.nets.registry import list_models
 
     entries = list_models()
     rows = [f"{e.name:28s} {e.family:12s} {e.task:13s} "

@@ -31,11 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.app.networks import NetSpec
+from explorer.app.networks import NetSpec, list_models
+from explorer.app.pictures import IMAGE_FILTER
 from explorer.app.policy import LoadPolicy
 from explorer.app.tracing import LoadResult, run_request
 from explorer.core.device import pick_device
-from explorer.core.images import IMAGE_FILTER
 from explorer.errors import UserError
 from explorer.gui.common import messages, theme
 from explorer.gui.common.section import SECTIONS, Section, SectionEntry, SectionHost
@@ -47,7 +47,6 @@ from explorer.gui.explore.layer_info import LayerInfoPanel
 from explorer.gui.explore.layer_tree import LayerTree
 from explorer.gui.explore.network_panel import NetworkPanel
 from explorer.gui.explore.predictions import PredictionsPanel
-from explorer.nets.registry import list_models
 
 #: how many layers after the current one get their mosaics made ahead of time
 PREFETCH = 2

@@ -45,3 +45,25 @@ def test_ruff_clean():
     result = subprocess.run(["ruff", "check", "explorer", "tests", "benchmarks"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+#: modules the faces must reach only through explorer/app/ (pictures, networks, tracing)
+BEHIND_APP = ("explorer.nets.registry", "explorer.core.images", "explorer.data.samples",
+              "explorer.core.trace")
+
+
+def test_faces_reach_pictures_networks_and_tracing_only_through_app():
+    offenders = []
+    for face in ("commands", "gui"):
+        for path in (ROOT / "explorer" / face).rglob("*.py"):
+            offenders += [f"{path.relative_to(ROOT)}: {m}" for m in _imports(path)
+                          if m in BEHIND_APP]
+    assert not offenders, offenders
+
+
+def test_app_layer_is_qt_free_and_argparse_free():
+    offenders = []
+    for path in (ROOT / "explorer" / "app").rglob("*.py"):
+        offenders += [f"{path.relative_to(ROOT)}: {m}" for m in _imports(path)
+                      if m.split(".")[0] in QT or m == "argparse"]
+    assert not offenders, offenders

@@ -38,9 +38,11 @@ NORMALISATIONS = {"per channel": "channel", "per layer": "layer"}
 
 
 def panel_title(text: str) -> QLabel:
-    """A bold panel title that may be cut short rather than widen the window."""
+    """A bold panel title that wraps onto a second line rather than widen the window or
+    be cut short."""
     label = QLabel(text)
     label.setObjectName("panelTitle")
+    label.setWordWrap(True)
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     label.setMinimumWidth(80)
     return label
@@ -74,6 +76,7 @@ class FeatureView(QWidget):
         )
         self.canvas = ImageCanvas()
         self.readout = QLabel(HOVER_HINT)
+        self.readout.setWordWrap(True)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout.setObjectName("readout")
         foot = QHBoxLayout()
@@ -255,6 +258,7 @@ class ChannelView(QWidget):
         self.colorbar.setImageItem(self.canvas.item)
         self.canvas.addItem(self.colorbar)
         self.readout = QLabel("Click a tile in the mosaic.")
+        self.readout.setWordWrap(True)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout.setObjectName("readout")
         layout = QVBoxLayout(self)

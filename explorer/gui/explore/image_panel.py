@@ -7,7 +7,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from explorer.data.samples import SAMPLE_NAMES
+from explorer.app.pictures import SAMPLE_NAMES
 from explorer.gui.common.canvas import ImageCanvas
 
 #: what the sample combo shows when the picture is not one of the samples
@@ -23,7 +23,7 @@ class ImagePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = ImageCanvas(background="#202020")
-        self.canvas.setMinimumSize(220, 220)
+        self.canvas.setMinimumSize(120, 120)
         self.canvas.view.setMouseEnabled(x=False, y=False)
         self.caption = QLabel("No image yet")
         self.caption.setWordWrap(True)

@@ -17,12 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.nets.registry import ModelEntry
+from explorer.gui.common import theme
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 
 
-def entry_text(entry: ModelEntry) -> str:
+def entry_text(entry) -> str:
     """How one registry entry reads in the combo."""
     if entry.available:
         where = "trained, shipped" if entry.weights_source == "shipped" else "ImageNet weights"
@@ -41,15 +41,19 @@ class NetworkPanel(QWidget):
     #: the person asked to download ImageNet weights for the chosen network
     downloadRequested = Signal(str)
 
-    def __init__(self, entries: list[ModelEntry], parent: QWidget | None = None) -> None:
+    def __init__(self, entries: list, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.entries: dict[str, ModelEntry] = {}
+        self.entries: dict = {}
         self.combo = QComboBox()
         self.combo.setMaxVisibleItems(20)
         self.set_entries(entries)
         self.description = QLabel("")
         self.description.setWordWrap(True)
         self.description.setObjectName("hint")
+        # on a projector (presentation mode) the column has no room for the paragraph
+        self._forget_theme = theme.on_change(
+            lambda t, _scale: self.description.setVisible(t is not theme.PRESENTATION))
+        self.destroyed.connect(lambda *_: self._forget_theme())
         self.banner = QLabel("Random weights: this network has not learned anything, "
                              "so its maps and guesses show only its structure.")
         self.banner.setWordWrap(True)
@@ -91,7 +95,7 @@ class NetworkPanel(QWidget):
         )
         self._update_download()
 
-    def set_entries(self, entries: list[ModelEntry]) -> None:
+    def set_entries(self, entries: list) -> None:
         """Fill the combo from the registry, keeping the current choice."""
         current = self.combo.currentData()
         self.entries = {e.name: e for e in entries}
