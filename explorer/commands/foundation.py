@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from explorer.commands.args import (  # noqa: F401 - the shared arguments live in args
     add_image_arg,
     add_network_args,
@@ -18,12 +20,13 @@ def _traced(args):
     """The picture and network the arguments name, traced once (app.tracing)."""
     import sys
 
-    from explorer.app.tracing import trace_picture, warning_of
+    from explorer.app.tracing import trace_picture
 
     image = load_image_arg(args.image)
     net = network_from_args(args)
     tr, _picture, note = trace_picture(net, image)
-    for line in (note, warning_of(tr)):
+    # NaN in the output is each command's to report (predict refuses, features notes it)
+    for line in (note, getattr(tr, "note", None)):
         if line:
             print(f"note: {line}", file=sys.stderr)
     return image, net, tr
@@ -106,6 +109,11 @@ def cmd_features(args) -> int:
     if act.dim() != 3:
         raise UserError(f"{info.name} gives a {'x'.join(map(str, act.shape))} output, not "
                         "feature maps; choose a convolution or pooling layer")
+    from explorer.app.tracing import nonfinite_from
+
+    bad = nonfinite_from(tr)
+    if bad:
+        print(f"note: {bad}; those values are drawn as 0", file=sys.stderr)
     stats = act.detach().float().nan_to_num().flatten(1)
     act = act.nan_to_num()  # NaN is reported above, drawn as 0
     m = mosaic(act, normalize=args.normalize)

@@ -172,7 +172,12 @@ def _to_unit_float(a: np.ndarray) -> np.ndarray:
         return ((a.astype(np.float64) - min(lo, 0.0)) / top).clip(0, 1).astype(np.float32)
     if np.issubdtype(a.dtype, np.floating):
         with np.errstate(over="ignore"):  # float64 beyond float32's range: +-inf, below
-            x = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+            x = a.astype(np.float32)
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        if bad:
+            what = "NaN (not a number)" if np.isnan(x).any() else "infinite"
+            raise ImageError(f"{bad:,} of its {x.size:,} values are {what}; a picture needs "
+                             "finite numbers")
         if x.min() < 0.0 or x.max() > 1.0:  # not already in [0, 1]: stretch
             lo, hi = float(x.min()), float(x.max())
             x = (x - lo) / max(hi - lo, 1e-12)
