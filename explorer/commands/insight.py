@@ -1,16 +1,20 @@
-"""cam, neighbours, augment, finetune and compare: the headless twins of the insight tabs."""
+"""cam, neighbours, augment, finetune and compare: the headless twins of the Why & training
+section. Pictures, networks and every setting are read through the application layer
+(``explorer.app``, ``explorer.insight.settings``) before any work starts; long jobs run
+under :func:`~explorer.commands.progress.cli_task` (a progress bar, Ctrl-C cancels) and
+their files are written atomically at the end."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from explorer.commands.foundation import (
+from explorer.commands.args import (
     add_image_arg,
     add_network_args,
     load_image_arg,
+    net_spec,
     network_from_args,
+    out_png,
     save_png,
 )
 from explorer.errors import UserError
@@ -38,8 +42,12 @@ def _tile_strip(tiles: list[np.ndarray], captions: list[str], size: int = 128,
     return np.asarray(sheet)
 
 
-def _progress(frac: float, msg: str) -> None:
-    print(f"\r{msg} ({frac:.0%})", end="", flush=True, file=sys.stderr)
+def _caveat_lines(net, image) -> tuple[list[str], str]:
+    """(the caveats, the same as lines to print after the answer)."""
+    from explorer.insight.caveats import caveats
+
+    found = caveats(net, image)
+    return found, "".join(f"\nnote: {c}" for c in found)
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -49,99 +57,121 @@ def cmd_cam(args) -> int:
     from explorer.core import colormaps
     from explorer.insight.cam import class_activation_map
 
+    out_png(args.out)
     image = load_image_arg(args.image)
     net = network_from_args(args)
     r = class_activation_map(net, image, method=args.method, class_index=args.cls,
                              layer=args.layer)
     if args.out:
         save_png(colormaps.enlarge(r.overlay), args.out)
+    found, notes = _caveat_lines(net, image)
     data = {"model": net.name, "image": image.name, "weights": net.weights_source,
-            **r.as_dict(), "out": args.out}
-    warn = "  (random weights: this map means little)" if net.random_weights else ""
+            **r.as_dict(), "out": args.out, "caveats": found}
     top = ", ".join(f"{lab} {p:.1%}" for _, lab, p in r.top)
     emit(args, data,
          f"{r.method} of {net.name} on {image.name} at {r.layer} "
-         f"({'x'.join(map(str, r.layer_shape))}){warn}\n"
+         f"({'x'.join(map(str, r.layer_shape))})\n"
          f"class {r.class_index} {r.class_name!r} ({r.probability:.1%}); top-5: {top}\n"
          f"hottest input pixel (y, x) = {r.peak}"
-         + (f"\n-> {args.out}" if args.out else ""))
+         + (f"\n-> {args.out}" if args.out else "") + notes)
     return 0
 
 
 def cmd_neighbours(args) -> int:
     from explorer.cli import emit
+    from explorer.commands.progress import cli_task
+    from explorer.insight import settings
+    from explorer.insight.gallery import get_gallery
+    from explorer.insight.inputs import seen_picture
     from explorer.insight.neighbours import nearest_neighbours
 
+    k = settings.k(args.k)
+    out_png(args.out)
+    gallery = get_gallery(args.gallery)
     image = load_image_arg(args.image)
-    net = network_from_args(args)
-    r = nearest_neighbours(net, image, args.gallery, k=args.k, use_disk=not args.no_cache,
-                           progress=None if args.json else _progress)
-    if not args.json:
-        print(file=sys.stderr)
+    with cli_task(quiet=args.json) as task:
+        net = network_from_args(args, task)
+        r = nearest_neighbours(net, image, gallery, k=k, use_disk=not args.no_cache,
+                               task=task)
     if args.out:
-        from explorer.insight.inputs import rgb_input
-
-        query = rgb_input(net, image)[0].permute(1, 2, 0).cpu().numpy()
-        save_png(_tile_strip([query] + [n.picture for n in r.neighbours],
+        save_png(_tile_strip([seen_picture(net, image)] + [n.picture for n in r.neighbours],
                              ["query"] + [f"{n.label} {n.distance:.3g}"
                                           for n in r.neighbours]), args.out)
+    found, notes = _caveat_lines(net, image)
     rows = [f"{i + 1}. {n.distance:10.4f}  {n.label:14s} {n.name}"
             for i, n in enumerate(r.neighbours)]
     emit(args, {"model": net.name, "image": image.name, "weights": net.weights_source,
-                **r.as_dict(), "out": args.out},
+                **r.as_dict(), "out": args.out, "caveats": found},
          f"{net.name} on {image.name}: predicted {r.prediction!r}; nearest in {r.layer}'s "
          f"input ({r.query.numel()} values) among {r.gallery_size} {r.gallery} pictures:\n"
-         + "\n".join(rows))
+         + "\n".join(rows) + notes)
     return 0
 
 
 def cmd_augment(args) -> int:
     from explorer.cli import emit
-    from explorer.insight.augment import augment_preview
+    from explorer.commands.progress import cli_task
+    from explorer.insight.augment import VARIANT_NAMES, augment_preview
+    from explorer.insight.settings import variant_names
 
+    names = variant_names(args.variants, VARIANT_NAMES)
+    out_png(args.out)
     image = load_image_arg(args.image)
-    net = network_from_args(args)
-    names = [v.strip() for v in args.variants.split(",")] if args.variants else None
-    r = augment_preview(net, image, layer=args.layer, variants=names)
+    with cli_task(quiet=args.json) as task:
+        net = network_from_args(args, task)
+        r = augment_preview(net, image, layer=args.layer, variants=names, task=task)
     if args.out:
         save_png(_tile_strip([v.picture for v in r.variants],
                              [f"{v.label} d={v.distance:.2f}" for v in r.variants],
                              cols=6), args.out)
+    found, notes = _caveat_lines(net, image)
     rows = [f"{v.name:18s} {v.label:16s} {v.probability:6.1%}  distance {v.distance:.3f}"
             for v in r.variants]
-    emit(args, {"model": net.name, "image": image.name, **r.as_dict(), "out": args.out},
+    emit(args, {"model": net.name, "image": image.name, **r.as_dict(), "out": args.out,
+                "caveats": found},
          f"{net.name} on {image.name}; distance = how far {r.layer} "
-         f"({'x'.join(map(str, r.layer_shape))}) moves, relative:\n" + "\n".join(rows))
+         f"({'x'.join(map(str, r.layer_shape))}) moves, relative:\n" + "\n".join(rows)
+         + notes)
     return 0
 
 
 def cmd_finetune(args) -> int:
+    import torch
+
+    from explorer.app import checks
     from explorer.cli import emit
+    from explorer.commands.progress import cli_task
+    from explorer.core.tasks import sub_task
+    from explorer.insight import settings
     from explorer.insight.finetune import finetune, load_task
 
-    net = network_from_args(args)
-    task = load_task(args.data, n_train=args.n_train, n_test=args.n_test)
-    probe = load_image_arg(args.image) if args.image else None
-    modes = ["head", "full"] if args.mode == "both" else [args.mode]
-    results = []
-    for mode in modes:
-        def step(s: int, total: int, loss: float, mode=mode) -> None:
-            if not args.json:
-                print(f"\r{mode}: step {s}/{total} loss {loss:.3f}", end="", flush=True,
-                      file=sys.stderr)
-        results.append(finetune(net, task, mode=mode, epochs=args.epochs,
-                                batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                                on_step=step, probe=probe))
-        if not args.json:
-            print(file=sys.stderr)
+    modes = ["head", "full"] if args.mode == "both" else [settings.finetune_mode(args.mode)]
+    epochs = settings.epochs(args.epochs)
+    batch = settings.batch_size(args.batch_size)
+    lr = settings.lr(args.lr)
+    seed = settings.seed(args.seed)
+    n_train = settings.per_class("--n-train", args.n_train)
+    n_test = settings.per_class("--n-test", args.n_test)
+    save = None
     if args.save:
-        import torch
-
-        if len(results) != 1:
+        if len(modes) != 1:
             raise UserError("--save needs one --mode (head or full), not both")
-        torch.save(results[0].network.module.state_dict(), args.save)
-    lines = [f"{net.name} -> {task.name} ({', '.join(task.class_names)}): "
-             f"{len(task.y_train)} training, {len(task.y_test)} held-out pictures"]
+        save = checks.output_file(args.save, (".pt", ".pth"), "fine-tuned weights")
+    probe = load_image_arg(args.image) if args.image else None
+    results = []
+    with cli_task(quiet=args.json) as task:
+        net = network_from_args(args, task)
+        data = load_task(args.data, n_train=n_train, n_test=n_test, task=task)
+        for i, mode in enumerate(modes):
+            results.append(finetune(net, data, mode=mode, epochs=epochs, batch_size=batch,
+                                    lr=lr, seed=seed, probe=probe,
+                                    task=sub_task(task, i / len(modes),
+                                                  (i + 1) / len(modes))))
+    if save is not None:
+        state = results[0].network.module.state_dict()
+        checks.write_atomic(save, lambda tmp: torch.save(state, tmp))
+    lines = [f"{net.name} -> {data.name} ({', '.join(data.class_names)}): "
+             f"{len(data.y_train)} training, {len(data.y_test)} held-out pictures"]
     for r in results:
         change = (f"; {r.first_conv} weights moved {r.first_conv_change:.2%}"
                   if r.first_conv_change is not None else "")
@@ -151,23 +181,31 @@ def cmd_finetune(args) -> int:
         if r.layer_changes:
             lines.append("      weight change per layer: " + ", ".join(
                 f"{c.name} {c.weight_change:.1%}" for c in r.layer_changes))
-    emit(args, {"model": net.name, "weights": net.weights_source, "task": task.name,
-                "classes": task.class_names, "train_size": len(task.y_train),
-                "test_size": len(task.y_test), "saved": args.save,
-                "runs": [r.as_dict() for r in results]}, "\n".join(lines))
+    if save is not None:
+        lines.append(f"-> {save}")
+    found, notes = _caveat_lines(net, None)
+    emit(args, {"model": net.name, "weights": net.weights_source, "task": data.name,
+                "classes": data.class_names, "train_size": len(data.y_train),
+                "test_size": len(data.y_test), "saved": str(save) if save else None,
+                "runs": [r.as_dict() for r in results], "caveats": found},
+         "\n".join(lines) + notes)
     return 0
 
 
 def cmd_compare(args) -> int:
+    from dataclasses import replace
+
+    from explorer.app.networks import open_network
     from explorer.cli import emit
+    from explorer.commands.progress import cli_task
     from explorer.insight.compare import compare_networks
-    from explorer.nets.registry import load_network
 
     image = load_image_arg(args.image)
-    a = network_from_args(args)
-    b = load_network(args.model_b or args.model, args.weights_b, download=args.download,
-                     trust_pickle=args.trust_pickle, device=args.device)
-    c = compare_networks(a, b, image, leaves_only=not args.all)
+    spec_b = replace(net_spec(args), name=args.model_b or args.model, weights=args.weights_b)
+    with cli_task(quiet=args.json) as task:
+        a = network_from_args(args, task)
+        b = open_network(spec_b, args.device, task)
+        c = compare_networks(a, b, image, leaves_only=not args.all, task=task)
 
     def num(v: float | None) -> str:
         return "-" if v is None else f"{v:6.3f}"
@@ -175,10 +213,11 @@ def cmd_compare(args) -> int:
     rows = [f"{p.name_a:28s} {p.name_b:28s} {'x'.join(map(str, p.shape_a)):14s} "
             f"{'x'.join(map(str, p.shape_b)):14s} {num(p.cosine):>7s} {num(p.cka):>7s}"
             for p in c.pairs]
-    emit(args, {"image": image.name, **c.as_dict()},
+    found = _caveat_lines(a, image)[0] + _caveat_lines(b, image)[0]
+    emit(args, {"image": image.name, **c.as_dict(), "caveats": found},
          f"{c.name_a} vs {c.name_b} on {image.name} (layers matched by {c.matched_by})\n"
          f"{'layer A':28s} {'layer B':28s} {'shape A':14s} {'shape B':14s} {'cosine':>7s} "
-         f"{'CKA':>7s}\n" + "\n".join(rows))
+         f"{'CKA':>7s}\n" + "\n".join(rows) + "".join(f"\nnote: {x}" for x in found))
     return 0
 
 
@@ -217,8 +256,9 @@ def register(sub) -> None:
     add_image_arg(p)
     p.add_argument("--layer", "-l", default=None,
                    help="layer whose maps are compared (default: the last spatial one)")
+    # argparse %-formats help texts: "70%" must be written "70%%"
     p.add_argument("--variants", help="comma-separated subset of: "
-                   + ", ".join(VARIANT_NAMES))
+                   + ", ".join(VARIANT_NAMES).replace("%", "%%"))
     p.add_argument("--out", "-o", help="write the grid of variants here (PNG)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_augment)
@@ -235,7 +275,8 @@ def register(sub) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
     add_image_arg(p, required=False)
-    p.add_argument("--save", metavar="OUT.pt", help="save the fine-tuned state dict")
+    p.add_argument("--save", metavar="OUT.pt", help="save the fine-tuned state dict "
+                   "(checked before training; written when it is done)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_finetune)
 

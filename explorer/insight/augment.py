@@ -20,9 +20,10 @@ import torchvision.transforms.v2.functional as TF
 
 from explorer.core.images import Image
 from explorer.core.network import Network
-from explorer.errors import UserError
-from explorer.insight.inputs import rgb_input, to_network_input
-from explorer.insight.layers import default_cam_layer, find_layer
+from explorer.core.tasks import NullTask, Task
+from explorer.insight import settings
+from explorer.insight.inputs import batch_input, rgb_input
+from explorer.insight.layers import default_cam_layer, find_layer, require_classifier
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -100,48 +101,72 @@ class AugmentResult:
                 "seconds": self.seconds, "variants": [v.as_dict() for v in self.variants]}
 
 
+#: variants per forward pass: a cancel waits for at most one pass
+BATCH = 6
+
+
 def augment_preview(network: Network, image: Image, layer: str | None = None,
-                    variants: list[str] | None = None) -> AugmentResult:
+                    variants: list[str] | str | None = None, *, task: Task | None = None,
+                    batch_size: int = BATCH) -> AugmentResult:
     """Every variant of `image` (default: all of :data:`VARIANTS`), its top prediction and
-    how far `layer`'s activation (default: :func:`default_cam_layer`) moves."""
-    names = variants or VARIANT_NAMES
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        raise UserError(f"unknown variant {unknown[0]!r}; choose from "
-                        f"{', '.join(VARIANT_NAMES)}")
-    if "original" not in names:
-        names = ["original", *names]
+    how far `layer`'s activation (default: :func:`default_cam_layer`) moves.
+
+    The variants run `batch_size` at a time; ``task.check()`` comes before every batch,
+    so at most one more batch runs after a cancel.
+
+    Raises:
+        UserError: not a classifier, an unknown variant or layer.
+        Cancelled: the task was cancelled.
+    """
+    task = task or NullTask()
+    require_classifier(network)
+    names = settings.variant_names(variants, VARIANT_NAMES) or VARIANT_NAMES
     names = ["original", *[n for n in names if n != "original"]]
     layer = layer or default_cam_layer(network)
     info = find_layer(network, layer)
+    batch_size = settings.fit_batch(network, settings.batch_size(batch_size))
     t0 = time.perf_counter()
-    rgb = rgb_input(network, image)
-    batch = torch.cat([VARIANTS[n](rgb).clamp(0, 1) for n in names])
+    rgb = rgb_input(network, image).cpu()
+    module = network.module
+    acts: list[torch.Tensor] = []
+    outs: list[torch.Tensor] = []
+    pictures: list[torch.Tensor] = []
     caught: list[torch.Tensor] = []
 
     def keep(_m, _inp, out):
         caught.append(out[0] if isinstance(out, (tuple, list)) else out)
 
-    handle = network.module.get_submodule(layer).register_forward_hook(keep)
+    handle = module.get_submodule(layer).register_forward_hook(keep)
     try:
-        with torch.inference_mode():
-            out = network.module(to_network_input(network, batch))
+        for start in range(0, len(names), batch_size):
+            task.check()
+            chunk = names[start:start + batch_size]
+            batch = torch.cat([VARIANTS[n](rgb).clamp(0, 1) for n in chunk])
+            caught.clear()
+            with torch.inference_mode():
+                out = module(batch_input(network, batch))
+            acts.append(caught[-1].flatten(1).float().cpu())
+            scores = out[0] if isinstance(out, (tuple, list)) else out
+            outs.append(scores.flatten(1).float().cpu())
+            pictures.append(batch)
+            task.progress(min(1.0, (start + len(chunk)) / len(names)),
+                          f"variants {start + len(chunk)}/{len(names)}")
     finally:
         handle.remove()
-    acts = caught[-1].flatten(1).float()
-    dist = ((acts - acts[0:1]).norm(dim=1) / acts[0].norm().clamp_min(1e-12)).cpu()
-    scores = out[0] if isinstance(out, (tuple, list)) else out
-    scores = scores.flatten(1).float().cpu()
+    task.check()
+    acts_all = torch.cat(acts)
+    dist = (acts_all - acts_all[0:1]).norm(dim=1) / acts_all[0].norm().clamp_min(1e-12)
+    scores = torch.cat(outs)
     probs = scores if network.extra.get("output_is_probability") else scores.softmax(1)
     top_p, top_i = probs.max(1)
     orig = int(top_i[0])
     class_names = network.class_names
-    pictures = batch.permute(0, 2, 3, 1).float().cpu().numpy()
+    pics = torch.cat(pictures).permute(0, 2, 3, 1).float().numpy()
     out_variants = []
     for j, name in enumerate(names):
         i = int(top_i[j])
         out_variants.append(Variant(
-            name=name, picture=np.ascontiguousarray(pictures[j]), class_index=i,
+            name=name, picture=np.ascontiguousarray(pics[j]), class_index=i,
             label=class_names[i] if i < len(class_names) else f"class {i}",
             probability=float(top_p[j]), distance=float(dist[j]),
             original_class_probability=float(probs[j, orig])))

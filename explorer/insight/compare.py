@@ -18,8 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from explorer.core.images import Image
-from explorer.core.network import Network, preprocess
-from explorer.core.trace import Trace, trace
+from explorer.core.network import Network
+from explorer.core.tasks import NullTask, Task, sub_task
+from explorer.core.trace import Trace
+from explorer.insight.layers import require_classifier
 
 
 @dataclass
@@ -107,20 +109,42 @@ def _match(ta: Trace, tb: Trace, leaves_only: bool) -> tuple[str, list[tuple[str
     return "type order", pairs
 
 
-def compare_traces(ta: Trace, tb: Trace, *, leaves_only: bool = True) -> Comparison:
-    """Layer-by-layer comparison of two traces (see the module docstring)."""
+def compare_traces(ta: Trace, tb: Trace, *, leaves_only: bool = True,
+                   task: Task | None = None) -> Comparison:
+    """Layer-by-layer comparison of two traces (see the module docstring).
+
+    ``task.check()`` runs before every layer pair, so at most one more pair is compared
+    after a cancel."""
+    task = task or NullTask()
     how, matched = _match(ta, tb, leaves_only)
     pairs = []
-    for na, nb in matched:
+    for k, (na, nb) in enumerate(matched):
+        task.check()
         ia, ib = ta.info(na), tb.info(nb)
         cos, cka, rel = similarity(ta.activation(na), tb.activation(nb))
         pairs.append(LayerPair(na, nb, ia.type, ib.type, tuple(ia.out_shape),
                                tuple(ib.out_shape), cos, cka, rel))
+        task.progress((k + 1) / len(matched), f"layer {k + 1}/{len(matched)}")
+    task.check()
     return Comparison(ta.network.name, tb.network.name, how, pairs, ta.topk(5), tb.topk(5))
 
 
-def compare_networks(a: Network, b: Network, image: Image, *, leaves_only: bool = True
-                     ) -> Comparison:
-    """Run `a` and `b` on `image` (each with its own preprocessing) and compare them."""
-    return compare_traces(trace(a, preprocess(a, image)), trace(b, preprocess(b, image)),
-                          leaves_only=leaves_only)
+def compare_networks(a: Network, b: Network, image: Image, *, leaves_only: bool = True,
+                     task: Task | None = None) -> Comparison:
+    """Run `a` and `b` on `image` (each with its own preprocessing, one traced pass each
+    through :func:`explorer.app.tracing.trace_picture`) and compare them.
+
+    Raises:
+        UserError: either is not a classifier, or cannot run on the picture.
+        Cancelled: the task was cancelled (checked between layers).
+    """
+    from explorer.app.tracing import trace_picture
+
+    require_classifier(a)
+    require_classifier(b)
+    task = task or NullTask()
+    task.progress(-1, f"tracing {a.name}…")
+    ta, _, _ = trace_picture(a, image, sub_task(task, 0.0, 0.3))
+    task.progress(-1, f"tracing {b.name}…")
+    tb, _, _ = trace_picture(b, image, sub_task(task, 0.3, 0.6))
+    return compare_traces(ta, tb, leaves_only=leaves_only, task=sub_task(task, 0.6, 1.0))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from torch import nn
 
+from explorer.app.tracing import layers_of
 from explorer.core.network import Network
-from explorer.core.trace import LayerInfo, layer_table
+from explorer.core.trace import LayerInfo
 from explorer.errors import UserError
 
 
@@ -20,7 +21,7 @@ def require_classifier(network: Network) -> None:
 
 def find_layer(network: Network, name: str) -> LayerInfo:
     """The layer called `name`, or a UserError that names a few that exist."""
-    layers = layer_table(network)
+    layers = layers_of(network)
     for layer in layers:
         if layer.name == name:
             return layer
@@ -43,7 +44,7 @@ def default_cam_layer(network: Network) -> str:
     outermost enclosing block that still has a spatial output: ``layer4`` for ResNets,
     ``features`` for VGG-style networks, ``inception5b`` for GoogLeNet.
     """
-    layers = layer_table(network)
+    layers = layers_of(network)
     maps = [lay for lay in layers if is_map(lay)]
     if not maps:
         raise UserError(f"{network.name} has no layer with spatial feature maps")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,18 +20,13 @@ import torch
 
 from explorer.core.images import Image
 from explorer.core.network import Network, preprocess
+from explorer.core.tasks import NullTask, Task
 from explorer.errors import UserError
+from explorer.insight import settings
 from explorer.insight.cache import cache_dir, weights_hash
 from explorer.insight.gallery import Gallery, get_gallery
 from explorer.insight.inputs import batch_input
 from explorer.insight.layers import final_linear, require_classifier
-
-Progress = Callable[[float, str], None]
-ShouldStop = Callable[[], bool]
-
-
-class Stopped(UserError):
-    """The caller asked to stop (should_stop() returned True)."""
 
 
 @dataclass
@@ -104,7 +98,7 @@ def hidden_features(network: Network, x: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 def _batch(network: Network, gallery: Gallery, idx: range) -> torch.Tensor:
-    if gallery.pixels is not None:  # one size: resize the whole batch at once
+    if gallery.pixels is not None:
         return batch_input(network, gallery.pixels[idx.start:idx.stop].permute(0, 3, 1, 2))
     return torch.cat([preprocess(network, gallery.image(i)) for i in idx])
 
@@ -117,13 +111,15 @@ def _cache_file(network: Network, gallery: Gallery, layer: str) -> Path:
 
 
 def gallery_features(network: Network, gallery: Gallery | str, *, batch_size: int = 64,
-                     progress: Progress | None = None, should_stop: ShouldStop | None = None,
-                     use_disk: bool = True) -> GalleryFeatures:
-    """Last-hidden-layer features of every gallery item, from memory, disk or computed.
+                     task: Task | None = None, use_disk: bool = True) -> GalleryFeatures:
+    """Last-hidden-layer features of every gallery item, from memory, disk or computed
+    `batch_size` items at a time (fewer for a network whose activations are big).
 
     Raises:
-        Stopped: should_stop() said so between two batches (nothing is cached then).
+        Cancelled: the task was cancelled; ``task.check()`` runs before every batch, so
+            at most one more batch runs after a cancel, and nothing is cached then.
     """
+    task = task or NullTask()
     gallery = get_gallery(gallery) if isinstance(gallery, (str, Path)) else gallery
     layer, _ = final_linear(network)
     mem_key = (weights_hash(network.module), network.name, gallery.key + gallery.fingerprint)
@@ -143,13 +139,14 @@ def gallery_features(network: Network, gallery: Gallery | str, *, batch_size: in
     t0 = time.perf_counter()
     chunks = []
     n = len(gallery)
+    batch_size = settings.fit_batch(network, settings.batch_size(batch_size))
+    task.progress(0.0, f"gallery features 0/{n}")
     for start in range(0, n, batch_size):
-        if should_stop and should_stop():
-            raise Stopped("stopped before the gallery's features were complete")
+        task.check()
         idx = range(start, min(n, start + batch_size))
         chunks.append(hidden_features(network, _batch(network, gallery, idx))[0])
-        if progress:
-            progress(idx.stop / n, f"gallery features {idx.stop}/{n}")
+        task.progress(idx.stop / n, f"gallery features {idx.stop}/{n}")
+    task.check()
     out = GalleryFeatures(gallery, layer, torch.cat(chunks), time.perf_counter() - t0)
     _remember(mem_key, out)
     if use_disk:
@@ -165,16 +162,19 @@ def gallery_features(network: Network, gallery: Gallery | str, *, batch_size: in
 
 
 def nearest_neighbours(network: Network, image: Image, gallery: Gallery | str = "shapes",
-                       k: int = 6, *, progress: Progress | None = None,
-                       should_stop: ShouldStop | None = None,
+                       k: int = 6, *, task: Task | None = None,
                        use_disk: bool = True) -> NeighbourResult:
-    """The `k` gallery items closest to `image` in the last hidden layer, nearest first."""
+    """The `k` gallery items closest to `image` in the last hidden layer, nearest first.
+
+    Raises:
+        UserError: not a classifier, no final Linear layer, a bad `k` or gallery.
+        Cancelled: the task was cancelled (see :func:`gallery_features`).
+    """
     require_classifier(network)
-    if k < 1:
-        raise UserError(f"k must be at least 1, got {k}")
+    final_linear(network)
+    k = settings.k(k)
     t0 = time.perf_counter()
-    gf = gallery_features(network, gallery, progress=progress, should_stop=should_stop,
-                          use_disk=use_disk)
+    gf = gallery_features(network, gallery, task=task, use_disk=use_disk)
     q, logits = hidden_features(network, preprocess(network, image))
     d = torch.cdist(q.double(), gf.features.double())[0]
     dist, idx = d.topk(min(k, d.numel()), largest=False)

@@ -38,7 +38,7 @@ def test_cam_json_and_png(capsys, tmp_path):
     (["cam", "-i", "sample:nothing"], "unknown sample"),
     (["cam", "-i", "sample:shape-crop", "--method", "magic"], "invalid choice"),
     (["neighbours", "-i", "sample:shape-crop", "--gallery", "/no/such/dir"],
-     "not a folder"),
+     "no such folder"),
     (["finetune", "--data", "elsewhere"], "neither a task"),
     (["augment", "-i", "sample:shape-crop", "--variants", "sepia"], "unknown variant"),
 ])

@@ -65,15 +65,26 @@ def test_full_mode_moves_the_trunk_and_later_layers_move_more():
     assert not torch.equal(r.network.module.conv1.weight, net.module.conv1.weight)
 
 
-def test_stop_probe_and_bad_input():
+def test_cancel_probe_and_bad_input():
     from explorer.core.images import Image
+    from explorer.core.tasks import FlagTask
+    from explorer.errors import Cancelled
 
     net = load_network("lenet5-digits")
     calls = []
-    r = finetune(net, light_vs_dark(size=32), mode="head", epochs=5, batch_size=4,
-                 should_stop=lambda: len(calls) >= 2, on_step=lambda *a: calls.append(a),
+    task = FlagTask()
+
+    def step(*a):
+        calls.append(a)
+        if len(calls) == 2:
+            task.cancel()
+
+    with pytest.raises(Cancelled):
+        finetune(net, light_vs_dark(size=32), mode="head", epochs=5, batch_size=4,
+                 task=task, on_step=step)
+    assert len(calls) == 2  # the step after the cancel never ran
+    r = finetune(net, light_vs_dark(size=32), mode="head", epochs=1, batch_size=4,
                  probe=Image(np.full((32, 32, 3), 0.5, np.float32), "grey", None, ""))
-    assert r.stopped and len(r.losses) == 2
     assert r.activation_changes and r.activation_changes[0][0] == "conv1"
     # head mode: every layer before the head answers the probe exactly as before
     assert all(rel == pytest.approx(0.0, abs=1e-6) for name, _, rel in
@@ -81,6 +92,10 @@ def test_stop_probe_and_bad_input():
     assert len(r.probe_before) == 5 and len(r.probe_after) == 2
     with pytest.raises(UserError, match="mode"):
         finetune(net, light_vs_dark(size=32), mode="half")
+    with pytest.raises(UserError, match="learning rate"):
+        finetune(net, light_vs_dark(size=32), lr=float("nan"))
+    with pytest.raises(UserError, match="epochs"):
+        finetune(net, light_vs_dark(size=32), epochs=0)
     with pytest.raises(UserError, match="neither a task"):
         load_task("nowhere")
 
@@ -104,3 +119,29 @@ def test_shipped_task_and_folder_task(tmp_path):
         tmp_path / "flat" / "x.png")
     with pytest.raises(UserError, match="subfolder"):
         load_task(tmp_path / "flat")
+
+
+def test_held_out_pictures_are_never_trained_on(tmp_path):
+    """Two pictures per class: one trained on, the other held out (the split used to
+    fall back to testing on a training picture when no class had five)."""
+    from explorer.insight.finetune import held_out
+
+    assert held_out(2) == [1] and held_out(4) == [3] and held_out(5) == [4]
+    assert held_out(11) == [4, 9]
+    colours = {"red": (200, 30, 30), "blue": (30, 30, 200)}
+    for cls, rgb in colours.items():
+        (tmp_path / cls).mkdir()
+        for i in range(2):
+            a = np.zeros((16, 16, 3), np.uint8)
+            a[...] = rgb
+            a[i, i] = 255  # each picture differs from the other of its class
+            PILImage.fromarray(a).save(tmp_path / cls / f"{i}.png")
+    f = load_task(tmp_path)
+    assert f.y_train.tolist() == [0, 1] and f.y_test.tolist() == [0, 1]
+    for x in f.x_test:  # no held-out picture is among the training pictures
+        assert not any(torch.equal(x, t) for t in f.x_train)
+    # a class with one picture cannot be both trained on and tested: one clear line
+    (tmp_path / "green").mkdir()
+    PILImage.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(tmp_path / "green" / "0.png")
+    with pytest.raises(UserError, match="'green' has 1 picture; every class needs at least 2"):
+        load_task(tmp_path)

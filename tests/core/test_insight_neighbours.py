@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image as PILImage
 
-from explorer.errors import UserError
+from explorer.core.tasks import FlagTask
+from explorer.errors import Cancelled, UserError
 from explorer.insight import neighbours as nb
 from explorer.insight.gallery import folder_gallery, get_gallery
 from explorer.nets.registry import load_network
@@ -57,8 +58,9 @@ def test_features_cached_in_memory_and_on_disk(folder, tmp_path):
     net = load_network("tinyvgg-shapes")
     g = folder_gallery(folder)
     seen = []
-    first = nb.gallery_features(net, g, batch_size=4, progress=lambda f, m: seen.append(f))
-    assert first.source == "computed" and seen == [0.4, 0.8, 1.0]
+    first = nb.gallery_features(net, g, batch_size=4,
+                                task=FlagTask(lambda f, m: seen.append(f)))
+    assert first.source == "computed" and seen == [0.0, 0.4, 0.8, 1.0]
     assert len(list((tmp_path / "cache" / "neighbours").glob("*.pt"))) == 1
     assert nb.gallery_features(net, g).source == "memory"
     nb.clear_memory()
@@ -71,13 +73,14 @@ def test_features_cached_in_memory_and_on_disk(folder, tmp_path):
     assert len(list((tmp_path / "cache" / "neighbours").glob("*.pt"))) == 2
 
 
-def test_should_stop_and_bad_input(folder, tmp_path):
+def test_cancel_and_bad_input(folder, tmp_path):
     net = load_network("tinyvgg-shapes")
-    with pytest.raises(nb.Stopped):
-        nb.gallery_features(net, folder_gallery(folder), batch_size=2,
-                            should_stop=lambda: True)
+    task = FlagTask()
+    task.cancel()
+    with pytest.raises(Cancelled):
+        nb.gallery_features(net, folder_gallery(folder), batch_size=2, task=task)
     assert not (tmp_path / "cache" / "neighbours").exists()
-    with pytest.raises(UserError, match="not a folder"):
+    with pytest.raises(UserError, match="no such folder"):
         get_gallery(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no images"):
