@@ -37,26 +37,34 @@ def segment(bgr: np.ndarray, mode: str) -> np.ndarray:
     return np.asarray(ss.process(), np.int32).reshape(-1, 4)
 
 
-def segment_cancellable(bgr: np.ndarray, mode: str, should_stop: Callable[[], bool],
-                        poll: float = 0.02) -> np.ndarray | None:
-    """:func:`segment` in a child process, or None if `should_stop()` became true first
-    (the child is then killed at once)."""
+def segment_cancellable(bgr: np.ndarray, mode: str, check: Callable[[], None],
+                        poll: float = 0.02) -> np.ndarray:
+    """:func:`segment` in a child process. ``check()`` is called every `poll` seconds
+    while the child works; when it raises (a task's
+    :class:`~explorer.errors.Cancelled`), the child is killed at once and the exception
+    goes on."""
     with tempfile.TemporaryDirectory(prefix="cnnx-ss-") as tmp:
         src, dst = Path(tmp) / "in.npy", Path(tmp) / "out.npy"
         np.save(src, np.ascontiguousarray(bgr))
+        # a session of its own: the terminal's Ctrl-C goes to the command (which cancels
+        # its task and kills the child), not straight to the child
         proc = subprocess.Popen([sys.executable, "-m", __name__, str(src), str(dst), mode],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
         try:
             while proc.poll() is None:
-                if should_stop():
-                    return None
+                check()
                 time.sleep(poll)
+            check()  # a cancel that came while the child finished
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.wait()
+            proc.wait()
+            if proc.stderr is not None:
+                err_text = proc.stderr.read() if proc.returncode != 0 else b""
+                proc.stderr.close()
         if proc.returncode != 0 or not dst.exists():
-            err = proc.stderr.read().decode(errors="replace").strip().splitlines()
+            err = err_text.decode(errors="replace").strip().splitlines()
             raise RuntimeError(f"selective search failed: {err[-1] if err else proc.returncode}")
         return np.load(dst)
 

@@ -110,26 +110,6 @@ def clip(boxes: Tensor, height: int, width: int) -> Tensor:
     return out
 
 
-class Steps:
-    """Progress reports and cancellation checks between a detector's steps.
-
-    Calling ``steps(fraction, message)`` raises
-    :class:`explorer.detect.mtcnn.DetectionCancelled` once ``should_stop()`` is True.
-    """
-
-    def __init__(self, should_stop=None, progress=None):
-        self.should_stop = should_stop
-        self.progress = progress
-
-    def __call__(self, fraction: float, message: str) -> None:
-        from explorer.detect.mtcnn import DetectionCancelled
-
-        if self.should_stop is not None and self.should_stop():
-            raise DetectionCancelled("Detection was cancelled.")
-        if self.progress is not None:
-            self.progress(float(fraction), message)
-
-
 #: Fast R-CNN's target scaling: offsets are divided by these so all four have similar spread
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 

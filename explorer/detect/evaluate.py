@@ -9,13 +9,15 @@ at every point where recall changes. mAP is the mean over the classes that have 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor
 from torchvision.ops import box_iou
+
+from explorer.core.tasks import NullTask, Task
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
@@ -129,6 +131,19 @@ def evaluate_detections(
     return Evaluation(method, scores, m, len(predictions), seconds)
 
 
+def held_out_scenes(n: int, seed: int | None = None, size: int = 128) -> Iterator:
+    """Held-out shapes scenes 0 .. n-1, made one at a time (a generator): scene i is
+    :func:`explorer.data.shapes.held_out_scene` ``(i)``, the picture ``scene:i`` names
+    everywhere (or scene i of ``scene_set(n, seed)`` for another seed)."""
+    from explorer.data import shapes
+
+    for i in range(n):
+        if seed is None or seed == shapes.TEST_SEED:
+            yield shapes.held_out_scene(i, size)
+        else:
+            yield shapes.make_scene(np.random.default_rng((seed, i)), (size, size))
+
+
 def evaluate_on_scenes(
     detect: Callable[[np.ndarray], tuple[Tensor, Tensor, Tensor]],
     n: int,
@@ -137,25 +152,26 @@ def evaluate_on_scenes(
     seed: int | None = None,
     size: int = 128,
     method: str = "",
-    progress: Callable[[float, str], None] | None = None,
+    task: Task | None = None,
 ) -> Evaluation:
     """Run `detect(image np.float32 [H, W, 3]) -> (boxes, scores, labels)` on `n` held-out
-    shapes scenes (``scene_set(n, TEST_SEED)`` unless `seed` says otherwise) and score it.
+    shapes scenes (:func:`held_out_scenes`, made one by one) and score it.
 
     `detect` may return a fourth item, the proposals (Tensor[P, 4]) it looked at: their
-    count and recall (IoU >= 0.5) are then reported too."""
+    count and recall (IoU >= 0.5) are then reported too. `task` is checked before every
+    scene and told the progress per scene."""
     import time
 
     from explorer.data import shapes
 
+    task = task or NullTask()
     seed = shapes.TEST_SEED if seed is None else seed
-    scenes = shapes.scene_set(n, seed, size)
     preds, gts = [], []
     counts, found, total = [], 0, 0
     t0 = time.perf_counter()
-    for i, scene in enumerate(scenes):
-        if progress is not None:
-            progress(i / max(n, 1), f"{method}: scene {i + 1}/{n}")
+    for i, scene in enumerate(held_out_scenes(n, seed, size)):
+        task.check()
+        task.progress(i / max(n, 1), f"{method}: scene {i + 1}/{n}")
         out = detect(scene.image)
         gt = torch.from_numpy(scene.boxes)
         if len(out) == 4:
@@ -166,6 +182,7 @@ def evaluate_on_scenes(
             total += len(gt)
         preds.append(tuple(out[:3]))
         gts.append((gt, torch.from_numpy(scene.labels)))
+    task.progress(1.0, f"{method}: {n} scenes")
     seconds = time.perf_counter() - t0
     ev = evaluate_detections(preds, gts, class_names, method=method, seconds=seconds)
     ev.extra["data"] = f"shapes scene_set({n}, seed={seed}, size={size})"

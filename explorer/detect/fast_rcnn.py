@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from explorer.detect.boxes import Detections, Steps, class_candidates, clip, decode, nms_detections
+from explorer.core.tasks import NullTask, Task
+from explorer.detect import settings
+from explorer.detect.boxes import Detections, class_candidates, clip, decode, nms_detections
 from explorer.detect.classifier import image_tensor
 from explorer.detect.rcnn import context_boxes
 from explorer.errors import UserError
@@ -60,27 +62,31 @@ def fast_rcnn_detect(
     regress: bool = True,
     max_detections: int = 100,
     device: torch.device | str = "cpu",
-    should_stop=None,
-    progress=None,
+    task: Task | None = None,
 ) -> Detections:
     """Detect with a trained :class:`FastRCNN` on proposals (Tensor[P, 4], image pixels).
 
     regress: apply the head's box correction (Fast R-CNN's bounding-box regression).
+    `task` is checked before the trunk pass and before the head.
     """
     from explorer.data import shapes
 
     if not isinstance(model, FastRCNN):
         raise UserError("the Fast R-CNN head needs the fast-rcnn-shapes network")
     names = list(class_names or shapes.CLASSES)
-    steps = Steps(should_stop, progress)
+    threshold = settings.threshold(threshold)
+    iou = settings.iou(iou)
+    task = task or NullTask()
     t0 = time.perf_counter()
     h, w = image.shape[:2]
     with torch.inference_mode():
-        steps(0.0, "Fast R-CNN: trunk over the whole image")
+        task.check()
+        task.progress(0.0, "Fast R-CNN: trunk over the whole image")
         x = trunk_input(image, mean, std, device)
         feats = model.features(x)
         t1 = time.perf_counter()
-        steps(0.5, f"Fast R-CNN: RoIAlign + head on {len(proposals)} regions")
+        task.check()
+        task.progress(0.5, f"Fast R-CNN: RoIAlign + head on {len(proposals)} regions")
         if len(proposals):
             pooled = model.roi_pool(feats, head_rois(proposals.to(device)))
             logits, deltas = model.head(pooled)
@@ -98,4 +104,5 @@ def fast_rcnn_detect(
                               "total": time.perf_counter() - t0},
                      proposals=props)
     det.extra["region_probs"] = probs
+    det.extra["threshold"] = threshold
     return det

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 import torchvision
 from torchvision.ops import box_iou
 
+from explorer.core.tasks import FlagTask, NullTask, Task, sub_task
 from explorer.data import shapes
 from explorer.detect.boxes import encode
 from explorer.detect.fast_rcnn import head_rois, trunk_input
@@ -83,21 +84,20 @@ def label_regions(boxes: torch.Tensor, scene: shapes.Scene) -> tuple[torch.Tenso
 
 
 def prepare(model: FastRCNN, scenes: list[shapes.Scene], seed: int,
-            progress: Callable[[float, str], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> list[SceneRegions] | None:
-    """Regions, labels, targets and the frozen feature map of every scene (None if
-    stopped)."""
+            task: Task | None = None) -> list[SceneRegions]:
+    """Regions, labels, targets and the frozen feature map of every scene; `task` is
+    checked before each scene (progress over [0, 1])."""
     from explorer.detect.proposals import selective_search
 
+    task = task or NullTask()
     g = torch.Generator().manual_seed(seed)
     out = []
     model.features.eval()
     with torch.inference_mode():
         for i, scene in enumerate(scenes):
-            if should_stop is not None and should_stop():
-                return None
-            if progress and i % 20 == 0:
-                progress(0.4 * i / len(scenes), f"regions of scene {i + 1}/{len(scenes)}")
+            task.check()
+            if i % 20 == 0:
+                task.progress(i / len(scenes), f"regions of scene {i + 1}/{len(scenes)}")
             props = selective_search(scene.image, "fast").boxes
             boxes = region_boxes(scene, props, g)
             labels, targets = label_regions(boxes, scene)
@@ -117,10 +117,10 @@ def _sample(r: SceneRegions, per_scene: int, g: torch.Generator) -> torch.Tensor
 
 def train_head(model: FastRCNN, data: list[SceneRegions], *, epochs: int, seed: int,
                lr: float = 1e-3, scenes_per_step: int = 8, per_scene: int = 32,
-               progress: Callable[[float, str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> list[dict] | None:
-    """Train ``model.head`` in place; returns per-epoch losses and accuracies (None if
-    stopped)."""
+               task: Task | None = None) -> list[dict]:
+    """Train ``model.head`` in place; returns per-epoch losses and accuracies. `task` is
+    checked before every step (progress over [0, 1] by epoch)."""
+    task = task or NullTask()
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     for p in model.features.parameters():
@@ -133,8 +133,7 @@ def train_head(model: FastRCNN, data: list[SceneRegions], *, epochs: int, seed: 
         order = torch.randperm(len(data), generator=g).tolist()
         tot = cls_tot = box_tot = correct = seen = 0.0
         for s in range(0, len(order), scenes_per_step):
-            if should_stop is not None and should_stop():
-                return None
+            task.check()
             pooled, labels, targets = [], [], []
             for k in order[s:s + scenes_per_step]:
                 r = data[k]
@@ -162,10 +161,9 @@ def train_head(model: FastRCNN, data: list[SceneRegions], *, epochs: int, seed: 
         sched.step()
         history.append({"epoch": epoch + 1, "loss": tot / seen, "loss_cls": cls_tot / seen,
                         "loss_box": box_tot / seen, "region_accuracy": correct / seen})
-        if progress:
-            progress(0.4 + 0.5 * (epoch + 1) / epochs,
-                     f"epoch {epoch + 1}/{epochs}: loss {tot / seen:.3f}, "
-                     f"region accuracy {correct / seen:.3f}")
+        task.progress((epoch + 1) / epochs,
+                      f"epoch {epoch + 1}/{epochs}: loss {tot / seen:.3f}, "
+                      f"region accuracy {correct / seen:.3f}")
     model.eval()
     for p in model.parameters():
         p.requires_grad_(True)
@@ -181,35 +179,37 @@ def _sha256(path) -> str:
 def train_fast_rcnn(
     out_dir: Path | str | None = None,
     epochs: int | None = None,
-    progress: Callable[[float, str], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    task: Task | None = None,
     *,
     n_train: int | None = None,
     n_test: int | None = None,
     seed: int = 0,
     tinyvgg_weights: Path | str | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> dict:
     """Train fast-rcnn-shapes and write ``NAME.pt`` + ``NAME.json`` into `out_dir`
     (default ``pretrained/``). Returns the model card.
 
-    Same call as :func:`explorer.train.train` (``train_fast_rcnn(out_dir, epochs, progress,
-    should_stop, n_train=, n_test=)``), so ``cnn-explorer train`` can dispatch to it.
     Defaults: 300 training scenes, 10 epochs, 100 held-out scenes. Runs on one CPU thread
     (same numbers on any machine). Needs tinyvgg-shapes' trained weights (its trunk and
-    starting head). When ``should_stop()`` answers True nothing is written and the returned
-    dict has ``"stopped": True``.
+    starting head). `task` reports progress and is checked between scenes and steps; a
+    cancel raises :class:`~explorer.errors.Cancelled` and nothing is written.
+    `progress(fraction, message)` is accepted for callers that have no task yet (it
+    becomes a task that is never cancelled).
     """
+    if task is None:
+        task = FlagTask(progress) if progress is not None else NullTask()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(out_dir, epochs or EPOCHS, progress, should_stop,
+        return _train(out_dir, epochs or EPOCHS, task,
                       N_TRAIN if n_train is None else n_train,
                       N_TEST if n_test is None else n_test, seed, tinyvgg_weights)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(out_dir, epochs, progress, should_stop, n_train, n_eval, seed, tinyvgg_weights):
+def _train(out_dir, epochs, task: Task, n_train, n_eval, seed, tinyvgg_weights):
     from datetime import UTC, datetime
 
     from explorer import PRETRAINED
@@ -226,27 +226,23 @@ def _train(out_dir, epochs, progress, should_stop, n_train, n_eval, seed, tinyvg
     torch.manual_seed(seed)
     model = FastRCNN.from_tinyvgg(base.module)
     scenes = shapes.scene_set(n_train, shapes.TRAIN_SEED)
-    data = prepare(model, scenes, seed, progress, should_stop)
-    if data is None:
-        return {"name": NAME, "stopped": True, "epoch": 0}
+    data = prepare(model, scenes, seed, sub_task(task, 0.0, 0.4))
     n_regions = sum(len(r.labels) for r in data)
     n_fg = sum(int((r.labels > 0).sum()) for r in data)
-    history = train_head(model, data, epochs=epochs, seed=seed, progress=progress,
-                         should_stop=should_stop)
-    if history is None:
-        return {"name": NAME, "stopped": True, "epoch": None}
+    history = train_head(model, data, epochs=epochs, seed=seed,
+                         task=sub_task(task, 0.4, 0.9))
     train_s = time.perf_counter() - t0
     del data
 
-    if progress:
-        progress(0.9, f"evaluating on {n_eval} held-out scenes")
+    task.progress(0.9, f"evaluating on {n_eval} held-out scenes")
     from explorer.detect.fast_rcnn import fast_rcnn_detect
 
     def detect(image):
         d = fast_rcnn_detect(model, image, selective_search(image, "fast").boxes)
         return d.boxes, d.scores, d.labels
 
-    ev = evaluate_on_scenes(detect, n_eval, shapes.CLASSES, method="fast-rcnn")
+    ev = evaluate_on_scenes(detect, n_eval, shapes.CLASSES, method="fast-rcnn",
+                            task=sub_task(task, 0.9, 1.0))
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out_dir / f"{NAME}.pt")
     card = {
@@ -292,6 +288,6 @@ def _train(out_dir, epochs, progress, should_stop, n_train, n_eval, seed, tinyvg
     }
     (out_dir / f"{NAME}.json").write_text(json.dumps(card, indent=2) + "\n")
     card["files"] = [str(out_dir / f"{NAME}.pt"), str(out_dir / f"{NAME}.json")]
-    if progress:
-        progress(1.0, f"mAP@0.5 {ev.mAP:.3f} on {n_eval} held-out scenes")
+    task.progress(1.0, f"mAP@0.5 {ev.mAP:.3f} on {n_eval} held-out scenes")
     return card
+

@@ -14,7 +14,6 @@ offer; :func:`_nms_min` reproduces the reference's greedy loop (inclusive pixel 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -24,15 +23,13 @@ from torch import Tensor
 from torch.nn.functional import interpolate
 from torchvision.ops import nms
 
+from explorer.app import checks
+from explorer.core.tasks import NullTask, Task
 from explorer.errors import ImageError, UserError
 from explorer.nets.mtcnn import load_stage
 
 #: crops go through R-Net / O-Net in batches of this size (as the reference) to bound memory
 BATCH = 512
-
-
-class DetectionCancelled(Exception):
-    """Raised inside :func:`detect_faces` when ``should_stop()`` returned True."""
 
 
 @dataclass
@@ -181,8 +178,11 @@ def _crops(img: Tensor, boxes: Tensor, size: int) -> tuple[Tensor, Tensor]:
     return torch.cat(crops), keep.to(boxes.device)
 
 
-def _run_batched(net: torch.nn.Module, x: Tensor) -> tuple[Tensor, ...]:
-    outs = [net(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
+def _run_batched(net: torch.nn.Module, x: Tensor, task: Task) -> tuple[Tensor, ...]:
+    outs = []
+    for i in range(0, len(x), BATCH):
+        task.check()
+        outs.append(net(x[i : i + BATCH]))
     return tuple(torch.cat(parts) for parts in zip(*outs, strict=True))
 
 
@@ -216,8 +216,7 @@ def detect_faces(
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
     factor: float = 0.709,
     device: str | torch.device = "cpu",
-    should_stop: Callable[[], bool] | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    task: Task | None = None,
 ) -> FaceDetections:
     """Find faces with the MTCNN cascade.
 
@@ -227,26 +226,24 @@ def detect_faces(
         thresholds: face-probability cut-offs for P-Net (>=), R-Net (>) and O-Net (>).
         factor: ratio between neighbouring pyramid levels, in (0, 1).
         device: where the networks run.
-        should_stop: polled between steps; when it returns True, :class:`DetectionCancelled`
-            is raised.
-        progress: called as ``progress(fraction in [0, 1], message)``.
+        task: progress and cancel (:class:`~explorer.core.tasks.Task`), checked before
+            every pyramid level and every batch of R-Net / O-Net crops.
 
     Returns:
         :class:`FaceDetections` with boxes (Tensor[N, 4]), scores (Tensor[N]),
         landmarks (Tensor[N, 5, 2]) on the CPU, sorted by score.
     """
-    if not min_face_size >= 1:
-        raise UserError(f"min_face_size must be at least 1 pixel, got {min_face_size}.")
-    if not 0 < factor < 1:
-        raise UserError(f"The pyramid factor must be between 0 and 1, got {factor}.")
-    if len(thresholds) != 3 or not all(0 <= t <= 1 for t in thresholds):
-        raise UserError(f"Give three thresholds between 0 and 1, got {tuple(thresholds)}.")
+    min_face_size = checks.number("the smallest face", min_face_size, 1.0)
+    if not (isinstance(factor, (int, float)) and 0 < factor < 1):
+        raise UserError(f"the pyramid factor must lie strictly between 0 and 1, not {factor}")
+    if len(thresholds) != 3:
+        raise UserError(f"give three thresholds between 0 and 1, not {tuple(thresholds)}")
+    thresholds = tuple(checks.number("each MTCNN threshold", t, 0.0, 1.0) for t in thresholds)
+    task = task or NullTask()
 
     def step(fraction: float, message: str) -> None:
-        if should_stop is not None and should_stop():
-            raise DetectionCancelled("Face detection was cancelled.")
-        if progress is not None:
-            progress(fraction, message)
+        task.check()
+        task.progress(fraction, message)
 
     device = torch.device(device)
     t_start = time.perf_counter()
@@ -294,7 +291,7 @@ def detect_faces(
         if len(boxes):
             crops, inside = _crops(img, boxes, 24)
             boxes = boxes[inside]
-            prob, reg = _run_batched(rnet, _normalise(crops))
+            prob, reg = _run_batched(rnet, _normalise(crops), task)
             score = prob[:, 1]
             passed = score > thresholds[1]
             boxes = torch.cat([boxes[passed, :4], score[passed, None]], dim=1)
@@ -311,7 +308,7 @@ def detect_faces(
         if len(boxes):
             crops, inside = _crops(img, boxes, 48)
             boxes = boxes[inside]
-            prob, reg, marks = _run_batched(onet, _normalise(crops))
+            prob, reg, marks = _run_batched(onet, _normalise(crops), task)
             score = prob[:, 1]
             passed = score > thresholds[2]
             boxes = torch.cat([boxes[passed, :4], score[passed, None]], dim=1)
@@ -329,8 +326,7 @@ def detect_faces(
         timings["onet"] = time.perf_counter() - t0
 
     timings["total"] = time.perf_counter() - t_start
-    if progress is not None:
-        progress(1.0, f"{len(boxes)} face(s)")
+    task.progress(1.0, f"{len(boxes)} face(s)")
     return FaceDetections(
         boxes=boxes[:, :4].cpu(),
         scores=boxes[:, 4].cpu(),

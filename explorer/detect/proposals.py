@@ -10,7 +10,6 @@ many more (more proposals, higher recall, slower). OpenCV returns them in its ow
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +17,11 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou
 
+from explorer.core.tasks import Task
+from explorer.detect import settings
 from explorer.errors import UserError
 
-MODES = ("fast", "quality", "single")
+MODES = settings.MODES
 
 
 @dataclass
@@ -37,20 +38,19 @@ class Proposals:
 
 def selective_search(image: np.ndarray, mode: str = "fast", *, max_proposals: int = 2000,
                      min_size: int = 8, upscale_to: int = 0,
-                     should_stop: Callable[[], bool] | None = None) -> Proposals:
+                     task: Task | None = None) -> Proposals:
     """Selective-search proposals for an RGB image (np [H, W, 3], float in [0, 1] or uint8).
 
     With `upscale_to`, a smaller image is enlarged to that shorter side before segmenting
     (more, smaller regions) and the boxes mapped back; 128-pixel shapes scenes need none.
-    Boxes smaller than `min_size` on a side are dropped. With `should_stop` (a GUI
-    worker's cancel flag) the segmentation runs in a child process that a cancel ends
-    at once (:class:`~explorer.detect.mtcnn.DetectionCancelled` is raised); the results
-    are the same either way.
+    Boxes smaller than `min_size` on a side are dropped. With a `task`, a slow
+    segmentation runs in a child process that a cancel ends at once (the task's
+    :class:`~explorer.errors.Cancelled` is raised); the results are the same either way.
     """
     import cv2
 
-    if mode not in MODES:
-        raise UserError(f"proposal mode must be one of {', '.join(MODES)}, got {mode!r}")
+    mode = settings.choice("the proposal mode", mode, MODES)
+    max_proposals = settings.max_proposals(max_proposals)
     if not hasattr(cv2, "ximgproc"):
         raise UserError("selective search needs opencv-contrib (cv2.ximgproc) installed")
     arr = np.asarray(image)
@@ -67,13 +67,13 @@ def selective_search(image: np.ndarray, mode: str = "fast", *, max_proposals: in
     # a child process costs a fraction of a second to start: only worth it for a segmentation
     # that takes longer than that (quality mode, or a big picture)
     slow = mode != "fast" or bgr.shape[0] * bgr.shape[1] > 300_000
-    if should_stop is not None and slow:
+    if task is not None:
+        task.check()
+        task.progress(-1, f"selective search ({mode})")
+    if task is not None and slow:
         from explorer.detect._segment_worker import segment_cancellable
-        from explorer.detect.mtcnn import DetectionCancelled
 
-        rects = segment_cancellable(bgr, mode, should_stop)
-        if rects is None:
-            raise DetectionCancelled("Detection was cancelled.")
+        rects = segment_cancellable(bgr, mode, task.check)
     else:
         from explorer.detect._segment_worker import segment
 

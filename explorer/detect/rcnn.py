@@ -19,7 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import roi_align
 
-from explorer.detect.boxes import Detections, Steps, class_candidates, nms_detections
+from explorer.core.tasks import NullTask, Task
+from explorer.detect import settings
+from explorer.detect.boxes import Detections, class_candidates, nms_detections
 from explorer.detect.classifier import WindowClassifier, image_tensor
 from explorer.errors import UserError
 
@@ -63,18 +65,20 @@ def rcnn_detect(
     context: float | None = None,
     batch: int = 64,  # small enough that a cancel is noticed within a fraction of a second
     max_detections: int = 100,
-    should_stop=None,
-    progress=None,
+    task: Task | None = None,
 ) -> Detections:
     """Classify every warped proposal (Tensor[P, 4], image pixels) with `classifier`.
 
     Boxes returned are the proposals themselves (R-CNN's class-specific box regression is
     left out). `context`: the fraction of the warped window the proposal fills (default
-    the classifier's ``box_fraction``).
+    the classifier's ``box_fraction``). `task` is checked before every batch of `batch`
+    regions.
     """
+    threshold = settings.threshold(threshold)
+    iou = settings.iou(iou)
     if classifier.background is None and threshold <= 0:
         raise UserError("a classifier without a background class needs a threshold above 0")
-    steps = Steps(should_stop, progress)
+    task = task or NullTask()
     t0 = time.perf_counter()
     dev = classifier.device
     img = classifier.normalise(image_tensor(image, dev))
@@ -86,8 +90,9 @@ def rcnn_detect(
     t_warp = t_cls = 0.0
     with torch.inference_mode():
         for i in range(0, len(regions), batch):
-            steps(i / max(len(regions), 1), f"R-CNN: regions {i + 1}-"
-                  f"{min(i + batch, len(regions))} of {len(regions)}")
+            task.check()
+            task.progress(i / max(len(regions), 1), f"R-CNN: regions {i + 1}-"
+                          f"{min(i + batch, len(regions))} of {len(regions)}")
             ta = time.perf_counter()
             crops = warp(img, regions[i:i + batch].to(dev), classifier.input_size, pad)
             tb = time.perf_counter()
@@ -104,4 +109,5 @@ def rcnn_detect(
                               "total": time.perf_counter() - t0},
                      proposals=proposals.float().cpu())
     det.extra["region_probs"] = p  # not plain: kept out of as_dict, used by views
+    det.extra["threshold"] = threshold
     return det

@@ -41,7 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from explorer.detect.boxes import Detections, Steps, class_candidates, clip, nms_detections, shrink
+from explorer.core.tasks import NullTask, Task
+from explorer.detect import settings
+from explorer.detect.boxes import Detections, class_candidates, clip, nms_detections, shrink
 from explorer.detect.classifier import WindowClassifier, image_tensor, resize
 from explorer.errors import UserError
 
@@ -84,14 +86,12 @@ class SlidingResult:
 
 
 def parse_scales(text: str) -> list[float]:
-    """"1,0.75,0.5" -> [1.0, 0.75, 0.5]; bad input -> UserError."""
-    try:
-        scales = [float(s) for s in str(text).split(",") if s.strip()]
-    except ValueError:
-        raise UserError(f"scales must be numbers separated by commas, got {text!r}") from None
-    if not scales or not all(0.05 <= s <= 8 for s in scales):
-        raise UserError(f"scales must lie between 0.05 and 8, got {text!r}")
-    return scales
+    """"1,0.75,0.5" -> [1.0, 0.75, 0.5]; bad input -> UserError
+    (:func:`explorer.detect.settings.scales`)."""
+    scales = settings.scales(str(text))
+    if scales is None:
+        raise UserError("scales must be numbers separated by commas, e.g. 2,1,0.5")
+    return list(scales)
 
 
 def _level(img: Tensor, scale: float) -> Tensor:
@@ -206,8 +206,7 @@ def slide(
     pad: bool = True,
     batch: int = 256,
     max_detections: int = 100,
-    should_stop=None,
-    progress=None,
+    task: Task | None = None,
 ) -> SlidingResult:
     """Slide `classifier` over `image` at every scale and keep confident, non-overlapping boxes.
 
@@ -221,61 +220,61 @@ def slide(
             smaller objects fill a window).
         impl: "naive" or "shared".
         threshold: least class probability for a box; iou: NMS overlap.
+        task: progress and cancel (:class:`~explorer.core.tasks.Task`), checked before
+            every level (shared) or every `TICK_WINDOWS` windows (naive).
     Returns:
         :class:`SlidingResult`: detections (boxes Tensor[N, 4] in image pixels) and one
         :class:`ScaleMap` per level.
+    Raises:
+        UserError: a bad setting, a window larger than the picture at every scale, or a
+            pyramid too big for memory (see :func:`explorer.detect.settings.sliding_plan`).
+        Cancelled: the task was cancelled.
     """
-    if impl not in IMPLS:
-        raise UserError(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}")
-    if not 0 <= threshold <= 1:
-        raise UserError(f"the threshold must lie in [0, 1], got {threshold}")
-    if not 0 < iou <= 1:
-        raise UserError(f"the NMS IoU must lie in (0, 1], got {iou}")
-    in_h, in_w = classifier.input_size
-    if window is not None and window < 4:
-        raise UserError(f"the window must be at least 4 pixels, got {window}")
-    if stride is not None and stride < 1:
-        raise UserError(f"the stride must be at least 1 pixel, got {stride}")
+    impl = settings.choice("impl", impl, IMPLS)
+    threshold = settings.threshold(threshold)
+    iou = settings.iou(iou)
+    window = settings.window(window)
+    stride = settings.stride(stride)
+    scales = settings.scales(scales) or (1.0,)
     if impl == "shared" and classifier.dense is None:
         raise UserError(f"{classifier.name} has no fully convolutional form; use --impl naive")
-    steps = Steps(should_stop, progress)
+    task = task or NullTask()
     t0 = time.perf_counter()
     dev = classifier.device
     img = image if isinstance(image, Tensor) else image_tensor(image, dev)
     img = img.to(dev, torch.float32)
     H, W = img.shape[-2:]
-    win = (window, window) if window else (in_h, in_w)
+    in_h, in_w = classifier.input_size
+    plan = settings.sliding_plan(
+        (H, W), (in_h, in_w), dense=classifier.dense is not None, trunk=classifier.stride,
+        impl=impl, window_px=window, stride_px=stride, scale_list=scales, pad=pad,
+        classes=len(classifier.class_names), name=classifier.name)
     maps: list[ScaleMap] = []
 
     def tick(n: int, s: float):
-        return lambda f: steps((n + f) / len(scales),
-                               f"naive windows at scale {s:g} ({n + 1}/{len(scales)})")
+        def report(f: float) -> None:
+            task.check()
+            task.progress((n + f) / len(plan),
+                          f"naive windows at scale {s:g} ({n + 1}/{len(plan)})")
+        return report
 
     with torch.inference_mode():
-        for n, s in enumerate(scales):
-            steps(n / len(scales), f"{impl} windows at scale {s:g} ({n + 1}/{len(scales)})")
-            if impl == "naive" and classifier.dense is None:
-                # no fully convolutional form: each window resized to the input, as it is
-                step = stride or classifier.stride or max(1, win[1] // 4)
-                level_scale, lw = s, win
-            else:
-                trunk = int(classifier.stride)
-                # the dense form scores input-sized windows: grow the level so `win` pixels
-                # become the classifier's input (the naive crops come from the same level)
-                level_scale, lw = s * in_w / win[1], (in_h, in_w)
-                want = (stride or trunk) * in_w / win[1]
-                k = max(1, round(want / trunk))
-                step = max(1, round(want)) if impl == "naive" else trunk * k
-            x, py, px = _pad(classifier.normalise(_level(img, level_scale)), lw, pad)
-            if x.shape[-2] < lw[0] or x.shape[-1] < lw[1]:
-                continue
+        for n, lv in enumerate(plan):
+            s, level_scale, lw, step = lv.scale, lv.level_scale, lv.window, lv.step
             if impl == "shared":
+                task.check()
+                task.progress(n / len(plan), f"shared windows at scale {s:g} "
+                              f"({n + 1}/{len(plan)})")
+            x, py, px = _pad(classifier.normalise(_level(img, level_scale)), lw, pad)
+            if impl == "shared":
+                trunk = int(classifier.stride)
+                k = step // trunk
                 probs = classifier.score_map(x)
                 nh = (x.shape[-2] - in_h) // trunk + 1
                 nw = (x.shape[-1] - in_w) // trunk + 1
                 probs = probs[:, :nh:k, :nw:k]
             elif classifier.dense is None:
-                probs = _naive_level(classifier, x, win, step, batch, tick(n, s))
+                probs = _naive_level(classifier, x, lw, step, batch, tick(n, s))
             else:
                 probs = _naive_context_level(classifier, x, step, batch, tick(n, s))
             maps.append(ScaleMap(
@@ -285,7 +284,8 @@ def slide(
     if not maps:
         raise UserError(f"the image ({W}x{H}) is smaller than the window at every scale")
     t_windows = time.perf_counter() - t0
-    steps(0.95, "non-maximum suppression")
+    task.check()
+    task.progress(0.95, "non-maximum suppression")
     t1 = time.perf_counter()
     boxes = torch.cat([m.boxes() for m in maps])
     probs = torch.cat([m.probs.flatten(1).T for m in maps])
@@ -297,7 +297,7 @@ def slide(
                      timings={"windows": t_windows, "nms": t_nms,
                               "total": time.perf_counter() - t0},
                      extra={"windows": sum(int(m.probs[0].numel()) for m in maps),
-                            "scales": [m.scale for m in maps], "impl": impl})
-    if progress is not None:
-        progress(1.0, f"{len(det)} box(es) from {det.extra['windows']} windows")
+                            "scales": [m.scale for m in maps], "impl": impl,
+                            "threshold": threshold})
+    task.progress(1.0, f"{len(det)} box(es) from {det.extra['windows']} windows")
     return SlidingResult(det, maps)

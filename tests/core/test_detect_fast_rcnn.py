@@ -11,11 +11,13 @@ import torch
 from torchvision.ops import box_iou
 
 from explorer import PRETRAINED
+from explorer.core.tasks import FlagTask
 from explorer.data import shapes
 from explorer.detect.classifier import from_network
 from explorer.detect.fast_rcnn import fast_rcnn_detect, head_rois
 from explorer.detect.proposals import selective_search
 from explorer.detect.rcnn import rcnn_detect
+from explorer.errors import Cancelled
 from explorer.nets.fast_rcnn import FastRCNN
 from explorer.nets.registry import load_network
 from explorer.nets.tinyvgg import TinyVGG
@@ -33,7 +35,7 @@ def _one_thread():
 
 
 def _scene(i: int) -> shapes.Scene:
-    return shapes.make_scene(np.random.default_rng((shapes.TEST_SEED, i)), (128, 128))
+    return shapes.held_out_scene(i)
 
 
 def test_network_shapes_and_weights_from_tinyvgg():
@@ -72,9 +74,11 @@ def test_tiny_training_run_writes_weights_and_card(tmp_path):
     assert len(saved["history"]) == 1 and saved["history"][0]["loss"] > 0
     net = load_network("fast-rcnn-shapes", tmp_path / "fast-rcnn-shapes.pt")
     assert isinstance(net.module, FastRCNN) and net.weights_source == "file"
-    stopped = train_fast_rcnn(tmp_path / "x", epochs=1, n_train=3, n_test=1,
-                              should_stop=lambda: True)
-    assert stopped["stopped"] is True and not (tmp_path / "x").exists()
+    task = FlagTask()
+    task.cancel()
+    with pytest.raises(Cancelled):
+        train_fast_rcnn(tmp_path / "x", epochs=1, task=task, n_train=3, n_test=1)
+    assert task.checks == 1 and not (tmp_path / "x").exists()
 
 
 @pytest.mark.skipif(not (SHIPPED and TRAINED), reason="shipped weights missing")
@@ -102,16 +106,16 @@ def test_shipped_fast_rcnn_and_rcnn_find_the_shapes():
 
 
 def test_cancel_and_progress():
-    from explorer.detect.mtcnn import DetectionCancelled
-
     scene = _scene(0)
     props = selective_search(scene.image, "fast").boxes
     clf = from_network(load_network("tinyvgg-shapes"))
-    with pytest.raises(DetectionCancelled):
-        rcnn_detect(clf, scene.image, props, should_stop=lambda: True)
+    task = FlagTask()
+    task.cancel()
+    with pytest.raises(Cancelled):
+        rcnn_detect(clf, scene.image, props, task=task)
     seen = []
     fast = load_network("fast-rcnn-shapes")
-    fast_rcnn_detect(fast.module, scene.image, props, progress=lambda f, m: seen.append(f))
+    fast_rcnn_detect(fast.module, scene.image, props, task=FlagTask(lambda f, m: seen.append(f)))
     assert seen and all(0 <= f <= 1 for f in seen)
-    with pytest.raises(DetectionCancelled):
-        fast_rcnn_detect(fast.module, scene.image, props, should_stop=lambda: True)
+    with pytest.raises(Cancelled):
+        fast_rcnn_detect(fast.module, scene.image, props, task=task)

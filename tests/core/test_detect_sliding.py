@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
+from explorer.core.tasks import FlagTask
 from explorer.data import shapes
 from explorer.detect.classifier import WindowClassifier, from_network
-from explorer.detect.mtcnn import DetectionCancelled
 from explorer.detect.sliding import parse_scales, slide
-from explorer.errors import UserError
+from explorer.errors import Cancelled, UserError
 from explorer.nets.registry import load_network
 
 
@@ -143,8 +143,11 @@ def test_bad_settings():
 
 
 def test_cancel(pnet):
-    with pytest.raises(DetectionCancelled):
-        slide(pnet, np.zeros((40, 40, 3), np.float32), should_stop=lambda: True)
+    task = FlagTask()
+    task.cancel()
+    with pytest.raises(Cancelled):
+        slide(pnet, np.zeros((40, 40, 3), np.float32), task=task)
+    assert task.checks == 1  # refused before the first level
 
 
 def test_other_window_size_is_resized_for_naive(pnet):

@@ -17,8 +17,9 @@ from skimage import data
 from torchvision.ops import box_iou
 
 from explorer import PRETRAINED
-from explorer.detect.mtcnn import DetectionCancelled, _nms_min, detect_faces
-from explorer.errors import ImageError, UserError
+from explorer.core.tasks import FlagTask
+from explorer.detect.mtcnn import _nms_min, detect_faces
+from explorer.errors import Cancelled, ImageError, UserError
 from explorer.nets.mtcnn import STAGES, FaceProbability, ONet, PNet, RNet, load_stage
 from explorer.nets.shipped import load_all
 
@@ -201,20 +202,21 @@ def test_no_faces_where_reference_finds_none(name):
 
 def test_progress_reported_and_stop_honoured():
     seen = []
-    detect_faces(_lfw_mosaic(), progress=lambda f, msg: seen.append((f, msg)))
+    detect_faces(_lfw_mosaic(), task=FlagTask(lambda f, msg: seen.append((f, msg))))
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     assert seen[-1][1] == "4 face(s)"
 
-    calls = []
+    class StopAfterThree(FlagTask):
+        def check(self) -> None:
+            if self.checks == 3:
+                self.cancel()
+            super().check()
 
-    def stop_after_three() -> bool:
-        calls.append(1)
-        return len(calls) > 3
-
-    with pytest.raises(DetectionCancelled):
-        detect_faces(data.astronaut(), should_stop=stop_after_three)
-    assert len(calls) == 4
+    task = StopAfterThree()
+    with pytest.raises(Cancelled):
+        detect_faces(data.astronaut(), task=task)
+    assert task.checks == 4
 
 
 def test_small_image_and_bad_input():
