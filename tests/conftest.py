@@ -6,6 +6,9 @@ import socket
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the window remembers zoom in its settings: tests keep their own, never the user's
+os.environ["CNN_EXPLORER_SETTINGS"] = os.path.join(
+    __import__("tempfile").mkdtemp(prefix="cnn-explorer-settings-"), "settings.ini")
 
 
 @pytest.fixture(autouse=True)
