@@ -1,18 +1,43 @@
 """Class colours for label maps, shared by the window and the PNGs the command line writes.
 
-The shapes world gets six colours that a class can tell apart on a projector; other label
-sets (Pascal VOC's 21 classes for torchvision's segmenters) get the VOC palette, which is
-what those networks' papers show.
+The shapes world's five object classes get five of Okabe and Ito's colour-blind-safe
+colours; the other three mark where two networks disagree (:data:`DISAGREE`), so no colour
+means two things on one screen. Other label sets (Pascal VOC's 21 classes for
+torchvision's segmenters) get the VOC palette, which is what those networks' papers show.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: background, circle, square, triangle, star, cross
+#: Okabe & Ito's colour-blind-safe categorical colours
+OKABE_ITO = {
+    "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7", "black": "#000000",
+}
+
+
+def rgb(hex_colour: str) -> tuple[int, int, int]:
+    """'#E69F00' -> (230, 159, 0)."""
+    h = hex_colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+#: background (a neutral dark grey: "nothing"), circle, square, triangle, star, cross
 SHAPES_PALETTE = np.array(
-    [(40, 40, 40), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200),
-     (245, 130, 48)], np.uint8)
+    [(40, 40, 40)] + [rgb(OKABE_ITO[c]) for c in
+                      ("orange", "sky blue", "bluish green", "yellow", "reddish purple")],
+    np.uint8)
+
+#: the disagreement map's colours, none of them a shapes class's: where only the first
+#: network is right, only the second, both are wrong, or (without ground truth) they differ
+DISAGREE = {
+    "first right": rgb(OKABE_ITO["blue"]),
+    "second right": rgb(OKABE_ITO["vermillion"]),
+    "both wrong": rgb(OKABE_ITO["black"]),
+    "differ": rgb(OKABE_ITO["black"]),
+}
 
 
 def voc_palette(n: int = 256) -> np.ndarray:
@@ -47,8 +72,16 @@ def colorize(classes: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return table[idx]
 
 
+#: how strongly class colours cover the picture by default: fully on objects, so a colour
+#: on the screen is the colour in the legend and not a mix with the shape's own paint
+DEFAULT_OPACITY = 1.0
+#: how much of the background class's dark grey covers the picture (times the opacity):
+#: enough to make the coloured objects stand out, little enough to see what is there
+BACKGROUND_SHADE = 0.55
+
+
 def overlay(image: np.ndarray, classes: np.ndarray, palette: np.ndarray,
-            opacity: float = 0.7, background: int | None = 0) -> np.ndarray:
+            opacity: float = DEFAULT_OPACITY, background: int | None = 0) -> np.ndarray:
     """Blend class colours over a picture.
 
     image (float [H, W, 3] in [0, 1]), classes (int [H, W]) -> uint8 [H, W, 3]. Pixels of
@@ -58,6 +91,11 @@ def overlay(image: np.ndarray, classes: np.ndarray, palette: np.ndarray,
     col = colorize(classes, palette).astype(np.float32) / 255.0
     a = np.full(classes.shape + (1,), opacity, np.float32)
     if background is not None:
-        a[classes == background] = opacity * 0.35
+        a[classes == background] = opacity * BACKGROUND_SHADE
     out = rgb * (1 - a) + col * a
     return np.round(out.clip(0, 1) * 255).astype(np.uint8)
+
+
+def to_hex(colour) -> str:
+    """(230, 159, 0) -> '#e69f00'."""
+    return "#" + "".join(f"{int(v):02x}" for v in tuple(colour)[:3])

@@ -23,8 +23,9 @@ from torch import nn
 
 from explorer.core.fields import FieldTracker
 from explorer.core.network import Network
+from explorer.core.tasks import NullTask, Task
 from explorer.core.trace import LayerInfo
-from explorer.segment.run import Picture, Prediction, _logits
+from explorer.segment.run import Prediction, SegPicture, _logits
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels, x2/y2 exclusive
 
@@ -147,7 +148,7 @@ def effective_gradient(network: Network, x: torch.Tensor, unit: tuple[int, int],
     return xg.grad[0].abs().sum(0).float().cpu().numpy()
 
 
-def pixel_field(pred: Prediction, picture: Picture, y: int, x: int, mass: float = 0.95,
+def pixel_field(pred: Prediction, picture: SegPicture, y: int, x: int, mass: float = 0.95,
                 cls: int | None = None) -> PixelField:
     """Theoretical and effective receptive field of picture pixel (y, x) for one network.
 
@@ -205,7 +206,14 @@ def pixel_field(pred: Prediction, picture: Picture, y: int, x: int, mass: float 
                       box_full, mbox, mass, peak, inside, rf_size)
 
 
-def pixel_fields(preds: dict[str, Prediction], picture: Picture, y: int, x: int,
-                 mass: float = 0.95) -> dict[str, PixelField]:
-    """:func:`pixel_field` for every network."""
-    return {name: pixel_field(p, picture, y, x, mass) for name, p in preds.items()}
+def pixel_fields(preds: dict[str, Prediction], picture: SegPicture, y: int, x: int,
+                 mass: float = 0.95, task: Task | None = None) -> dict[str, PixelField]:
+    """:func:`pixel_field` for every network; `task` is checked before each network (one
+    backward pass each), so after a cancel at most one more runs."""
+    task = task or NullTask()
+    out = {}
+    for i, (name, p) in enumerate(preds.items()):
+        task.check()
+        task.progress(i / max(1, len(preds)), f"receptive field of {name}")
+        out[name] = pixel_field(p, picture, y, x, mass)
+    return out

@@ -10,7 +10,7 @@ from PIL import ImageDraw, ImageFont
 from explorer.core import colormaps
 from explorer.segment import colors
 from explorer.segment.compare import DISAGREE_COLOURS, Disagreement, disagreement_image
-from explorer.segment.run import Picture, Prediction
+from explorer.segment.run import Prediction, SegPicture, random_warning, shapes_warning
 
 #: every panel is enlarged (nearest neighbour) to at least this many pixels on its longer
 #: side, so a 128x128 scene stays readable on a projector
@@ -30,16 +30,18 @@ def _enlarge(rgb: np.ndarray, side: int) -> np.ndarray:
 
 
 def panels_row(panels: list[tuple[str, np.ndarray, str]], side: int = PANEL_SIDE,
-               legend: list[tuple[str, tuple[int, int, int]]] | None = None) -> np.ndarray:
+               legend: list[tuple[str, tuple[int, int, int]]] | None = None,
+               notes: list[str] | None = None) -> np.ndarray:
     """(title, uint8 [H, W, 3], caption) panels in a row on white -> uint8 RGB image,
-    with an optional colour legend along the bottom."""
+    with an optional colour legend and notes (one line each) along the bottom."""
     big = [(t, _enlarge(img, side), c) for t, img, c in panels]
     title_font, cap_font = _font(18), _font(14)
     pad, top, bottom = 10, 30, 40
     h = max(img.shape[0] for _, img, _ in big)
     w = sum(img.shape[1] for _, img, _ in big) + pad * (len(big) + 1)
     leg_h = 34 if legend else 0
-    canvas = PILImage.new("RGB", (w, h + top + bottom + leg_h), "white")
+    notes = notes or []
+    canvas = PILImage.new("RGB", (w, h + top + bottom + leg_h + 22 * len(notes)), "white")
     draw = ImageDraw.Draw(canvas)
     x = pad
     for title, img, caption in big:
@@ -56,12 +58,15 @@ def panels_row(panels: list[tuple[str, np.ndarray, str]], side: int = PANEL_SIDE
                            outline="black")
             draw.text((lx + 24, ly + 1), name, fill="black", font=cap_font)
             lx += 24 + int(draw.textlength(name, font=cap_font)) + 18
+    for i, note in enumerate(notes):
+        draw.text((pad, h + top + bottom + leg_h + 4 + 22 * i), f"Note: {note}.",
+                  fill=(150, 50, 0), font=cap_font)
     return np.asarray(canvas)
 
 
-def comparison_figure(picture: Picture, preds: dict[str, Prediction],
+def comparison_figure(picture: SegPicture, preds: dict[str, Prediction],
                       dis: Disagreement | None, scores: dict | None = None,
-                      opacity: float = 0.7) -> np.ndarray:
+                      opacity: float = colors.DEFAULT_OPACITY) -> np.ndarray:
     """input | each prediction overlay | ground truth | disagreement -> uint8 RGB."""
     img8 = colormaps.to_uint8_rgb(picture.image)
     panels = [(f"Input ({picture.name})", img8, f"{picture.size[1]}x{picture.size[0]}")]
@@ -70,7 +75,7 @@ def comparison_figure(picture: Picture, preds: dict[str, Prediction],
         pal = colors.palette_for(p.class_names)
         cap = f"{p.seconds * 1000:.0f} ms"
         if p.weights_source == "random":
-            cap += "  RANDOM WEIGHTS"
+            cap += "  random weights"
         if scores and name in scores:
             s = scores[name]
             cap += f"\nmIoU {s.mean_iou:.2f}  acc {s.pixel_accuracy:.2f}  " \
@@ -83,8 +88,9 @@ def comparison_figure(picture: Picture, preds: dict[str, Prediction],
         names = list(picture.gt_classes) if picture.gt_classes else \
             next(iter(preds.values())).class_names
         gt_pal = colors.palette_for(names)
+        present = ", ".join(names[i] for i in np.unique(picture.gt) if 0 < i < len(names))
         panels.append(("Ground truth", colors.overlay(picture.image, picture.gt, gt_pal,
-                                                      opacity), ""))
+                                                      opacity), present or "background only"))
         legend_classes += [names[i] for i in np.unique(picture.gt)
                            if i < len(names) and names[i] not in legend_classes]
     legend: list[tuple[str, tuple[int, int, int]]] = []
@@ -108,7 +114,8 @@ def comparison_figure(picture: Picture, preds: dict[str, Prediction],
                  "both wrong": "both wrong", "differ": "networks differ"}
         legend += [(label[k], tuple(int(v * 255) for v in DISAGREE_COLOURS[k]))
                    for k in keys]
-    return panels_row(panels, legend=legend)
+    notes = [n for n in (shapes_warning(preds, picture), random_warning(preds)) if n]
+    return panels_row(panels, legend=legend, notes=notes)
 
 
 def _short(name: str) -> str:

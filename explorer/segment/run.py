@@ -1,11 +1,14 @@
 """Running segmenters on one picture, so that their answers can be laid side by side.
 
-Every network answers on the same grid: the picture itself (shrunk to at most
-:data:`MAX_SIDE` pixels on its longer side, so a 12-megapixel photo stays a quick demo).
-Each network gets the whole picture resized to the scale it was trained at (its shorter
-side to the network's input size, both sides rounded to a multiple of the network's output
-stride), and its class scores are interpolated back to the picture's grid. A 128x128
-shapes scene is therefore seen exactly as the shapes networks were trained.
+Pictures come from :func:`explorer.app.pictures.open_picture` (``scene:N`` is held-out
+shapes scene N with its mask, the same picture as in Detection and ``segment --eval``).
+Every network answers on the same grid, a :class:`SegPicture`: the picture shrunk to at
+most :data:`MAX_SIDE` pixels on its longer side (so a 12-megapixel photo stays a quick
+demo) with its mask. Each network gets the whole picture resized to the scale it was
+trained at (its shorter side to the network's input size, both sides rounded to a
+multiple of the network's output stride), and its class scores are interpolated back to
+the picture's grid. A 128x128 shapes scene is therefore seen exactly as the shapes
+networks were trained.
 
 Networks: the project's shapes segmenters (``fcn-shapes``, ``fcn-dilated-shapes``,
 ``unet-shapes``) and torchvision's ``fcn_resnet50`` / ``deeplabv3_resnet50`` (Pascal VOC's
@@ -25,8 +28,9 @@ import torch.nn.functional as F
 
 from explorer.core.images import Image, load_image
 from explorer.core.network import IMAGENET_MEAN, IMAGENET_STD, Network
+from explorer.core.tasks import NullTask, Task
 from explorer.data import shapes
-from explorer.errors import ModelError, UserError
+from explorer.errors import ImageError, ModelError, UserError
 
 #: the project's segmenters, in the order panels show them
 SHIPPED_SEGMENTERS = ("fcn-shapes", "fcn-dilated-shapes", "unet-shapes")
@@ -39,17 +43,21 @@ MAX_SIDE = 512
 
 
 @dataclass
-class Picture:
+class SegPicture:
     """The picture every network is run on, with its ground truth when there is one.
 
-    image (np.float32 [H, W, 3] in [0, 1]); gt (np.int64 [H, W] class indices, or None);
-    gt_classes: the class names the ground truth's indices refer to (None: unknown).
+    image (np.float32 [H, W, 3] in [0, 1]) at most :data:`MAX_SIDE` on its longer side;
+    gt (np.int64 [H, W] class indices on the same grid, or None); gt_classes: the class
+    names the ground truth's indices refer to (None: unknown); source: the spec it was
+    opened from; shapes_world: a shapes scene (what the shapes networks were trained on).
     """
 
     image: np.ndarray
     name: str
     gt: np.ndarray | None = None
     gt_classes: tuple[str, ...] | None = None
+    source: str = ""
+    shapes_world: bool = False
 
     @property
     def size(self) -> tuple[int, int]:
@@ -58,7 +66,7 @@ class Picture:
 
 @dataclass
 class Prediction:
-    """One network's answer on a :class:`Picture`.
+    """One network's answer on a :class:`SegPicture`.
 
     classes (np.int64 [H, W]) and probs (np.float32 [K, H, W]) are on the picture's grid;
     x (Tensor[1, 3, h, w]) is what the network was given, at its own resolution (h, w),
@@ -80,6 +88,11 @@ class Prediction:
     def net_size(self) -> tuple[int, int]:
         """(h, w) of the network's input."""
         return int(self.x.shape[-2]), int(self.x.shape[-1])
+
+    @property
+    def shapes_trained(self) -> bool:
+        """Trained on the shapes world (its classes are the shapes classes)."""
+        return tuple(self.class_names) == tuple(shapes.CLASSES)
 
     def histogram(self) -> dict[str, int]:
         """Pixels per class (classes with no pixel left out)."""
@@ -108,27 +121,62 @@ def available_segmenters() -> list[tuple[str, bool, str]]:
     return rows
 
 
-def load_segmenter(name: str, device: str | torch.device = "cpu") -> Network:
-    """A segmentation :class:`Network` by name.
+def segmenter_classes(name: str) -> tuple[str, ...]:
+    """The class names segmenter `name` labels pixels with, without loading it."""
+    check_segmenter(name)
+    if name in SHIPPED_SEGMENTERS:
+        return tuple(shapes.CLASSES)
+    from torchvision.models import get_model_weights
 
-    Shipped networks without their weights file load with random weights (and say so);
-    torchvision's need their weights in the hub cache.
+    return tuple(get_model_weights(name).DEFAULT.meta["categories"])
+
+
+def check_segmenter(name: str) -> str:
+    """`name` if it names a segmenter that can run here.
 
     Raises:
         ModelError: unknown name, a network that does not segment, or torchvision weights
             that are not on this machine.
     """
-    from explorer.nets.registry import load_network, model_names
-
-    if name in TORCHVISION_SEGMENTERS:
-        return _load_torchvision(name, device)
     if name in SHIPPED_SEGMENTERS:
-        return load_network(name, device=device)
+        return name
+    if name in TORCHVISION_SEGMENTERS:
+        path = torchvision_cache_file(name)
+        if not path.exists():
+            raise ModelError(f"{name}'s weights are not in the torch hub cache ({path}); "
+                             "segmentation never downloads them")
+        return name
+    from explorer.nets.registry import model_names
+
     if name in model_names():
         raise ModelError(f"{name} is not a segmentation network; choose from "
                          f"{', '.join(SEGMENTERS)}")
-    raise ModelError(f"unknown segmentation network {name!r}; choose from "
+    raise ModelError(f"unknown segmentation network {name[:60]!r}; choose from "
                      f"{', '.join(SEGMENTERS)}")
+
+
+def load_segmenter(name: str, device: str | torch.device = "cpu",
+                   task: Task | None = None) -> Network:
+    """A segmentation :class:`Network` by name, on `device`.
+
+    Shipped networks open through :func:`explorer.app.networks.open_network` (without
+    their weights file they get random ones and say so); torchvision's need their weights
+    in the hub cache.
+
+    Raises:
+        ModelError: see :func:`check_segmenter`.
+    """
+    from explorer.app.networks import NetSpec, open_network
+
+    check_segmenter(name)
+    if name in TORCHVISION_SEGMENTERS:
+        if task is not None:
+            task.progress(-1, f"Loading {name}…")
+        net = _load_torchvision(name, device)
+        if task is not None:
+            task.check()
+        return net
+    return open_network(NetSpec(name), device, task)
 
 
 def _load_torchvision(name: str, device) -> Network:
@@ -139,9 +187,6 @@ def _load_torchvision(name: str, device) -> Network:
     from explorer.nets.registry import _no_inplace, load_state_dict_file
 
     path = torchvision_cache_file(name)
-    if not path.exists():
-        raise ModelError(f"{name}'s weights are not in the torch hub cache ({path}); "
-                         "the segmentation view never downloads them")
     meta = get_model_weights(name).DEFAULT.meta
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -168,22 +213,33 @@ def input_multiple(network: Network) -> int:
 
 # --- pictures --------------------------------------------------------------------------
 
-def picture_from_image(image: Image | np.ndarray, name: str | None = None,
-                       gt: np.ndarray | None = None,
-                       gt_classes: tuple[str, ...] | None = None) -> Picture:
-    """Shrink `image` to at most MAX_SIDE on its longer side; `gt` (int [H, W] at the
-    image's own size) follows with nearest-neighbour sampling."""
+def seg_picture(image: Image | np.ndarray, mask: np.ndarray | None = None,
+                mask_classes: tuple[str, ...] | None = None) -> SegPicture:
+    """`image` (from :func:`explorer.app.pictures.open_picture`) on the comparison grid:
+    shrunk to at most :data:`MAX_SIDE` on its longer side, its ground truth following with
+    nearest-neighbour sampling.
+
+    The ground truth is `mask` (int [H, W] at the image's own size, class indices of
+    `mask_classes`) when given, else the image's own (``image.truth.mask``: a shapes scene
+    or the shapes sample)."""
     if not isinstance(image, Image):  # grey, RGBA, uint8 ... -> RGB float in [0, 1]
-        image = load_image(np.asarray(image), name=name or "image")
+        image = load_image(np.asarray(image), name="array")
     arr = image.array
-    name = name or image.name
     h, w = arr.shape[:2]
-    if gt is not None:
-        gt = np.asarray(gt)
+    truth = image.truth
+    shapes_world = truth is not None and tuple(truth.class_names) == tuple(shapes.CLASSES)
+    classes: tuple[str, ...] | None = None
+    if mask is not None:
+        gt = np.asarray(mask)
         if gt.shape != (h, w):
             raise UserError(f"the mask is {gt.shape[1]}x{gt.shape[0]} pixels but the image "
                             f"is {w}x{h}; they must be the same size")
-        gt = gt.astype(np.int64)
+        classes = tuple(mask_classes) if mask_classes is not None else None
+    elif truth is not None and truth.mask is not None:
+        gt, classes = np.asarray(truth.mask), tuple(truth.class_names)
+    else:
+        gt = None
+    gt = None if gt is None else gt.astype(np.int64)
     scale = min(1.0, MAX_SIDE / max(h, w))
     if scale < 1.0:
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
@@ -194,102 +250,82 @@ def picture_from_image(image: Image | np.ndarray, name: str | None = None,
             yi = np.minimum(((np.arange(nh) + 0.5) * h / nh).astype(np.int64), h - 1)
             xi = np.minimum(((np.arange(nw) + 0.5) * w / nw).astype(np.int64), w - 1)
             gt = gt[yi[:, None], xi[None, :]]
-    return Picture(np.ascontiguousarray(arr, dtype=np.float32), name, gt, gt_classes)
+    return SegPicture(np.ascontiguousarray(arr, dtype=np.float32), image.name, gt, classes,
+                      source=image.source or image.name, shapes_world=shapes_world)
 
 
-def scene_picture(seed: int, size: int = 128) -> Picture:
-    """Shapes scene number `seed` with its ground-truth mask."""
-    scene = shapes.make_scene(np.random.default_rng(seed), (size, size))
-    return Picture(scene.image, f"scene:{seed}", scene.mask, tuple(shapes.CLASSES))
+def load_mask(path: str | Path, size: tuple[int, int] | None = None,
+              classes: tuple[str, ...] | list[str] | None = None,
+              network: str = "the network") -> np.ndarray:
+    """A ground-truth mask image whose pixel values are class indices -> np.int64 [H, W].
 
+    `size` (H, W): the image's; `classes`: the class names the indices must refer to (the
+    networks'), named `network` in messages. Grey PNGs, palette PNGs (their indices) and
+    colour PNGs whose R == G == B are read; anything else is refused.
 
-#: the "shapes" sample image is this shapes scene (explorer.data.samples)
-SHAPES_SAMPLE_SEED = 7
-
-
-def sample_truth(image: Image) -> tuple[np.ndarray, tuple[str, ...]] | None:
-    """(mask, class names) when `image` is the "shapes" sample, whose ground truth is
-    known; None otherwise (checked on the pixels, not only the name)."""
-    if image.name != "shapes":
-        return None
-    scene = shapes.make_scene(SHAPES_SAMPLE_SEED, size=(128, 128))
-    if image.array.shape == scene.image.shape and np.allclose(image.array, scene.image,
-                                                             atol=2 / 255):
-        return scene.mask, tuple(shapes.CLASSES)
-    return None
-
-
-def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """A ground-truth mask PNG whose pixel values are class indices -> np.int64 [H, W].
-
-    Colour masks are accepted only when R == G == B (a palette PNG's indices are read as
-    they are). Raises UserError when the file is unreadable or not `size` (H, W).
+    Raises:
+        ImageError: one sentence: not a regular readable file, not an image, another size,
+            colours or fractions instead of indices, negative values, or a value that is
+            not one of `classes`.
     """
     from PIL import Image as PILImage
 
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"{p}: no such mask file")
+    from explorer.app import checks
+
+    p = checks.input_file(path, "mask", error=ImageError)
     try:
         with PILImage.open(p) as pil:
+            if size is not None and (pil.height, pil.width) != tuple(size):
+                raise ImageError(f"the mask {p.name} is {pil.width}x{pil.height} pixels but "
+                                 f"the image is {size[1]}x{size[0]}; they must be the same "
+                                 "size")
             pil.load()
-            if pil.mode == "P":
-                arr = np.asarray(pil)
-            elif pil.mode in ("RGB", "RGBA"):
-                rgb = np.asarray(pil.convert("RGB"))
-                if not (np.all(rgb[..., 0] == rgb[..., 1]) and
-                        np.all(rgb[..., 1] == rgb[..., 2])):
-                    raise UserError(f"{p.name}: a mask must hold class indices (grey levels "
-                                    "0, 1, 2, ...), not colours")
-                arr = rgb[..., 0]
-            else:
-                arr = np.asarray(pil.convert("I") if pil.mode not in ("L", "I", "I;16")
-                                 else pil)
+            arr = _mask_values(pil, p.name)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for a bad file
-        raise UserError(f"{p.name}: not a readable mask image ({type(exc).__name__})"
-                        ) from None
-    arr = np.asarray(arr).astype(np.int64)
+        raise ImageError(f"{p.name}: not a readable mask image ({type(exc).__name__})"
+                         ) from None
     if arr.ndim != 2:
-        raise UserError(f"{p.name}: a mask must be a single-channel image of class indices")
-    if size is not None and arr.shape != tuple(size):
-        raise UserError(f"the mask {p.name} is {arr.shape[1]}x{arr.shape[0]} pixels but the "
-                        f"image is {size[1]}x{size[0]}; they must be the same size")
-    if arr.min() < 0:
-        raise UserError(f"{p.name}: class indices cannot be negative")
+        raise ImageError(f"{p.name}: a mask must be a single-channel image of class indices")
+    if arr.size and arr.min() < 0:
+        raise ImageError(f"{p.name}: holds the value {int(arr.min())}; class indices cannot "
+                         "be negative")
+    if classes is not None and arr.size and arr.max() >= len(classes):
+        names = ", ".join(f"{i} {c}" for i, c in enumerate(classes)) if len(classes) <= 8 \
+            else f"0 {classes[0]} … {len(classes) - 1} {classes[-1]}"
+        raise ImageError(f"{p.name}: holds the value {int(arr.max())}, but {network} has "
+                         f"only {len(classes)} classes ({names})")
     return arr
 
 
-def picture_from_spec(spec: str, mask: str | Path | None = None) -> Picture:
-    """``scene:SEED`` (a shapes scene with its ground truth), ``sample:NAME`` or a file,
-    plus an optional mask PNG at the image's own size."""
-    if spec.startswith("scene:"):
-        try:
-            seed = int(spec.split(":", 1)[1])
-        except ValueError:
-            raise UserError(f"{spec!r}: a scene is scene:SEED with SEED a whole number"
-                            ) from None
-        pic = scene_picture(seed)
-        if mask is not None:
-            pic = Picture(pic.image, pic.name, load_mask(mask, pic.size), None)
-        return pic
-    if spec.startswith("sample:"):
-        from explorer.data.samples import load_sample
-
-        image = load_sample(spec.split(":", 1)[1])
-    else:
-        image = load_image(spec)
-    if mask is not None:
-        return picture_from_image(image, gt=load_mask(mask, image.size))
-    known = sample_truth(image)
-    return picture_from_image(image, gt=known[0] if known else None,
-                              gt_classes=known[1] if known else None)
+def _mask_values(pil, name: str) -> np.ndarray:
+    """The class index of every pixel of an opened Pillow image (int64 [H, W])."""
+    mode = pil.mode
+    if mode in ("P", "L", "1", "I", "I;16", "I;16B", "I;16L"):
+        return np.asarray(pil).astype(np.int64)
+    if mode == "LA":
+        return np.asarray(pil)[..., 0].astype(np.int64)
+    if mode in ("RGB", "RGBA"):
+        rgb = np.asarray(pil.convert("RGB")).astype(np.int64)
+        if not (np.array_equal(rgb[..., 0], rgb[..., 1])
+                and np.array_equal(rgb[..., 1], rgb[..., 2])):
+            raise ImageError(f"{name}: a mask must hold class indices (grey levels 0, 1, "
+                             "2, ...), not colours")
+        return rgb[..., 0]
+    if mode == "F":
+        values = np.asarray(pil)
+        if not np.all(np.isfinite(values)) or not np.array_equal(values, np.round(values)):
+            raise ImageError(f"{name}: a mask must hold whole class indices, not fractions "
+                             "or NaN")
+        return values.astype(np.int64)
+    raise ImageError(f"{name}: a {mode} image is not a mask; save the class indices as a "
+                     "grey PNG (0, 1, 2, ...)")
 
 
 # --- running ---------------------------------------------------------------------------
 
-def network_input(network: Network, picture: Picture) -> torch.Tensor:
+def network_input(network: Network, picture: SegPicture) -> torch.Tensor:
     """The whole picture at the network's scale: Tensor[1, 3, h, w], normalised, with the
     shorter side near the network's input size and both sides multiples of its stride."""
     h, w = picture.size
@@ -299,12 +335,13 @@ def network_input(network: Network, picture: Picture) -> torch.Tensor:
     nh = max(s, int(round(h * scale / s)) * s)
     nw = max(s, int(round(w * scale / s)) * s)
     x = torch.from_numpy(np.ascontiguousarray(picture.image)).permute(2, 0, 1)[None]
+    x = x.to(network.device)
     if (nh, nw) != (h, w):
         x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False,
                           antialias=True).clamp(0, 1)
-    mean = torch.tensor(network.mean, dtype=x.dtype).view(1, -1, 1, 1)
-    std = torch.tensor(network.std, dtype=x.dtype).view(1, -1, 1, 1)
-    return ((x - mean) / std).to(network.device)
+    mean = torch.tensor(network.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(network.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - mean) / std
 
 
 def _logits(out) -> torch.Tensor:
@@ -313,10 +350,13 @@ def _logits(out) -> torch.Tensor:
     return out
 
 
-def segment(network: Network, picture: Picture) -> Prediction:
-    """Run one network on `picture`; scores come back on the picture's grid."""
+def segment(network: Network, picture: SegPicture) -> Prediction:
+    """Run one network on `picture` (one forward pass on the network's device); scores
+    come back on the picture's grid."""
     x = network_input(network, picture)
     with torch.inference_mode():
+        if network.device.type == "cuda":
+            torch.cuda.synchronize(network.device)
         t0 = time.perf_counter()
         logits = _logits(network.module(x))
         if network.device.type == "cuda":
@@ -333,32 +373,67 @@ def segment(network: Network, picture: Picture) -> Prediction:
                       x.detach(), logits.detach(), network.weights_source)
 
 
-def run_segmenters(names: list[str] | tuple[str, ...], picture: Picture,
+def run_segmenters(names: list[str] | tuple[str, ...], picture: SegPicture,
                    device: str | torch.device = "cpu",
-                   networks: dict[str, Network] | None = None) -> dict[str, Prediction]:
+                   networks: dict[str, Network] | None = None,
+                   task: Task | None = None) -> dict[str, Prediction]:
     """Each named network's :class:`Prediction` on `picture`, in the order given.
 
-    `networks` caches loaded networks between calls (filled in as they load)."""
+    `networks` caches loaded networks between calls (filled in as they load). A unit of
+    work is one network (loaded if needed, then run): `task` is checked before each, so
+    after a cancel at most one more network runs."""
     if not names:
         raise UserError("choose at least one segmentation network")
+    task = task or NullTask()
     cache = networks if networks is not None else {}
     out: dict[str, Prediction] = {}
-    for name in names:
+    for i, name in enumerate(names):
+        task.check()
+        task.progress(i / len(names), f"running {name}")
         if name not in cache:
-            cache[name] = load_segmenter(name, device)
+            cache[name] = load_segmenter(name, device, task)
         out[name] = segment(cache[name], picture)
+    task.progress(1.0, "segmented")
     return out
 
 
 def parse_models(text: str) -> list[str]:
-    """'fcn-shapes, unet-shapes' -> ['fcn-shapes', 'unet-shapes'] (order kept, no repeats)."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    """'fcn-shapes, unet-shapes' -> ['fcn-shapes', 'unet-shapes'] (order kept, no repeats),
+    each checked with :func:`check_segmenter`."""
+    names = list(dict.fromkeys(n.strip() for n in str(text).split(",") if n.strip()))
     if not names:
-        raise UserError("--models needs at least one network name")
-    return list(dict.fromkeys(names))
+        raise UserError("--models needs at least one network name, e.g. "
+                        "--models fcn-shapes,unet-shapes")
+    for name in names:
+        check_segmenter(name)
+    return names
+
+
+def shapes_warning(preds: dict[str, Prediction] | list[str], picture: SegPicture
+                   ) -> str | None:
+    """The sentence a person needs when networks trained on synthetic shapes look at a
+    picture that is not a shapes scene (their colours there mean little), else None."""
+    names = [n for n, p in preds.items() if p.shapes_trained] if isinstance(preds, dict) \
+        else [n for n in preds if n in SHIPPED_SEGMENTERS]
+    if picture.shapes_world or not names:
+        return None
+    who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return (f"{who} {'was' if len(names) == 1 else 'were'} trained only on synthetic "
+            "shapes scenes (circles, squares, triangles, stars, crosses), so on this "
+            "picture their colours mean little")
+
+
+def random_warning(preds: dict[str, Prediction]) -> str | None:
+    """A sentence when some networks run with random weights (their answers are noise)."""
+    names = [n for n, p in preds.items() if p.weights_source == "random"]
+    if not names:
+        return None
+    return (f"{', '.join(names)} {'has' if len(names) == 1 else 'have'} random weights "
+            "(no trained weights on this machine), so the colours are noise")
 
 
 __all__ = ["SEGMENTERS", "SHIPPED_SEGMENTERS", "TORCHVISION_SEGMENTERS", "MAX_SIDE",
-           "Picture", "Prediction", "available_segmenters", "load_segmenter", "load_mask",
-           "picture_from_image", "picture_from_spec", "scene_picture", "network_input",
-           "segment", "run_segmenters", "parse_models"]
+           "SegPicture", "Prediction", "available_segmenters", "check_segmenter",
+           "segmenter_classes", "load_segmenter", "load_mask", "seg_picture",
+           "network_input", "segment", "run_segmenters", "parse_models", "shapes_warning",
+           "random_warning"]

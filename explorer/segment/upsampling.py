@@ -25,9 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.core.network import Network
+from explorer.core.tasks import NullTask, Task
 from explorer.errors import UserError
 from explorer.nets.segnets import bilinear_upsampler
-from explorer.segment.run import Picture, network_input
+from explorer.segment.run import SegPicture, network_input
 
 Upsampler = Callable[[torch.Tensor], torch.Tensor]
 
@@ -133,14 +134,16 @@ def _scaled(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip((a - lo) / (hi - lo) if hi > lo else a * 0, 0, 1).astype(np.float32)
 
 
-def upsampling_demo(network: Network, picture: Picture, channel: int | None = None
-                    ) -> UpsamplingDemo:
+def upsampling_demo(network: Network, picture: SegPicture, channel: int | None = None,
+                    task: Task | None = None) -> UpsamplingDemo:
     """Upsample `network`'s coarse score map for `picture` in every way of
     :func:`upsamplers`. The network must have a ``score`` layer followed by an
     ``upsample`` transposed convolution (fcn-shapes, fcn-dilated-shapes).
 
     `channel`: the class channel to show (default: the commonest non-background class of
-    the trained upsampler's answer, else class 1)."""
+    the trained upsampler's answer, else class 1). `task` is checked before the forward
+    pass and before each way of upsampling."""
+    task = task or NullTask()
     module = network.module
     learned = getattr(module, "upsample", None)
     score_layer = getattr(module, "score", None)
@@ -150,6 +153,7 @@ def upsampling_demo(network: Network, picture: Picture, channel: int | None = No
     factor = int(learned.stride[0])
     kept: dict[str, torch.Tensor] = {}
     hook = score_layer.register_forward_hook(lambda _m, _i, o: kept.setdefault("low", o))
+    task.check()
     try:
         with torch.inference_mode():
             module(network_input(network, picture))
@@ -165,7 +169,9 @@ def upsampling_demo(network: Network, picture: Picture, channel: int | None = No
                       "bilinear kernel it starts from", up)
     outs = []
     with torch.no_grad():
-        for title, note, up in methods:
+        for i, (title, note, up) in enumerate(methods):
+            task.check()
+            task.progress(i / len(methods), f"upsampling: {title}")
             s = up(low)[0]
             outs.append((title, note, up, s))
     if channel is None:

@@ -48,14 +48,33 @@ def test_photo_gets_no_scores(capsys):
 
 
 def test_user_mask(capsys, tmp_path):
-    from explorer.data.shapes import make_scene
+    from explorer.data.shapes import held_out_scene
 
     mask = tmp_path / "m.png"
-    PILImage.fromarray(make_scene(np.random.default_rng(4)).mask.astype(np.uint8)).save(mask)
-    code, out, _ = run(capsys, "segment", "--image", "scene:4", "--gt", str(mask),
+    truth = held_out_scene(4).mask
+    PILImage.fromarray(truth.astype(np.uint8)).save(mask)
+    code, out, _ = run(capsys, "segment", "--image", "scene:4", "--mask", str(mask),
                        "--models", "fcn-shapes", "--json")
     assert code == 0
-    assert "scores" in json.loads(out)["networks"]["fcn-shapes"]
+    with_mask = json.loads(out)["networks"]["fcn-shapes"]["scores"]
+    # the scene's own truth and the same mask from a file give the same scores
+    code, out, _ = run(capsys, "segment", "--image", "scene:4", "--models", "fcn-shapes",
+                       "--json")
+    assert code == 0 and json.loads(out)["networks"]["fcn-shapes"]["scores"] == with_mask
+    # --gt is the old name of --mask
+    code, _, _ = run(capsys, "segment", "--image", "scene:4", "--gt", str(mask),
+                     "--models", "fcn-shapes", "--json")
+    assert code == 0
+
+
+def test_shapes_networks_on_a_photo_get_a_note(capsys):
+    code, out, err = run(capsys, "segment", "--image", "sample:coffee", "--models",
+                         "fcn-shapes")
+    assert code == 0
+    assert "note: fcn-shapes was trained only on synthetic shapes scenes" in err
+    code, out, _ = run(capsys, "segment", "--image", "sample:coffee", "--models",
+                       "fcn-shapes", "--json")
+    assert "mean little" in json.loads(out)["notes"][0]
 
 
 def test_eval_json(capsys):
@@ -79,7 +98,7 @@ def test_upsampling_png(capsys, tmp_path):
     (["--image", "scene:3", "--models", "nope"], "unknown segmentation network"),
     (["--image", "scene:3", "--models", "resnet18"], "not a segmentation network"),
     (["--image", "scene:3", "--compare", "fcn-shapes,nope"], "--compare takes two"),
-    (["--image", "scene:x"], "scene:SEED"),
+    (["--image", "scene:x"], "scene:N"),
     (["--image", "scene:3", "--field", "500,3"], "outside"),
     (["--eval", "2", "--models", "fcn_resnet50"], "cannot be scored"),
     (["--eval", "2", "--image", "scene:1"], "takes no --image"),

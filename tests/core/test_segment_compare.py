@@ -62,15 +62,16 @@ def test_evaluate_on_held_out_scenes():
 
 
 def test_evaluate_matches_scoring_scene_by_scene():
+    from explorer.core.images import load_image
     from explorer.data import shapes
     from explorer.segment import metrics
-    from explorer.segment.run import picture_from_image, run_segmenters
+    from explorer.segment.run import run_segmenters, seg_picture
 
     nets: dict = {}  # one network object for both (random weights differ between loads)
     res = compare.evaluate(["fcn-dilated-shapes"], n=3, networks=nets)["fcn-dilated-shapes"]
     preds, gts = [], []
     for s in shapes.scene_set(3, shapes.TEST_SEED):
-        pic = picture_from_image(s.image, "s", s.mask)
+        pic = seg_picture(load_image(s.image, name="s"), s.mask)
         pred = run_segmenters(["fcn-dilated-shapes"], pic, networks=nets)
         preds.append(pred["fcn-dilated-shapes"].classes)
         gts.append(s.mask)
@@ -83,5 +84,9 @@ def test_evaluate_matches_scoring_scene_by_scene():
 def test_evaluate_refuses_other_label_sets():
     with pytest.raises(UserError, match="cannot be scored on shapes"):
         compare.evaluate(["fcn_resnet50"], n=1)
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match="at least 1"):
         compare.evaluate(list(SHIPPED_SEGMENTERS), n=0)
+    with pytest.raises(UserError, match="at most 10,000"):
+        compare.evaluate(list(SHIPPED_SEGMENTERS), n=10**12)
+    with pytest.raises(UserError, match="seed"):
+        compare.evaluate(list(SHIPPED_SEGMENTERS), n=1, seed=-1)

@@ -5,16 +5,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from explorer.app.pictures import open_scene
 from explorer.core.trace import layer_table
 from explorer.nets.segnets import bilinear_upsampler
 from explorer.segment.fields import mass_box, output_field, pixel_field
-from explorer.segment.run import SHIPPED_SEGMENTERS, run_segmenters, scene_picture
+from explorer.segment.run import SHIPPED_SEGMENTERS, run_segmenters, seg_picture
 from explorer.segment.upsampling import ripple, upsamplers, upsampling_demo
 
 
 @pytest.fixture(scope="module")
 def scene():
-    return scene_picture(3)
+    return seg_picture(open_scene(3))
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from explorer.errors import ModelError, UserError
+from explorer.app.pictures import open_picture
+from explorer.core.images import load_image
+from explorer.data import shapes
+from explorer.errors import ImageError, ModelError, UserError
 from explorer.segment import compare, metrics
 from explorer.segment.run import (
     MAX_SIDE,
@@ -12,16 +15,35 @@ from explorer.segment.run import (
     load_mask,
     load_segmenter,
     network_input,
-    picture_from_image,
-    picture_from_spec,
     run_segmenters,
-    scene_picture,
+    seg_picture,
+    segmenter_classes,
+    shapes_warning,
 )
+
+
+def scene_picture(n):
+    return seg_picture(open_picture(f"scene:{n}"))
+
+
+def picture_from_image(array, name="image", gt=None):
+    return seg_picture(load_image(np.asarray(array), name=name), gt)
 
 
 @pytest.fixture(scope="module")
 def scene():
     return scene_picture(3)
+
+
+def test_scene_n_is_held_out_scene_n(scene):
+    # the same picture and mask as Detection's scene:3 and scene 3 of `segment --eval`
+    held = shapes.held_out_scene(3)
+    np.testing.assert_array_equal(scene.image, held.image)
+    np.testing.assert_array_equal(scene.gt, held.mask)
+    assert scene.shapes_world and scene.source == "scene:3"
+    ev = compare.held_out_batch(3, 4)[0]
+    np.testing.assert_array_equal(ev.mask, held.mask)
+    np.testing.assert_array_equal(ev.image, shapes.scene_set(4, shapes.TEST_SEED)[3].image)
 
 
 @pytest.fixture(scope="module")
@@ -106,16 +128,19 @@ def test_large_pictures_are_shrunk_with_their_mask():
 def test_mask_png_round_trip(tmp_path, scene):
     path = tmp_path / "mask.png"
     PILImage.fromarray(scene.gt.astype(np.uint8)).save(path)
-    assert (load_mask(path, (128, 128)) == scene.gt).all()
-    pic = picture_from_spec("scene:3", path)
-    assert (pic.gt == scene.gt).all() and pic.gt_classes is None
+    classes = segmenter_classes("fcn-shapes")
+    mask = load_mask(path, (128, 128), classes)
+    assert (mask == scene.gt).all()
+    # a person's mask replaces the scene's own truth, with the network's class names
+    pic = seg_picture(open_picture("scene:3"), mask, classes)
+    assert (pic.gt == scene.gt).all() and pic.gt_classes == tuple(shapes.CLASSES)
 
 
 def test_wrong_size_mask_is_a_user_error(tmp_path):
     path = tmp_path / "small.png"
     PILImage.fromarray(np.zeros((64, 80), np.uint8)).save(path)
     with pytest.raises(UserError, match="80x64 pixels but the image is 128x128") as err:
-        picture_from_spec("scene:3", path)
+        load_mask(path, (128, 128))
     assert "\n" not in str(err.value)
     with pytest.raises(UserError, match="same size"):
         picture_from_image(np.zeros((32, 32, 3), np.float32), gt=np.zeros((16, 16)))
@@ -126,18 +151,41 @@ def test_colour_and_missing_masks_are_user_errors(tmp_path):
     rgb = np.zeros((8, 8, 3), np.uint8)
     rgb[..., 0] = 200
     PILImage.fromarray(rgb).save(path)
-    with pytest.raises(UserError, match="class indices"):
+    with pytest.raises(ImageError, match="class indices"):
         load_mask(path)
-    with pytest.raises(UserError, match="no such mask"):
+    with pytest.raises(ImageError, match="no such file"):
         load_mask(tmp_path / "nope.png")
+    with pytest.raises(ImageError, match="is a folder"):
+        load_mask(tmp_path)
     (tmp_path / "junk.png").write_bytes(b"not a png")
-    with pytest.raises(UserError, match="not a readable mask"):
+    with pytest.raises(ImageError, match="not a readable mask"):
         load_mask(tmp_path / "junk.png")
 
 
+def test_mask_values_must_be_classes(tmp_path):
+    classes = segmenter_classes("unet-shapes")
+    big = tmp_path / "seven.png"
+    values = np.zeros((8, 8), np.uint8)
+    values[2, 3] = 7
+    PILImage.fromarray(values).save(big)
+    with pytest.raises(ImageError, match="holds the value 7, but unet-shapes has only 6 "
+                                         "classes") as err:
+        load_mask(big, (8, 8), classes, "unet-shapes")
+    assert "\n" not in str(err.value)
+    negative = tmp_path / "negative.tif"  # 32-bit signed: PNG cannot hold it
+    values = np.zeros((8, 8), np.int32)
+    values[0, 0] = -2
+    PILImage.fromarray(values, mode="I").save(negative)
+    with pytest.raises(ImageError, match="cannot be negative"):
+        load_mask(negative, (8, 8), classes)
+    grey_rgb = tmp_path / "grey_rgb.png"
+    PILImage.fromarray(np.dstack([np.full((8, 8), 4, np.uint8)] * 3)).save(grey_rgb)
+    assert (load_mask(grey_rgb, (8, 8), classes) == 4).all()
+
+
 def test_bad_scene_spec():
-    with pytest.raises(UserError, match="scene:SEED"):
-        picture_from_spec("scene:abc")
+    with pytest.raises(ImageError, match="scene:N"):
+        open_picture("scene:abc")
 
 
 def test_unknown_and_non_segmentation_networks():
@@ -148,6 +196,8 @@ def test_unknown_and_non_segmentation_networks():
     # torchvision's segmenters are never downloaded (tests see an empty hub cache)
     with pytest.raises(ModelError, match="not in the torch hub cache"):
         load_segmenter("fcn_resnet50")
+    with pytest.raises(ModelError, match="not a segmentation network"):
+        segmenter_classes("tinyvgg-shapes")
 
 
 def test_network_input_is_normalised_whole_picture(scene):
@@ -161,10 +211,19 @@ def test_network_input_is_normalised_whole_picture(scene):
 
 
 def test_shapes_sample_comes_with_its_truth():
-    pic = picture_from_spec("sample:shapes")
+    pic = seg_picture(open_picture("sample:shapes"))
     assert pic.gt is not None and pic.gt.shape == (128, 128)
     assert pic.gt_classes[1] == "circle"
-    assert picture_from_spec("sample:coffee").gt is None
+    assert seg_picture(open_picture("sample:coffee")).gt is None
+
+
+def test_shapes_networks_on_a_photo_say_so():
+    photo = seg_picture(open_picture("sample:coffee"))
+    assert not photo.shapes_world
+    text = shapes_warning(["fcn-shapes", "unet-shapes"], photo)
+    assert "fcn-shapes and unet-shapes were trained only on synthetic shapes" in text
+    assert "mean little" in text
+    assert shapes_warning(["fcn-shapes"], seg_picture(open_picture("scene:1"))) is None
 
 
 def test_grey_uint8_arrays_are_accepted():
