@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,12 +23,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer import PRETRAINED
+from explorer.app import checks
+from explorer.core.tasks import NullTask, Task
 from explorer.errors import UserError
 from explorer.nets.shipped import load_all
 from explorer.segment.metrics import segmentation_scores
 from explorer.train.recipes import RECIPES, Recipe, augment, build, versions
 
-Progress = Callable[[float, str], None]
+#: more epochs than any recipe needs by far (lenet5-digits trains 40); a typo such as
+#: 400000 would otherwise run for weeks before anyone noticed
+MAX_EPOCHS = 1000
 
 
 def trainable() -> list[str]:
@@ -72,19 +78,86 @@ def evaluate(recipe: Recipe, model: nn.Module, x, y, mean, std) -> dict[str, flo
     return segmentation_scores(list(pred.numpy()), list(y.numpy()), NUM_CLASSES, tolerance=2)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    # A window that loads the weights meanwhile never sees half a file.
-    tmp = path.with_name(path.name + ".part")
-    write(tmp)
-    os.replace(tmp, path)
+def output_paths(out_dir: str | Path, names: Iterable[str]) -> Path:
+    """Check, before any training, that ``NAME.pt`` and ``NAME.json`` of every name in
+    `names` can be written into `out_dir`; returns `out_dir` as a Path.
+
+    `out_dir` may be missing (it is made when the files are written, so a cancelled run
+    leaves not even an empty folder), but then its parent must be a writable folder.
+
+    Raises:
+        UserError: one sentence: `out_dir` is a file, sits in a missing or read-only
+            folder, or one of the files is a folder or cannot be replaced.
+    """
+    if str(out_dir).strip() == "":
+        raise UserError("no output folder was given")
+    p = Path(out_dir).expanduser()
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:  # a name too long, a loop of links, no permission
+        raise UserError(f"{str(p)[:80]}: cannot be used as the output folder "
+                        f"({exc.strerror})") from None
+    except ValueError:
+        raise UserError(f"{str(p)[:80]!r}: not a valid folder name") from None
+    if st is None:
+        parent = p.parent
+        if not parent.is_dir():
+            raise UserError(f"{p}: the folder {parent} does not exist")
+        if not _writable(parent):
+            raise UserError(f"{p}: cannot be made, the folder {parent} cannot be written")
+        return p
+    if not stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{p}: is not a folder (the weights and the card go into a folder)")
+    if not _writable(p):
+        raise UserError(f"{p}: the folder cannot be written")
+    for name in names:
+        for suffix in (".pt", ".json"):
+            checks.output_file(p / f"{name}{suffix}", (suffix,), what="output")
+    return p
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be made in `folder`: tried, not guessed from permission bits
+    (root passes every os.access test, yet not on a read-only file system or /proc)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def write_outputs(out_dir: Path, files: dict[str, Callable[[Path], object]]) -> list[Path]:
+    """Write every ``{file name: write(tmp_path)}`` into `out_dir` (made if missing): all
+    to temporary files first, then each moved into place, so a failure or an interrupt
+    never leaves one half-written and the weights and their card come together."""
+    out_dir.mkdir(exist_ok=True)
+    tmps: list[tuple[Path, Path]] = []
+    try:
+        for file_name, write in files.items():
+            final = out_dir / file_name
+            tmp = final.with_name(f".{file_name}.part")
+            write(tmp)
+            tmps.append((tmp, final))
+        for tmp, final in tmps:
+            os.replace(tmp, final)
+    except OSError as exc:
+        raise UserError(f"{out_dir}: could not write the trained weights "
+                        f"({exc.strerror or exc})") from None
+    finally:
+        for tmp, _final in tmps:
+            tmp.unlink(missing_ok=True)
+    return [final for _tmp, final in tmps]
 
 
 def train(
     name: str,
     out_dir: str | Path = PRETRAINED,
     epochs: int | None = None,
-    progress: Progress | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    task: Task | None = None,
     *,
     n_train: int | None = None,
     n_test: int | None = None,
@@ -92,23 +165,24 @@ def train(
     """Train shipped network `name`; write ``out_dir/NAME.pt`` and ``NAME.json``; return the
     card (a dict, also what the JSON holds).
 
-    progress(fraction in [0, 1], message) is called as work advances; should_stop() is asked
-    before every step and, when it answers True, training ends without writing anything and
-    the returned dict has ``"stopped": True``. `n_train` / `n_test` shrink the data (quick
-    runs, tests); the card records them.
+    `task` (:class:`explorer.core.tasks.Task`) hears ``progress(fraction, message)`` as
+    work advances and is checked before every optimisation step: a cancel raises
+    :class:`~explorer.errors.Cancelled` after at most one more step, and nothing is
+    written (the files are written only at the very end). The output folder is checked
+    before any work. `n_train` / `n_test` shrink the data (quick runs, tests); the card
+    records them.
     """
     recipe = recipe_for(name)
-    epochs = recipe.epochs if epochs is None else int(epochs)
-    if epochs < 1:
-        raise UserError("epochs must be at least 1")
-    report = progress or (lambda f, m: None)
-    stop = should_stop or (lambda: False)
-    out_dir = Path(out_dir)
+    epochs = recipe.epochs if epochs is None else checks.count("epochs", epochs, 1, MAX_EPOCHS)
+    task = task or NullTask()
+    report = task.progress
+    out_dir = output_paths(out_dir, [name])
 
     # fork_rng: seeding here must not change the random stream of whoever called us
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)
         report(0.0, "drawing data")
+        task.check()
         data = recipe.load(n_train, n_test)
         mean, std = _normaliser(name)
         model = build(recipe).to(memory_format=torch.channels_last)
@@ -128,8 +202,7 @@ def train(
             order = torch.randperm(len(data.x_train), generator=g)
             run = 0.0
             for b in range(steps_per_epoch):
-                if stop():
-                    return {"name": name, "stopped": True, "epoch": epoch, "step": step}
+                task.check()  # one unit of work = one optimisation step
                 idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
                 x, y = augment(recipe, data.x_train[idx].clone(), data.y_train[idx].clone(), g)
                 loss = F.cross_entropy(model(_prepare(x, mean, std)), y)
@@ -148,6 +221,7 @@ def train(
         seconds = time.perf_counter() - start
         cpu_seconds = time.process_time() - cpu_start
 
+        task.check()
         report(0.96, "scoring on held-out data")
         metrics = evaluate(recipe, model, data.x_test, data.y_test, mean, std)
         k = min(recipe.check_n, len(data.x_test))
@@ -182,14 +256,14 @@ def train(
     }
     if n_train is not None or n_test is not None:
         card["reduced_data"] = {"n_train": n_train, "n_test": n_test}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    task.check()  # the last chance to cancel: after this both files are written
     state = {k_: v.detach().clone().contiguous() for k_, v in model.state_dict().items()}
-    _atomic_write(out_dir / f"{name}.pt", lambda p: torch.save(state, p))
-    _atomic_write(
-        out_dir / f"{name}.json", lambda p: p.write_text(json.dumps(card, indent=2) + "\n")
-    )
+    files = write_outputs(out_dir, {
+        f"{name}.pt": lambda p: torch.save(state, p),
+        f"{name}.json": lambda p: p.write_text(json.dumps(card, indent=2) + "\n"),
+    })
     report(1.0, "done")
-    card["files"] = [str(out_dir / f"{name}.pt"), str(out_dir / f"{name}.json")]
+    card["files"] = [str(f) for f in files]
     return card
 
 
@@ -215,4 +289,5 @@ def load_trained(name: str, out_dir: str | Path = PRETRAINED) -> nn.Module:
     return model.eval()
 
 
-__all__ = ["train", "trainable", "evaluate", "predict", "load_card", "load_trained"]
+__all__ = ["train", "trainable", "evaluate", "predict", "load_card", "load_trained",
+           "output_paths", "write_outputs", "MAX_EPOCHS"]

@@ -1,18 +1,20 @@
-"""A short, seeded training run lowers the loss, writes a card and weights, and can stop."""
+"""A short, seeded training run lowers the loss, writes a card and weights, and can be
+cancelled (the one task contract)."""
 
 import json
 
 import pytest
 import torch
 
-from explorer.errors import UserError
+from explorer.core.tasks import FlagTask
+from explorer.errors import Cancelled, UserError
 from explorer.train import train
 
 
 def test_short_run_lowers_loss_and_writes_files(tmp_path):
     calls = []
     card = train("lenet5-digits", out_dir=tmp_path, epochs=3, n_train=256, n_test=64,
-                 progress=lambda f, m: calls.append(f))
+                 task=FlagTask(lambda f, m: calls.append(f)))
     losses = card["loss_per_epoch"]
     assert len(losses) == 3 and losses[-1] < losses[0]
     assert calls[0] == 0.0 and calls[-1] == 1.0 and calls == sorted(calls)
@@ -38,10 +40,12 @@ def test_segmenter_short_run(tmp_path):
     assert card["loss_per_epoch"][1] < card["loss_per_epoch"][0]
 
 
-def test_stop_writes_nothing(tmp_path):
-    out = train("lenet5-digits", out_dir=tmp_path, n_train=64, should_stop=lambda: True)
-    assert out["stopped"] is True
-    assert not list(tmp_path.iterdir())
+def test_cancel_writes_nothing(tmp_path):
+    task = FlagTask()
+    task.cancel()
+    with pytest.raises(Cancelled):
+        train("lenet5-digits", out_dir=tmp_path / "new", n_train=64, task=task)
+    assert not list(tmp_path.iterdir())  # not even the output folder
 
 
 def test_unknown_name_lists_the_names():
