@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "explorer.commands.segment",
     "explorer.commands.live",
     "explorer.commands.insight",
+    "explorer.commands.graph",
 ]
 
 
