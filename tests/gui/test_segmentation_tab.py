@@ -1,41 +1,58 @@
-"""The Segmentation tab, driven with qtbot under the offscreen platform."""
+"""The Segmentation section, driven with qtbot under the offscreen platform."""
 
 import os
+import threading
 
 import numpy as np
 import pytest
+import torch
 
-from explorer.gui.segment.section import SegmentationTab, heat_rgba
+from explorer.gui.common.section import Section, SectionHost
+from explorer.gui.segment.section import SegmentationTab, best_columns, heat_rgba
+from explorer.segment import colors
 from explorer.segment.run import SHIPPED_SEGMENTERS
 
+OKABE_ITO = {colors.rgb(c) for c in colors.OKABE_ITO.values()}
 
-@pytest.fixture
-def tab(qtbot):
-    w = SegmentationTab()
+
+def _make(qtbot, host=None, size=(1366, 740)):
+    w = SegmentationTab(host=host or SectionHost(device=torch.device("cpu")))
     qtbot.addWidget(w, before_close_func=lambda t: t.shutdown())
-    w.resize(1500, 950)
+    w.resize(*size)
     w.show()
     return w
 
 
+@pytest.fixture
+def tab(qtbot):
+    return _make(qtbot)
+
+
 def _wait(tab, qtbot):
     runners = (tab.runner, tab.field_runner, tab.up_runner)
-    qtbot.waitUntil(lambda: not any(r.busy for r in runners), timeout=60_000)
+    qtbot.waitUntil(lambda: not any(r.busy for r in runners), timeout=120_000)
     assert all(r.wait(30) for r in runners)
 
 
 def test_scene_runs_scores_and_fields(tab, qtbot, tmp_path):
+    assert isinstance(tab, Section)
     tab.set_scene(3)
     _wait(tab, qtbot)
     assert not tab.errors, tab.errors
+    assert tab.picture.source == "scene:3" and tab.scene_spin.value() == 3
     assert list(tab.preds) == list(SHIPPED_SEGMENTERS)
     # input, three predictions, ground truth, disagreement
     assert list(tab.panels) == ["input", *SHIPPED_SEGMENTERS, "truth", "disagreement"]
     assert set(tab.scores) == set(SHIPPED_SEGMENTERS)
     assert tab.table.rowCount() == 3
-    assert tab.table.item(0, 0).text() == "fcn-shapes"
+    assert tab.table.item(0, 0).text() == "fcn"
+    assert tab.table.item(0, 0).toolTip() == "fcn-shapes"
     miou = float(tab.table.item(0, 3).text())
     assert miou == pytest.approx(tab.scores["fcn-shapes"].mean_iou, abs=1e-3)
+    # every picture has a caption under it
+    for key, panel in tab.panels.items():
+        assert panel.caption.text(), key
+    assert "mIoU" in tab.panels["unet-shapes"].caption.text()
     # disagreement between the lecture's pair by default
     assert (tab.combo_a.currentText(), tab.combo_b.currentText()) == ("fcn-shapes",
                                                                       "unet-shapes")
@@ -65,43 +82,222 @@ def test_scene_runs_scores_and_fields(tab, qtbot, tmp_path):
         tab.grab().save(shot)
 
 
-def test_photo_without_ground_truth(tab, qtbot):
-    from explorer.data.samples import load_sample
+def test_colours_are_colour_blind_safe_and_distinct(tab, qtbot):
+    tab.set_scene(6)  # cross, triangle, circle, square
+    _wait(tab, qtbot)
+    items = dict(tab.legend_items())
+    assert "only fcn right" in items and "only unet right" in items
+    objects = {k: v for k, v in items.items() if not k.startswith("background")}
+    # every class and disagreement colour is one of Okabe and Ito's, and no two meanings
+    # share one (cross and "only unet right" were both orange)
+    assert set(objects.values()) <= OKABE_ITO
+    assert len(set(objects.values())) == len(objects)
+    assert items["cross"] != items["only unet right"]
+    # the legend draws its text in the palette's text colour (no colour of its own)
+    assert tab.legend.items == tab.legend_items()
+    assert "color:" not in tab.styleSheet()
+
+
+def test_photo_without_ground_truth_says_shapes_networks_mean_little(tab, qtbot):
+    from explorer.app.pictures import open_sample
 
     tab.checks["fcn-dilated-shapes"].setChecked(False)
     _wait(tab, qtbot)
-    tab.set_image(load_sample("coffee"))
+    tab.set_picture(open_sample("coffee"))
+    # said at once, before anything ran
+    assert tab.warning.isVisible()
+    assert "trained only on synthetic shapes" in tab.warning.text()
     _wait(tab, qtbot)
     assert list(tab.preds) == ["fcn-shapes", "unet-shapes"]
     assert tab.scores == {} and "truth" not in tab.panels
     assert tab.table.item(0, 3).text() == "—"
     assert tab.preds["fcn-shapes"].classes.shape == tab.picture.size
+    assert "fcn-shapes and unet-shapes were trained only on synthetic shapes" in \
+        tab.warning.text()
+    assert "mean little" in tab.warning.text()
+    assert "trained on shapes only" in tab.panels["fcn-shapes"].caption.text()
+    # back on a scene, the warning goes
+    tab.set_scene(2)
+    assert not tab.warning.isVisible()
+
+
+def test_random_weights_are_said_on_the_view(tab, qtbot):
+    tab.set_scene(1)
+    _wait(tab, qtbot)
+    tab._networks["unet-shapes"].weights_source = "random"
+    tab.run()
+    _wait(tab, qtbot)
+    assert "unet-shapes has random weights" in tab.warning.text()
+    assert "random weights" in tab.panels["unet-shapes"].caption.text()
 
 
 def test_shapes_sample_gets_its_truth(tab, qtbot):
-    from explorer.data.samples import load_sample
-
-    tab.set_image(load_sample("shapes"))
+    tab.set_sample("shapes")
     _wait(tab, qtbot)
     assert tab.picture.gt is not None and "truth" in tab.panels
 
 
-def test_wrong_size_mask_is_reported_not_raised(tab):
-    tab.set_image(np.zeros((64, 64, 3), np.float32), gt_mask=np.zeros((32, 32), np.int64),
-                  run=False)
-    assert tab.errors and "same size" in tab.errors[-1]
+def test_the_section_chooses_its_own_picture(qtbot, tmp_path, monkeypatch):
+    from explorer.app.pictures import open_sample
+    from explorer.data.shapes import held_out_scene
+    from explorer.gui.common import messages
+
+    explore_picture = open_sample("chelsea")
+    banner: list[str] = []
+    host = SectionHost(device=torch.device("cpu"),
+                       explore=lambda: ("a network", explore_picture),
+                       show_error=banner.append)
+    tab = _make(qtbot, host)
+    # the scene spin box opens held-out scene N (the same scene:N as everywhere)
+    tab.scene_spin.setValue(11)
+    assert tab.picture.source == "scene:11"
+    np.testing.assert_array_equal(tab.picture.image, held_out_scene(11).image)
+    # Explore's picture only when asked for
+    assert tab.use_explore()
+    assert tab.image is explore_picture and tab.picture.name == "chelsea"
+    # a file, checked first: one sentence on the view and in the window's banner
+    assert not tab.open_file(str(tmp_path))
+    assert "is a folder" in tab.errors[-1] and banner[-1] == tab.errors[-1]
+    assert tab.error_label.isVisible() and "\n" not in tab.error_label.text()
+    assert tab.picture.name == "chelsea"  # a bad choice leaves the picture as it was
+    from PIL import Image as PILImage
+
+    path = tmp_path / "mine.png"
+    PILImage.fromarray(np.full((40, 50, 3), 200, np.uint8)).save(path)
+    monkeypatch.setattr(messages, "ask_open_file", lambda *a: str(path))
+    tab.ask_image()
+    assert tab.picture.name == "mine" and tab.picture.size == (40, 50)
+    assert not tab.error_label.isVisible()
+    # a sample from the combo box
+    tab.sample_box.setCurrentIndex(tab.sample_box.findText("coins"))
+    tab.sample_box.activated.emit(tab.sample_box.findText("coins"))
+    assert tab.picture.name == "coins"
+    _wait(tab, qtbot)
+    assert not tab.errors[1:], tab.errors
+
+
+def test_explore_without_a_picture(qtbot):
+    tab = _make(qtbot, SectionHost(device=torch.device("cpu")))
+    assert not tab.use_explore()
+    assert "Explore has no picture" in tab.errors[-1]
+
+
+def test_stale_results_go_the_moment_the_input_changes(tab, qtbot):
+    tab.set_scene(3)
+    _wait(tab, qtbot)
+    tab.click(40.0, 40.0)
+    _wait(tab, qtbot)
+    assert tab.preds and tab.fields and tab.scores
+    tab.set_scene(4)
+    # at once, before the new run has answered
+    assert tab.preds == {} and tab.scores == {} and tab.fields == {} and tab.dis is None
+    assert list(tab.panels) == ["input", "truth"]
+    assert tab.legend.items == [] and tab.field_label.text() == ""
+    _wait(tab, qtbot)
+    assert list(tab.preds) == list(SHIPPED_SEGMENTERS)
+    # unticking a network clears the answers too, and the rest run again
+    tab.checks["fcn-shapes"].setChecked(False)
+    assert tab.preds == {}
+    _wait(tab, qtbot)
+    assert list(tab.preds) == ["fcn-dilated-shapes", "unet-shapes"]
+
+
+def test_computes_on_the_hosts_device(qtbot):
+    host = SectionHost(device=torch.device("cpu"))
+    tab = _make(qtbot, host)
+    tab.set_scene(2)
+    _wait(tab, qtbot)
+    assert tab.device == host.device
+    assert all(p.network.device == host.device for p in tab.preds.values())
+    tab.set_device(torch.device("cpu"))  # the same device: nothing lost
+    assert tab.preds
+    if torch.cuda.is_available():
+        tab.set_device(torch.device("cuda"))
+        assert tab.preds == {}  # stale: the networks move
+        _wait(tab, qtbot)
+        assert all(p.network.device.type == "cuda" for p in tab.preds.values())
+
+
+def test_wrong_masks_are_reported_not_raised(tab, qtbot, tmp_path):
+    from PIL import Image as PILImage
+
+    small, seven = tmp_path / "small.png", tmp_path / "seven.png"
+    PILImage.fromarray(np.zeros((32, 32), np.uint8)).save(small)
+    PILImage.fromarray(np.full((128, 128), 7, np.uint8)).save(seven)
+    tab.set_scene(3)
+    assert not tab.open_mask(str(small))
+    assert "same size" in tab.errors[-1]
+    assert not tab.open_mask(str(seven))
+    assert "holds the value 7, but fcn-shapes has only 6 classes" in tab.errors[-1]
+    assert not tab.open_mask(str(tmp_path / "missing.png"))
+    assert "no such file" in tab.errors[-1]
+    assert tab.picture.source == "scene:3"
 
 
 def test_held_out_scores_fill_the_table(tab, qtbot, monkeypatch):
     import explorer.gui.segment.section as mod
 
     monkeypatch.setattr(mod, "HELD_OUT_SCENES", 2)
+    _wait(tab, qtbot)
     tab.evaluate_held_out()
     _wait(tab, qtbot)
     headers = [tab.table.horizontalHeaderItem(c).text()
                for c in range(tab.table.columnCount())]
-    assert "held-out mIoU" in headers
+    assert "held-out\nmIoU" in headers
     assert tab.table.rowCount() == 3
+    assert set(tab.held_out) == set(SHIPPED_SEGMENTERS)
+
+
+def _blocking(monkeypatch, module, name, at):
+    """Replace module.name with a wrapper that counts its calls and, at call `at`, waits
+    for the test to cancel: the cancel then lands at a known unit of work."""
+    original = getattr(module, name)
+    state = {"calls": 0, "reached": threading.Event(), "go": threading.Event()}
+
+    def wrapper(*args, **kwargs):
+        state["calls"] += 1
+        if state["calls"] == at:
+            state["reached"].set()
+            assert state["go"].wait(60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)
+    return state
+
+
+def test_cancelling_held_out_scoring_stops_after_the_unit_under_way(tab, qtbot, monkeypatch):
+    """The deterministic replacement of the wall-clock test: cancel while batch 3 of 10 is
+    being drawn; at most that unit finishes, nothing is shown, the view is free at once."""
+    import explorer.gui.segment.section as mod
+    from explorer.segment import compare
+
+    _wait(tab, qtbot)
+    monkeypatch.setattr(mod, "HELD_OUT_SCENES", 40)
+    monkeypatch.setattr(mod, "EVAL_BATCH", 4)
+    state = _blocking(monkeypatch, compare, "held_out_batch", at=3)
+    assert tab.evaluate_held_out() is not None
+    qtbot.waitUntil(state["reached"].is_set, timeout=120_000)
+    assert tab.cancel_button.isVisible()
+    tab.cancel_button.click()
+    assert not tab.cancel_button.isVisible()  # the view is free at once
+    state["go"].set()
+    _wait(tab, qtbot)
+    assert state["calls"] == 3  # no batch was drawn after the cancel
+    assert tab.held_out == {} and not tab.errors
+
+
+def test_cancelling_a_run_stops_after_the_network_under_way(tab, qtbot, monkeypatch):
+    from explorer.segment import run
+
+    _wait(tab, qtbot)
+    state = _blocking(monkeypatch, run, "segment", at=2)
+    tab.set_scene(5)
+    qtbot.waitUntil(state["reached"].is_set, timeout=120_000)
+    tab.cancel()
+    state["go"].set()
+    _wait(tab, qtbot)
+    assert state["calls"] == 2  # the third network never ran
+    assert tab.preds == {} and not tab.errors
 
 
 def test_heat_rgba_is_transparent_where_cold():
@@ -114,7 +310,7 @@ def test_heat_rgba_is_transparent_where_cold():
 
 
 def test_upsampling_page(tab, qtbot):
-    tab.set_scene(3, run=False)
+    tab.set_scene(3)
     tab.pages.setCurrentWidget(tab.upsampling)
     _wait(tab, qtbot)
     demo = tab.upsampling.demo
@@ -125,6 +321,10 @@ def test_upsampling_page(tab, qtbot):
     tab.upsampling.network.setCurrentText("fcn-dilated-shapes")
     _wait(tab, qtbot)
     assert tab.upsampling.demo.factor == 4 and tab.upsampling.demo.low.shape == (32, 32)
+    # a new picture clears the page at once
+    tab.set_scene(4)
+    assert tab.upsampling.demo is None
+    _wait(tab, qtbot)
     shot = os.environ.get("SEG_SCREENSHOT_UP")
     if shot:
         qtbot.wait(200)
@@ -132,7 +332,7 @@ def test_upsampling_page(tab, qtbot):
 
 
 def test_hidden_tab_runs_when_shown(qtbot):
-    w = SegmentationTab()
+    w = SegmentationTab(host=SectionHost())
     qtbot.addWidget(w, before_close_func=lambda t: t.shutdown())
     w.set_scene(4)
     assert not w.runner.busy and not w.preds  # hidden: nothing runs yet
@@ -144,6 +344,7 @@ def test_hidden_tab_runs_when_shown(qtbot):
 def test_open_mask(tab, qtbot, tmp_path, monkeypatch):
     from PIL import Image as PILImage
 
+    from explorer.data.shapes import CLASSES
     from explorer.gui.common import messages
 
     tab.set_scene(6)
@@ -158,5 +359,39 @@ def test_open_mask(tab, qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(messages, "ask_open_file", lambda *a: str(good))
     tab.ask_mask()
     _wait(tab, qtbot)
-    assert (tab.picture.gt == truth).all() and tab.picture.gt_classes is None
+    assert (tab.picture.gt == truth).all() and tab.picture.gt_classes == tuple(CLASSES)
     assert set(tab.scores) == set(SHIPPED_SEGMENTERS)
+
+
+def test_best_columns():
+    # six square panels: one row on a wide, short strip; two rows of three when tall
+    assert best_columns(6, 1340, 300, chrome=60)[0] == 6
+    assert best_columns(6, 1340, 1000, chrome=60)[0] == 3
+    assert best_columns(1, 500, 500)[0] == 1
+
+
+@pytest.mark.parametrize("size", [(1366, 740), (1920, 1040), (1366, 600)])
+def test_fits_the_screen_without_sideways_scrolling(qtbot, size):
+    """Everything a class must read is inside the section at laptop and projector sizes:
+    no minimum width beyond the screen, the legend and scores on screen, nothing clipped."""
+    from PySide6.QtCore import QPoint, QRect
+
+    tab = _make(qtbot, size=size)
+    tab.set_scene(6)
+    _wait(tab, qtbot)
+    tab.click(40.0, 70.0)
+    _wait(tab, qtbot)
+    qtbot.wait(50)
+    assert tab.minimumSizeHint().width() <= size[0]
+    assert tab.width() == size[0]
+    screen = QRect(0, 0, *size)
+    for widget in (tab.legend, tab.table, tab.field_label, *tab.panels.values()):
+        top_left = widget.mapTo(tab, QPoint(0, 0))
+        rect = QRect(top_left, widget.size())
+        assert screen.contains(rect), (type(widget).__name__, rect, size)
+    # the scores table shows every column without its own sideways scroll bar
+    assert not tab.table.horizontalScrollBar().isVisible()
+    # the legend is as tall as its wrapped lines
+    assert tab.legend.height() >= tab.legend.heightForWidth(tab.legend.width())
+    for panel in tab.panels.values():
+        assert panel.caption.height() >= panel.caption.heightForWidth(panel.caption.width())

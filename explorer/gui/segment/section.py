@@ -1,22 +1,29 @@
-"""The Segmentation tab: FCN, dilated FCN and U-Net (and torchvision's segmenters when
+"""The Segmentation section: FCN, dilated FCN and U-Net (and torchvision's segmenters when
 cached) on the same picture, side by side.
 
-Panels show the input, each network's answer as a colour overlay, the ground truth when
-there is one, and where two chosen networks disagree; a table scores every network.
-Clicking a pixel on any panel draws, on each network's panel, that pixel's theoretical
+The section stands on its own: its own segmenters (check boxes), its own picture (a
+held-out shapes scene, a sample, a file, or Explore's picture on request), computed on the
+window's device. Panels show the input, each network's answer as a colour overlay, the
+ground truth when there is one, and where two chosen networks disagree; a table scores
+every network. Clicking a pixel draws, on each network's panel, that pixel's theoretical
 receptive field (solid box), the box holding 95 % of its gradient (dashed) and the gradient
 itself as a heat map: the lecture's "large context versus sharp boundaries" made visible.
 
-All computing happens in :mod:`explorer.segment` through two
-:class:`~explorer.gui.common.workers.JobRunner` s (runs, and clicked pixels): it only draws.
+All computing happens in :mod:`explorer.segment` through three
+:class:`~explorer.gui.common.workers.JobRunner` s (runs and scoring, clicked pixels, the
+upsampling page), each handing its :class:`~explorer.gui.common.workers.JobContext` to
+the compute functions as their task: this module only draws.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
+import torch
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,7 +32,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QTableWidget,
@@ -35,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.app.pictures import MAX_SCENE
 from explorer.core import colormaps
 from explorer.core.images import Image
 from explorer.errors import UserError
@@ -43,7 +53,6 @@ from explorer.gui.common.section import SectionHost
 from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.segment import colors
 from explorer.segment.compare import (
-    DISAGREE_COLOURS,
     Disagreement,
     disagreement,
     disagreement_image,
@@ -52,29 +61,32 @@ from explorer.segment.compare import (
 )
 from explorer.segment.run import (
     SHIPPED_SEGMENTERS,
-    Picture,
+    SegPicture,
     available_segmenters,
     load_segmenter,
-    picture_from_image,
-    sample_truth,
-    scene_picture,
-    segment,
+    random_warning,
+    seg_picture,
+    shapes_warning,
 )
 
-#: colours of what a clicked pixel shows
+#: colours of what a clicked pixel shows: solid white box, dashed cyan box, and a white
+#: cross outlined in black (none of them a class's or the disagreement map's colour)
 THEORY_COLOUR = "#ffffff"
 EFFECTIVE_COLOUR = "#00e5ff"
 HELD_OUT_SCENES = 50
 #: scenes per forward pass while scoring: a cancel waits for at most one pass, and 25
 #: U-Net scenes took 1.2 s on two shared CPU cores (8 take about 0.4 s)
 EVAL_BATCH = 8
+#: the held-out scene shown first: four shapes of four classes
+FIRST_SCENE = 6
 
+# text takes the palette's colours (a dark presentation palette stays readable); only the
+# warning's frame has a colour of its own, Okabe-Ito's vermillion
 STYLE = """
-QLabel#segTitle { font-size: 13pt; font-weight: bold; }
-QLabel#segCaption { color: #444444; }
-QLabel#segHint { color: #555555; }
-QLabel#segRandom { background: #ffd54f; color: #222222; padding: 2px 6px;
-                   border-radius: 3px; font-weight: bold; }
+QLabel#segTitle { font-size: 12pt; font-weight: bold; }
+QLabel#segWarning { border: 2px solid #D55E00; border-radius: 3px; padding: 4px 8px; }
+QLabel#segError { border: 2px solid #D55E00; border-radius: 3px; padding: 4px 8px;
+                  font-weight: bold; }
 """
 
 
@@ -82,25 +94,188 @@ def _short(name: str) -> str:
     return name.replace("-shapes", "")
 
 
+def best_columns(n: int, width: float, height: float, chrome: float = 64.0,
+                 gap: float = 6.0) -> tuple[int, float]:
+    """(columns, side): how many columns make `n` square pictures largest in a `width` x
+    `height` area when every row also needs `chrome` pixels for its title and caption, and
+    the side of each picture then."""
+    best, best_side = 1, -math.inf
+    for cols in range(1, max(1, n) + 1):
+        rows = math.ceil(n / cols)
+        side = min((width - gap * (cols - 1)) / cols,
+                   (height - gap * (rows - 1)) / rows - chrome)
+        if side > best_side + 0.5:
+            best, best_side = cols, side
+    return best, best_side
+
+
+class PanelGrid(QWidget):
+    """Panels reflowed into as many columns as the space allows (one row of six on a wide
+    screen, two rows of three on a laptop), never wider than the window."""
+
+    def __init__(self, chrome: float = 64.0, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(6)
+        self._chrome = chrome
+        self._panels: list[QWidget] = []
+        self._footer: QWidget | None = None
+        self.columns = 0
+        self.side = 0.0
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_panels(self, panels: list[QWidget]) -> None:
+        for panel in self._panels:
+            self._grid.removeWidget(panel)
+        self._panels = list(panels)
+        self.refresh()
+
+    def set_footer(self, footer: QWidget) -> None:
+        """A widget (legend, scores) right under the last row of panels, full width."""
+        self._footer = footer
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Arrange again (the panels or the footer's height changed)."""
+        self.columns = 0
+        self._arrange()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(120, 160)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(800, 400)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        if not self._panels:
+            return
+        footer = 0
+        if self._footer is not None:
+            footer = self._footer.sizeHint().height() + self._grid.spacing()
+        cols, side = best_columns(len(self._panels), max(1, self.width()),
+                                  max(1, self.height() - footer), self._chrome)
+        self.side = side
+        # a picture no taller than it is wide: its caption sits right under it, and the
+        # height left over stays below the panels instead of framing each picture in grey
+        for panel in self._panels:
+            canvas = getattr(panel, "canvas", None)
+            if canvas is not None:
+                canvas.setMaximumHeight(max(canvas.minimumHeight(), int(side)))
+        if cols == self.columns:
+            return
+        self.columns = cols
+        for panel in self._panels:
+            self._grid.removeWidget(panel)
+        if self._footer is not None:
+            self._grid.removeWidget(self._footer)
+        for c in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(c, 0)
+        for r in range(self._grid.rowCount()):
+            self._grid.setRowStretch(r, 0)
+        for i, panel in enumerate(self._panels):
+            self._grid.addWidget(panel, i // cols, i % cols)
+            panel.show()
+        for c in range(cols):
+            self._grid.setColumnStretch(c, 1)
+        rows = math.ceil(len(self._panels) / cols)
+        if self._footer is not None:
+            self._grid.addWidget(self._footer, rows, 0, 1, cols)
+            rows += 1
+        for r in range(rows):
+            self._grid.setRowStretch(r, 0)
+        self._grid.setRowStretch(rows, 1)  # the spare height, below everything
+
+
+class Legend(QWidget):
+    """Colour chips with their names, wrapped to the width there is; chips outlined and
+    text drawn in the palette's text colour (readable on a dark palette too)."""
+
+    CHIP = 16
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.items: list[tuple[str, tuple[int, int, int]]] = []
+        sp = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        sp.setHeightForWidth(True)
+        self.setSizePolicy(sp)
+
+    def set_items(self, items: list[tuple[str, tuple[int, int, int]]]) -> None:
+        self.items = [(name, tuple(int(v) for v in rgb)) for name, rgb in items]
+        self.updateGeometry()
+        self.update()
+
+    def _layout(self, width: int) -> list[tuple[int, int, str, tuple]]:
+        fm = QFontMetrics(self.font())
+        line = max(self.CHIP, fm.height()) + 6
+        x = y = 0
+        out = []
+        for name, rgb in self.items:
+            w = self.CHIP + 6 + fm.horizontalAdvance(name) + 18
+            if x > 0 and x + w > width:
+                x, y = 0, y + line
+            out.append((x, y, name, rgb))
+            x += w
+        return out
+
+    def _line(self) -> int:
+        return max(self.CHIP, QFontMetrics(self.font()).height()) + 6
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt name)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt name)
+        spots = self._layout(width)
+        return 0 if not spots else spots[-1][1] + self._line()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        width = max(200, self.width())
+        return QSize(width, self.heightForWidth(width))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(100, self.heightForWidth(max(100, self.width())))
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt name)
+        painter = QPainter(self)
+        text = self.palette().color(QPalette.ColorRole.WindowText)
+        fm = QFontMetrics(self.font())
+        line = self._line()
+        for x, y, name, rgb in self._layout(self.width()):
+            top = y + (line - self.CHIP) // 2
+            painter.setPen(QPen(text, 1))
+            painter.setBrush(QColor(*rgb))
+            painter.drawRect(x, top, self.CHIP, self.CHIP)
+            painter.drawText(x + self.CHIP + 6, y + (line + fm.ascent() - fm.descent()) // 2,
+                             name)
+        painter.end()
+
+
 class _Panel(QWidget):
-    """A title, an image canvas with field overlays, and a caption."""
+    """A title, an image canvas with field overlays, and a caption under the picture."""
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel(title)
         self.title.setObjectName("segTitle")
+        self.title.setWordWrap(True)
         self.canvas = ImageCanvas(background="#202020")
-        self.canvas.setMinimumSize(200, 200)
+        self.canvas.setMinimumSize(110, 110)
         self.canvas.view.setMouseEnabled(x=False, y=False)
         self.caption = QLabel("")
         self.caption.setObjectName("segCaption")
         self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
         layout.addWidget(self.title)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.caption)
+        layout.addStretch(0)
         view = self.canvas.view
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setZValue(5)
@@ -122,10 +297,15 @@ class _Panel(QWidget):
         self.theory.setZValue(10)
         self.theory.setVisible(False)
         view.addItem(self.theory, ignoreBounds=True)
-        self.cross = pg.ScatterPlotItem(size=18, symbol="+", pen=pg.mkPen("#ff1744", width=3),
-                                        brush=None)
+        self.cross = pg.ScatterPlotItem(size=20, symbol="+", pen=pg.mkPen("#000000", width=1.5),
+                                        brush=pg.mkBrush("#ffffff"))
         self.cross.setZValue(12)
         view.addItem(self.cross, ignoreBounds=True)
+
+    def clear(self, caption: str = "") -> None:
+        self.canvas.set_image(None)
+        self.show_field(None)
+        self.caption.setText(caption)
 
     def show_field(self, pixel: tuple[int, int] | None, box=None, effective=None,
                    heat: np.ndarray | None = None) -> None:
@@ -164,25 +344,29 @@ class UpsamplingPage(QWidget):
             "overlaps unevenly and paints a <b>checkerboard</b>; <i>ripple</i> measures it "
             "(how far the answer to a flat input is from flat).")
         intro.setWordWrap(True)
-        intro.setObjectName("segHint")
         row = QHBoxLayout()
         row.addWidget(QLabel("Network:"))
         row.addWidget(self.network)
-        row.addStretch(1)
-        self.grid = QGridLayout()
-        self.grid.setSpacing(6)
+        row.addWidget(intro, 1)
+        self.grid = PanelGrid(chrome=70)
         self.panels: list[_Panel] = []
-        for i in range(6):
+        for _ in range(6):
             panel = _Panel("")
             panel.cross.setVisible(False)
-            self.grid.addWidget(panel, i // 3, i % 3)
             self.panels.append(panel)
+        self.grid.set_panels(self.panels)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(intro)
-        layout.addLayout(self.grid, 1)
+        layout.addWidget(self.grid, 1)
         self.demo = None
+
+    def clear(self) -> None:
+        """Forget the figures (the picture or the network changed)."""
+        self.demo = None
+        for panel in self.panels:
+            panel.title.setText("")
+            panel.clear()
 
     def show_demo(self, demo) -> None:
         """Show an :class:`~explorer.segment.upsampling.UpsamplingDemo`."""
@@ -215,19 +399,19 @@ def heat_rgba(heat: np.ndarray, top_percentile: float = 99.0) -> np.ndarray:
 
 
 class SegmentationTab(QWidget):
-    """Compare segmenters on one picture. Call :meth:`set_image` with the window's current
-    image; "New scene" gives a shapes scene with its ground truth."""
+    """Compare segmenters on one picture of the section's own choosing."""
 
     #: one-line status for the window's status bar
     status = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, device: str = "cpu",
-                 host: SectionHost | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, host: SectionHost | None = None
+                 ) -> None:
         super().__init__(parent)
         self.setStyleSheet(STYLE)
         self.host = host or SectionHost()
-        self.device = str(host.device) if host is not None else device
-        self.picture: Picture | None = None
+        self.device = torch.device(self.host.device)
+        self.image: Image | None = None  # the picture as opened (a mask must fit it)
+        self.picture: SegPicture | None = None
         self.preds: dict = {}
         self.scores: dict = {}
         self.fields: dict = {}
@@ -239,20 +423,58 @@ class SegmentationTab(QWidget):
         self.runner = JobRunner(self)
         self.field_runner = JobRunner(self)
         self.up_runner = JobRunner(self)
+        self._busy: dict[int, bool] = {}
         self._up_key: tuple | None = None
-        self._pending = False  # a run is due when the tab is next shown
-        self._source = None  # the image as given (a mask must match its size)
+        self._pending = False  # a run is due when the section is next shown
         self._build()
+        for runner in (self.runner, self.field_runner, self.up_runner):
+            runner.failed.connect(self._on_failed)
+            runner.progress.connect(self._on_progress)
+            runner.busyChanged.connect(lambda busy, r=runner: self._on_busy(r, busy))
         self.up_runner.finished.connect(self._on_upsampling)
-        self.up_runner.failed.connect(self._on_failed)
         self.runner.finished.connect(self._on_result)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.busyChanged.connect(self._on_busy)
         self.field_runner.finished.connect(self._on_fields)
-        self.field_runner.failed.connect(self._on_failed)
+        self.set_scene(FIRST_SCENE)
 
     # -- building ---------------------------------------------------------------------
     def _build(self) -> None:
+        from explorer.data.samples import SAMPLE_NAMES
+
+        # the picture: a held-out scene, a sample, a file, or Explore's
+        pic_row = QHBoxLayout()
+        pic_row.addWidget(QLabel("Picture:"))
+        pic_row.addWidget(QLabel("held-out scene"))
+        self.scene_spin = QSpinBox()
+        self.scene_spin.setRange(0, MAX_SCENE)
+        self.scene_spin.setValue(FIRST_SCENE)
+        self.scene_spin.setKeyboardTracking(False)  # typing 123 opens scene 123, not 1, 12
+        self.scene_spin.setToolTip("Held-out shapes scene N (never trained on), with its "
+                                   "ground truth: the same scene:N as in Detection and "
+                                   "`segment --eval`")
+        self.scene_spin.valueChanged.connect(lambda n: self.set_scene(n))
+        pic_row.addWidget(self.scene_spin)
+        self.sample_box = QComboBox()
+        self.sample_box.addItem("sample…")
+        self.sample_box.addItems(SAMPLE_NAMES)
+        self.sample_box.setToolTip("A picture that ships with the program")
+        self.sample_box.activated.connect(self._on_sample)
+        pic_row.addWidget(self.sample_box)
+        self.open_button = QPushButton("Open image…")
+        self.open_button.clicked.connect(self.ask_image)
+        pic_row.addWidget(self.open_button)
+        self.explore_button = QPushButton("Use Explore's picture")
+        self.explore_button.setToolTip("Segment the picture shown in Explore")
+        self.explore_button.clicked.connect(self.use_explore)
+        pic_row.addWidget(self.explore_button)
+        self.mask_button = QPushButton("Open mask…")
+        self.mask_button.setToolTip("A ground-truth PNG for this picture: pixel values are "
+                                    "class indices of the first ticked network, same size "
+                                    "as the picture")
+        self.mask_button.clicked.connect(self.ask_mask)
+        pic_row.addWidget(self.mask_button)
+        pic_row.addStretch(1)
+
+        # the segmenters
         self.checks: dict[str, QCheckBox] = {}
         nets_row = QHBoxLayout()
         nets_row.addWidget(QLabel("Networks:"))
@@ -261,8 +483,9 @@ class SegmentationTab(QWidget):
             box.setChecked(name in SHIPPED_SEGMENTERS)
             if source == "hub cache" and not ok:
                 box.setEnabled(False)
+                box.setChecked(False)
                 box.setToolTip(f"{name}: its weights are not in the torch hub cache "
-                               "(this tab never downloads them)")
+                               "(this section never downloads them)")
             elif source == "shipped" and not ok:
                 box.setToolTip(f"{name}: no trained weights yet, it runs with random ones")
             else:
@@ -270,86 +493,95 @@ class SegmentationTab(QWidget):
             box.toggled.connect(self._on_checks)
             self.checks[name] = box
             nets_row.addWidget(box)
-        nets_row.addSpacing(16)
+        nets_row.addSpacing(12)
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run the ticked networks on the picture")
         self.run_button.clicked.connect(self.run)
         nets_row.addWidget(self.run_button)
-        nets_row.addStretch(1)
-        nets_row.addWidget(QLabel("Shapes scene:"))
-        self.scene_spin = QSpinBox()
-        self.scene_spin.setRange(0, 999_999)
-        self.scene_spin.setValue(5)
-        self.scene_spin.setToolTip("Seed of a shapes scene; it comes with its ground truth")
-        nets_row.addWidget(self.scene_spin)
-        self.scene_button = QPushButton("Show scene")
-        self.scene_button.clicked.connect(lambda: self.set_scene(self.scene_spin.value()))
-        nets_row.addWidget(self.scene_button)
-        self.mask_button = QPushButton("Open mask…")
-        self.mask_button.setToolTip("A ground-truth PNG for this picture: pixel values are "
-                                    "class indices, same size as the image")
-        self.mask_button.clicked.connect(self.ask_mask)
-        nets_row.addWidget(self.mask_button)
         self.eval_button = QPushButton(f"Score on {HELD_OUT_SCENES} held-out scenes")
         self.eval_button.setToolTip("mIoU, pixel accuracy and boundary F over scenes the "
                                     "networks never saw in training")
         self.eval_button.clicked.connect(self.evaluate_held_out)
         nets_row.addWidget(self.eval_button)
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 1000)
+        self.busy_bar.setMaximumWidth(140)
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.setVisible(False)
+        nets_row.addWidget(self.busy_bar)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the work under way (nothing half-done is shown)")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setVisible(False)
+        nets_row.addWidget(self.cancel_button)
+        nets_row.addStretch(1)
+
+        # what the person must know about the answers, and errors, in words
+        self.warning = QLabel("")
+        self.warning.setObjectName("segWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
+        self.error_label = QLabel("")
+        self.error_label.setObjectName("segError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
 
         view_row = QHBoxLayout()
         view_row.addWidget(QLabel("Overlay opacity:"))
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.setValue(70)
-        self.opacity.setFixedWidth(160)
+        self.opacity.setValue(round(colors.DEFAULT_OPACITY * 100))
+        self.opacity.setMaximumWidth(140)
+        self.opacity.setMinimumWidth(60)
         self.opacity.valueChanged.connect(self._redraw_predictions)
         view_row.addWidget(self.opacity)
-        view_row.addSpacing(20)
+        view_row.addSpacing(16)
         view_row.addWidget(QLabel("Disagreement:"))
         self.combo_a = QComboBox()
         self.combo_b = QComboBox()
         for combo in (self.combo_a, self.combo_b):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            combo.setMinimumContentsLength(12)
         self.combo_a.currentIndexChanged.connect(self._update_disagreement)
         self.combo_b.currentIndexChanged.connect(self._update_disagreement)
         view_row.addWidget(self.combo_a)
         view_row.addWidget(QLabel("vs"))
         view_row.addWidget(self.combo_b)
-        view_row.addSpacing(20)
-        self.hint = QLabel("Click a pixel on any panel to see what it looks at.")
-        self.hint.setObjectName("segHint")
-        self.hint.setWordWrap(True)  # never let a long hint widen the tab
+        view_row.addSpacing(16)
+        self.hint = QLabel("Click a pixel on any picture to see what it looks at.")
+        self.hint.setWordWrap(True)  # never let a long hint widen the section
         view_row.addWidget(self.hint, 1)
 
-        self.grid_host = QWidget()
-        self.grid = QGridLayout(self.grid_host)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setSpacing(6)
+        self.grid = PanelGrid()
         self.panels: dict[str, _Panel] = {}
 
-        self.legend = QLabel("")
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.legend.setWordWrap(True)
-
+        self.legend = Legend()
         self.field_label = QLabel("")
         self.field_label.setWordWrap(True)
         self.field_label.setTextFormat(Qt.TextFormat.RichText)
+        self.field_label.setVisible(False)
 
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
-        self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.table.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+        # legend, clicked pixel and scores sit right under the pictures
+        footer = QWidget()
+        fl = QVBoxLayout(footer)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.setSpacing(4)
+        fl.addWidget(self.legend)
+        fl.addWidget(self.field_label)
+        fl.addWidget(self.table)
+        self.grid.set_footer(footer)
 
         compare_page = QWidget()
         cl = QVBoxLayout(compare_page)
         cl.setContentsMargins(0, 4, 0, 0)
+        cl.setSpacing(4)
         cl.addLayout(view_row)
-        cl.addWidget(self.grid_host, 1)  # the pictures get every spare pixel
-        cl.addWidget(self.legend)
-        cl.addWidget(self.field_label)
-        cl.addWidget(self.table)
+        cl.addWidget(self.grid, 1)  # the pictures get every spare pixel
         self.upsampling = UpsamplingPage()
         self.upsampling.network.currentTextChanged.connect(self._update_upsampling)
         self.pages = QTabWidget()
@@ -359,64 +591,126 @@ class SegmentationTab(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(pic_row)
         layout.addLayout(nets_row)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.warning)
         layout.addWidget(self.pages, 1)
         self._fill_table()
 
-    # -- public -----------------------------------------------------------------------
+    # -- the Section protocol ---------------------------------------------------------
     def set_device(self, device) -> None:
-        """Compute on `device` from the next run on."""
-        self.device = str(device)
-        self._networks.clear()
-
-    def set_picture(self, picture) -> None:
-        self.set_image(picture)
-
-    def set_image(self, image: Image | np.ndarray | None, gt_mask: np.ndarray | None = None,
-                  gt_classes: tuple[str, ...] | None = None, run: bool = True) -> None:
-        """Show `image` (an :class:`~explorer.core.images.Image` or float [H, W, 3]) and,
-        with `run`, segment it (at once if the tab is visible, else when it is next shown).
-        `gt_mask` (int [H, W] class indices at the image's size) scores the networks; the
-        "shapes" sample gets its own ground truth."""
-        if image is None:
+        """Compute on `device` from now on (networks reload there; results so far go)."""
+        device = torch.device(device)
+        if device == self.device:
             return
-        if gt_mask is None and isinstance(image, Image):
-            gt_mask, gt_classes = sample_truth(image) or (None, None)
+        self.device = device
+        self._networks.clear()
+        self.held_out = {}
+        self._input_changed()
+
+    def set_picture(self, picture: Image | np.ndarray | None) -> None:
+        """Segment `picture` (an :class:`~explorer.core.images.Image`, as
+        :func:`explorer.app.pictures.open_picture` returns; a shapes scene brings its
+        ground truth), at once if the section is shown, else when it is next shown."""
+        if picture is None:
+            return
+        if not isinstance(picture, Image):
+            from explorer.core.images import load_image
+
+            picture = load_image(np.asarray(picture), name="array")
+        self._use(picture, seg_picture(picture))
+
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Stop every worker (called once when the window closes)."""
+        return all([r.shutdown(timeout) for r in (self.runner, self.field_runner,
+                                                   self.up_runner)])
+
+    # -- choosing the picture -------------------------------------------------------
+    def set_scene(self, index: int) -> None:
+        """Held-out shapes scene `index` (``scene:index``) with its ground truth."""
+        from explorer.app.pictures import open_scene
+
         try:
-            picture = picture_from_image(image, gt=gt_mask, gt_classes=gt_classes)
+            image = open_scene(int(index))
         except UserError as exc:
             self.show_error(str(exc))
             return
-        self._source = image
-        self._set_picture(picture, run)
+        self.set_picture(image)
+
+    def set_sample(self, name: str) -> None:
+        from explorer.app.pictures import open_sample
+
+        try:
+            self.set_picture(open_sample(name))
+        except UserError as exc:
+            self.show_error(str(exc))
+
+    def _on_sample(self, index: int) -> None:
+        if index > 0:
+            self.set_sample(self.sample_box.itemText(index))
+        self.sample_box.setCurrentIndex(0)
+
+    def open_file(self, path: str) -> bool:
+        """Open the picture at `path` (checked first: one sentence if it cannot be)."""
+        from explorer.app.pictures import open_picture
+
+        try:
+            image = open_picture(path)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return False
+        self.set_picture(image)
+        return True
+
+    def ask_image(self) -> None:
+        from explorer.gui.common import messages
+
+        path = messages.ask_open_file(self, "Open a picture to segment",
+                                      "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp "
+                                      "*.gif *.ppm *.pgm);;All files (*)")
+        if path:
+            self.open_file(path)
+
+    def use_explore(self) -> bool:
+        """Segment the picture Explore shows."""
+        _network, image = self.host.explore()
+        if image is None:
+            self.show_error("Explore has no picture yet; open one there first.")
+            return False
+        self.set_picture(image)
+        return True
 
     def ask_mask(self) -> None:
         """Ask for a ground-truth mask PNG for the current picture and score against it."""
         from explorer.gui.common import messages
-        from explorer.segment.run import load_mask
 
-        if self._source is None:
+        if self.image is None:
             return
         path = messages.ask_open_file(self, "Open a ground-truth mask",
                                       "Masks (*.png *.bmp *.tif *.tiff);;All files (*)")
-        if not path:
-            return
-        source = self._source
-        size = source.size if isinstance(source, Image) else tuple(np.shape(source)[:2])
+        if path:
+            self.open_mask(path)
+
+    def open_mask(self, path: str) -> bool:
+        """Score against the mask at `path`: class indices of the first ticked network."""
+        from explorer.segment.run import load_mask, segmenter_classes
+
+        if self.image is None:
+            return False
+        names = self.selected() or list(SHIPPED_SEGMENTERS)
         try:
-            mask = load_mask(path, size)
+            classes = segmenter_classes(names[0])
+            mask = load_mask(path, self.image.size, classes, names[0])
+            picture = seg_picture(self.image, mask, classes)
         except UserError as exc:
             self.show_error(str(exc))
-            return
-        self.set_image(source, gt_mask=mask)
+            return False
+        self._use(self.image, picture)
+        return True
 
-    def set_scene(self, seed: int, run: bool = True) -> None:
-        """Shapes scene `seed` with its ground truth."""
-        self.scene_spin.setValue(int(seed))
-        picture = scene_picture(int(seed))
-        self._source = picture.image
-        self._set_picture(picture, run)
-
+    # -- work ---------------------------------------------------------------------------
     def selected(self) -> list[str]:
         return [n for n, b in self.checks.items() if b.isChecked() and b.isEnabled()]
 
@@ -431,16 +725,14 @@ class SegmentationTab(QWidget):
         picture, device, cache = self.picture, self.device, self._networks
 
         def job(ctx: JobContext):
-            preds = {}
-            for i, name in enumerate(names):
-                ctx.check()
-                ctx.progress(i / len(names), f"running {name}")
-                if name not in cache:
-                    cache[name] = load_segmenter(name, device)
-                preds[name] = segment(cache[name], picture)
+            from explorer.segment.run import run_segmenters
+
+            preds = run_segmenters(names, picture, device, cache, task=ctx)
+            ctx.check()
             scores = score_table(preds, picture) if picture.gt is not None else {}
             return picture, preds, scores
 
+        self._clear_error()
         self.status.emit("segmenting…")
         return self.runner.submit(job)
 
@@ -456,13 +748,9 @@ class SegmentationTab(QWidget):
             panel.show_field(self.pixel)
 
         def job(ctx: JobContext):
-            from explorer.segment.fields import pixel_field
+            from explorer.segment.fields import pixel_fields
 
-            out = {}
-            for name, p in preds.items():
-                ctx.check()
-                out[name] = pixel_field(p, picture, yi, xi)
-            return (picture, (yi, xi), out)
+            return (picture, (yi, xi), pixel_fields(preds, picture, yi, xi, task=ctx))
 
         return self.field_runner.submit(job)
 
@@ -472,41 +760,67 @@ class SegmentationTab(QWidget):
         if not names:
             self.show_error("Tick at least one shapes network to score on held-out scenes.")
             return None
-        device, cache = self.device, self._networks
+        device, cache, scenes = self.device, self._networks, HELD_OUT_SCENES
 
         def job(ctx: JobContext):
-            def progress(frac, msg):
-                ctx.check()
-                ctx.progress(frac, msg)
+            return ("held-out", names, evaluate(names, scenes, device=device,
+                                                batch=EVAL_BATCH, task=ctx, networks=cache))
 
-            return ("held-out", evaluate(names, HELD_OUT_SCENES, device=device, batch=EVAL_BATCH,
-                                         progress=progress, networks=cache))
-
-        self.status.emit(f"scoring on {HELD_OUT_SCENES} held-out scenes…")
+        self._clear_error()
+        self.status.emit(f"scoring on {scenes} held-out scenes…")
         return self.runner.submit(job)
 
-    def shutdown(self, timeout: float = 30.0) -> bool:
-        """Stop both workers (call before the window closes)."""
-        return all([r.shutdown(timeout) for r in (self.runner, self.field_runner,
-                                                   self.up_runner)])
+    def cancel(self) -> None:
+        """Stop everything under way; what it would have shown is dropped."""
+        for runner in (self.runner, self.field_runner, self.up_runner):
+            runner.cancel()
+        self.status.emit("cancelled")
 
     def show_error(self, text: str) -> None:
+        """One sentence on the section and in the window's banner."""
         self.errors.append(text)
-        self.hint.setText(f"<span style='color:#c62828'><b>{text}</b></span>")
+        self.error_label.setText(text)
+        self.error_label.setVisible(True)
         self.status.emit(text)
+        self.host.show_error(text)
+
+    def _clear_error(self) -> None:
+        self.error_label.setVisible(False)
+        self.error_label.setText("")
 
     # -- internals --------------------------------------------------------------------
-    def _set_picture(self, picture: Picture, run: bool) -> None:
+    def _use(self, image: Image, picture: SegPicture) -> None:
+        self.image = image
         self.picture = picture
+        source = str(image.source or "")
+        if source.startswith("scene:") and source[6:].isdigit():
+            # the spin box shows the scene on screen, wherever it was chosen
+            self.scene_spin.blockSignals(True)
+            self.scene_spin.setValue(min(int(source[6:]), self.scene_spin.maximum()))
+            self.scene_spin.blockSignals(False)
+        self._clear_error()
+        self._input_changed()
+
+    def _input_changed(self) -> None:
+        """The picture, the networks or the device changed: every answer on screen is
+        stale, so it goes at once; then the new one is asked for."""
         self.preds, self.scores, self.fields, self.dis, self.pixel = {}, {}, {}, None, None
+        for runner in (self.runner, self.field_runner, self.up_runner):
+            if runner.busy:
+                runner.cancel()
         self._rebuild_panels([])
+        self._fill_combos()
+        self._fill_legend()
         self._fill_table()
+        self._set_warnings()
         self.field_label.setText("")
+        self.field_label.setVisible(False)
         self._up_key = None
+        self.upsampling.clear()
         self._update_upsampling()
-        # a hidden tab waits until it is shown: the window may hand it every image it loads
-        self._pending = run and not self.isVisible()
-        if run and self.isVisible():
+        # a hidden section waits until it is shown
+        self._pending = not self.isVisible()
+        if self.isVisible() and self.picture is not None:
             self.run()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
@@ -520,19 +834,19 @@ class SegmentationTab(QWidget):
         if self.pages.currentWidget() is not self.upsampling or self.picture is None:
             return None
         name = self.upsampling.network.currentText()
-        key = (id(self.picture), name)
+        key = (id(self.picture), name, str(self.device))
         if key == self._up_key:
             return None
         self._up_key = key
+        self.upsampling.clear()
         picture, device, cache = self.picture, self.device, self._networks
 
         def job(ctx: JobContext):
             from explorer.segment.upsampling import upsampling_demo
 
             if name not in cache:
-                cache[name] = load_segmenter(name, device)
-            ctx.check()
-            return picture, upsampling_demo(cache[name], picture)
+                cache[name] = load_segmenter(name, device, ctx)
+            return picture, upsampling_demo(cache[name], picture, task=ctx)
 
         return self.up_runner.submit(job)
 
@@ -542,19 +856,39 @@ class SegmentationTab(QWidget):
             self.upsampling.show_demo(demo)
 
     def _on_checks(self) -> None:
-        if self.picture is not None and not self.runner.busy:
-            self.run()
+        shown = set(self.selected())
+        self.held_out = {k: v for k, v in self.held_out.items() if k in shown}
+        self._input_changed()
 
-    def _on_busy(self, busy: bool) -> None:
-        self.run_button.setEnabled(not busy)
-        self.eval_button.setEnabled(not busy)
+    def _on_busy(self, runner: JobRunner, busy: int) -> None:
+        self._busy[id(runner)] = bool(busy)
+        any_busy = any(self._busy.values())
+        main_busy = self._busy.get(id(self.runner), False)
+        self.run_button.setEnabled(not main_busy)
+        self.eval_button.setEnabled(not main_busy)
+        self.cancel_button.setVisible(any_busy)
+        self.busy_bar.setVisible(any_busy)
+        if not any_busy:
+            self.busy_bar.setRange(0, 1000)
+            self.busy_bar.setValue(0)
+
+    def _on_progress(self, message: str, fraction: float) -> None:
+        if fraction < 0:
+            self.busy_bar.setRange(0, 0)
+        else:
+            self.busy_bar.setRange(0, 1000)
+            self.busy_bar.setValue(round(min(fraction, 1.0) * 1000))
+        if message:
+            self.status.emit(message)
 
     def _on_failed(self, exc: object, message: str) -> None:
         self.show_error(message.splitlines()[0] if message else str(exc))
 
     def _on_result(self, result) -> None:
         if isinstance(result, tuple) and result and result[0] == "held-out":
-            self.held_out = result[1]
+            _tag, names, scores = result
+            if set(names) <= set(self.selected()):
+                self.held_out.update(scores)
             self._fill_table()
             self.status.emit(f"scored on {HELD_OUT_SCENES} held-out scenes")
             return
@@ -568,12 +902,32 @@ class SegmentationTab(QWidget):
         self._update_disagreement()
         self._fill_table()
         self._fill_legend()
-        self.hint.setText("Click a pixel on any panel to see what it looks at: white box = "
-                          "theoretical receptive field, dashed = 95 % of the gradient.")
+        self._set_warnings()
+        self.hint.setText("Click a pixel on any picture to see what it looks at: white box "
+                          "= theoretical receptive field, dashed cyan = 95 % of the "
+                          "gradient.")
         self.status.emit("  ".join(f"{_short(n)} {p.seconds * 1000:.0f} ms"
                                    for n, p in preds.items()))
         if self.pixel is not None:
             self.click(*self.pixel)
+
+    def _set_warnings(self) -> None:
+        """Say, in words, when an answer cannot mean much."""
+        pic = self.picture
+        lines = []
+        if pic is not None:
+            if self.preds:
+                lines += [shapes_warning(self.preds, pic), random_warning(self.preds)]
+                if pic.gt is not None:
+                    other = [n for n in self.preds if n not in self.scores]
+                    if other:
+                        lines.append(f"{', '.join(other)} label other classes than this "
+                                     "picture's ground truth, so they are not scored")
+            else:
+                lines.append(shapes_warning(self.selected(), pic))
+        text = "  ".join(f"⚠ {line}." for line in lines if line)
+        self.warning.setText(text)
+        self.warning.setVisible(bool(text))
 
     def _on_fields(self, result) -> None:
         picture, pixel, fields = result
@@ -594,7 +948,9 @@ class SegmentationTab(QWidget):
                 eff = f"{x2 - x1:.0f}×{y2 - y1:.0f}"
             lines.append(f"<b>{_short(name)}</b> says <i>{f.class_name}</i>: theoretical "
                          f"field {th} px, 95 % of the gradient within {eff} px")
-        self.field_label.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(lines))
+        self.field_label.setText("&nbsp;&nbsp;·&nbsp;&nbsp; ".join(lines))
+        self.field_label.setVisible(True)
+        self.grid.refresh()
 
     def _panel_names(self, nets: list[str]) -> list[str]:
         names = ["input"] + nets
@@ -608,33 +964,42 @@ class SegmentationTab(QWidget):
         wanted = self._panel_names(nets)
         if list(self.panels) != wanted:
             for panel in self.panels.values():
-                self.grid.removeWidget(panel)
                 panel.setParent(None)
                 panel.deleteLater()
             self.panels = {}
-            cols = len(wanted) if len(wanted) <= 4 else (len(wanted) + 1) // 2
-            for i, key in enumerate(wanted):
+            for key in wanted:
                 title = {"input": "Input", "truth": "Ground truth",
                          "disagreement": "Disagreement"}.get(key, key)
                 panel = _Panel(title)
                 panel.canvas.clicked.connect(self.click)
-                self.grid.addWidget(panel, i // cols, i % cols)
                 self.panels[key] = panel
+            self.grid.set_panels(list(self.panels.values()))
         pic = self.picture
         if pic is None:
             return
         inp = self.panels["input"]
         inp.canvas.set_image(pic.image)
-        inp.caption.setText(f"{pic.name}  {pic.size[1]}×{pic.size[0]}"
-                            + ("" if pic.gt is not None else "  (no ground truth)"))
+        inp.show_field(None)
+        inp.caption.setText(f"{pic.name}  ·  {pic.size[1]}×{pic.size[0]}"
+                            + ("  ·  with ground truth" if pic.gt is not None else
+                               "  ·  no ground truth"))
         if "truth" in self.panels:
-            names = list(pic.gt_classes) if pic.gt_classes else (
-                next(iter(self.preds.values())).class_names if self.preds else
-                [str(i) for i in range(int(pic.gt.max()) + 1)])
+            names = self._truth_names()
             self.panels["truth"].canvas.set_image(
-                colors.overlay(pic.image, pic.gt, colors.palette_for(names), 0.7) / 255.0)
+                colors.overlay(pic.image, pic.gt, colors.palette_for(names)) / 255.0)
+            present = [names[i] for i in np.unique(pic.gt) if 0 < i < len(names)]
             self.panels["truth"].caption.setText(
-                ", ".join(names[i] for i in np.unique(pic.gt) if i < len(names) and i))
+                ", ".join(present) if present else "background only")
+
+    def _truth_names(self) -> list[str]:
+        pic = self.picture
+        if pic is None or pic.gt is None:
+            return []
+        if pic.gt_classes:
+            return list(pic.gt_classes)
+        if self.preds:
+            return list(next(iter(self.preds.values())).class_names)
+        return [str(i) for i in range(int(pic.gt.max()) + 1)]
 
     def _redraw_predictions(self) -> None:
         if self.picture is None:
@@ -647,18 +1012,21 @@ class SegmentationTab(QWidget):
             rgb = colors.overlay(self.picture.image, p.classes,
                                  colors.palette_for(p.class_names), a)
             panel.canvas.set_image(rgb / 255.0, autorange=False)
-            cap = f"{p.seconds * 1000:.0f} ms"
+            cap = [f"{p.seconds * 1000:.0f} ms"]
             s = self.scores.get(name)
             if s is not None:
-                cap += f"  ·  mIoU {s.mean_iou:.2f}  ·  boundary F {s.boundary_f:.2f}"
+                cap.append(f"mIoU {s.mean_iou:.2f}")
+                cap.append(f"boundary F {s.boundary_f:.2f}")
             if p.weights_source == "random":
-                cap += "  ·  <span style='background:#ffd54f'><b>random weights</b></span>"
-            panel.caption.setText(cap)
+                cap.append("<b>random weights</b>")
+            if p.shapes_trained and not self.picture.shapes_world:
+                cap.append("<b>trained on shapes only</b>")
+            panel.caption.setText("  ·  ".join(cap))
 
     def _fill_combos(self) -> None:
         names = list(self.preds)
         a, b = self.combo_a.currentText(), self.combo_b.currentText()
-        if not (a in names and b in names and a != b):
+        if names and not (a in names and b in names and a != b):
             if "fcn-shapes" in names and "unet-shapes" in names:
                 a, b = "fcn-shapes", "unet-shapes"  # the lecture's contrast first
             else:
@@ -669,6 +1037,8 @@ class SegmentationTab(QWidget):
             combo.addItems(names)
             combo.setCurrentText(value)
             combo.blockSignals(False)
+        for combo in (self.combo_a, self.combo_b):
+            combo.setEnabled(len(names) >= 2)
 
     def _update_disagreement(self) -> None:
         panel = self.panels.get("disagreement")
@@ -691,50 +1061,54 @@ class SegmentationTab(QWidget):
                                autorange=False)
         cap = f"{self.dis.fraction:.1%} of pixels differ"
         if self.dis.a_right is not None:
-            cap += f"  ·  {_short(a)} right on {self.dis.a_right}, {_short(b)} on " \
-                   f"{self.dis.b_right}"
+            cap += (f"  ·  only {_short(a)} right on {self.dis.a_right}, only {_short(b)} "
+                    f"on {self.dis.b_right}")
         panel.caption.setText(cap)
         self._fill_legend()
 
-    def _fill_legend(self) -> None:
+    def legend_items(self) -> list[tuple[str, tuple[int, int, int]]]:
+        """(name, RGB) of every colour on the panels: classes, then the disagreement map's."""
         chips = []
         seen: set[str] = set()
+        pic = self.picture
         for p in self.preds.values():  # every label set in use, each class once
             pal = colors.palette_for(p.class_names)
             present = set(np.unique(p.classes).tolist())
-            pic = self.picture
             if pic is not None and pic.gt is not None and (
                     pic.gt_classes is None or tuple(pic.gt_classes) == tuple(p.class_names)):
                 present |= set(np.unique(pic.gt).tolist())
             for i in sorted(present):
                 if i < len(p.class_names) and p.class_names[i] not in seen:
                     seen.add(p.class_names[i])
-                    chips.append((p.class_names[i], pal[i]))
+                    label = p.class_names[i]
+                    if i == 0 and label in ("background", "__background__"):
+                        label = "background (picture darkened)"
+                    chips.append((label, tuple(int(v) for v in pal[i])))
         if self.dis is not None:
             a, b = _short(self.dis.a), _short(self.dis.b)
             keys = ([(f"only {a} right", "first right"), (f"only {b} right", "second right"),
                      ("both wrong", "both wrong")] if self.dis.a_right is not None
                     else [("networks differ", "differ")])
-            chips += [(label, np.round(np.array(DISAGREE_COLOURS[k]) * 255))
-                      for label, k in keys]
-        html = []
-        for name, rgb in chips:
-            hexc = "#" + "".join(f"{int(v):02x}" for v in rgb)
-            html.append(f"<span style='background:{hexc}'>&nbsp;&nbsp;&nbsp;&nbsp;</span>"
-                        f"&nbsp;{name}")
-        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(html))
+            chips += [(label, colors.DISAGREE[k]) for label, k in keys]
+        return chips
+
+    def _fill_legend(self) -> None:
+        self.legend.set_items(self.legend_items())
+        self.grid.refresh()
 
     def _fill_table(self) -> None:
-        names = list(self.preds) or [n for n in self.held_out]
+        shown = set(self.selected())
+        names = list(self.preds) or [n for n in self.held_out if n in shown]
         class_names: list[str] = []
         for s in self.scores.values():
-            class_names = [c for c in s.iou]
+            class_names = list(s.iou)
             break
-        cols = ["network", "weights", "ms", "mIoU", "pixel acc", "boundary F"]
-        cols += [f"IoU {c}" for c in class_names]
-        if self.held_out:
-            cols += [f"held-out {k}" for k in ("mIoU", "pixel acc", "boundary F")]
-            names += [n for n in self.held_out if n not in names]
+        cols = ["network", "weights", "ms", "mIoU", "pixel\nacc", "boundary\nF"]
+        cols += [f"IoU\n{c}" for c in class_names]
+        held = {n: v for n, v in self.held_out.items() if n in shown}
+        if held:
+            cols += [f"held-out\n{k}" for k in ("mIoU", "pixel acc", "boundary F")]
+            names += [n for n in held if n not in names]
         self.table.clear()
         self.table.setColumnCount(len(cols))
         self.table.setHorizontalHeaderLabels(cols)
@@ -742,32 +1116,36 @@ class SegmentationTab(QWidget):
         for r, name in enumerate(names):
             p = self.preds.get(name)
             s = self.scores.get(name)
-            ho = self.held_out.get(name)
-            vals = [name, p.weights_source if p else (ho["weights"] if ho else ""),
+            ho = held.get(name)
+            vals = [_short(name), p.weights_source if p else (ho["weights"] if ho else ""),
                     f"{p.seconds * 1000:.0f}" if p else ""]
             if s is not None:
                 vals += [_fmt(s.mean_iou), _fmt(s.pixel_accuracy), _fmt(s.boundary_f)]
                 vals += [_fmt(s.iou.get(c, float("nan"))) for c in class_names]
             else:
                 vals += ["—", "—", "—"] + ["—"] * len(class_names)
-            if self.held_out:
+            if held:
                 vals += [_fmt(ho[k]) if ho else "" for k in
                          ("mean_iou", "pixel_accuracy", "boundary_f_score")]
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(v)
+                if c == 0:
+                    item.setToolTip(name)
                 if c >= 2:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight |
                                           Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.resizeRowsToContents()
         # exactly as tall as its rows: the pictures above keep the rest
-        height = header.sizeHint().height() + 2 * self.table.frameWidth() + sum(
-            self.table.rowHeight(r) for r in range(self.table.rowCount()))
-        self.table.setFixedHeight(max(height, header.sizeHint().height() + 30))
-        if not self.scores and self.preds:
-            self.table.setToolTip("No ground truth for this picture: open a shapes scene "
-                                  "(or give a mask) to score the networks.")
+        rows = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        self.table.setFixedHeight(header.sizeHint().height() + 2 * self.table.frameWidth()
+                                  + max(rows, 24) + 2)
+        self.grid.refresh()
+        self.table.setToolTip("" if self.scores or not self.preds else
+                              "No ground truth for this picture: open a held-out scene (or "
+                              "a mask) to score the networks.")
 
 
 def _fmt(v: float) -> str:
