@@ -44,6 +44,14 @@ def list_models():
     return registry_list()
 
 
+def load_network(name: str, weights: str | None = None, *, download: bool = False,
+                 trust_pickle: bool = False, device: str | torch.device | None = "cpu",
+                 progress=None) -> Network:
+    """:func:`open_network` with the registry's signature (for pages that pick a network by
+    name)."""
+    return open_network(NetSpec(name, weights, trust_pickle, download), device)
+
+
 def open_network(spec: NetSpec, device: str | torch.device | None = "cpu",
                  task: Task | None = None) -> Network:
     """Build the network `spec` names, with its best weights, on `device`.

@@ -39,8 +39,8 @@ def _open_picture(spec: str):
 
 
 def _trace(net, image):
+    from explorer.app.tracing import trace_tensor as trace
     from explorer.core.network import preprocess
-    from explorer.core.trace import trace
 
     return trace(net, preprocess(net, image))
 
@@ -130,8 +130,8 @@ def cmd_graph(args) -> int:
 # --- unit-math -----------------------------------------------------------------------
 
 def cmd_unit_math(args) -> int:
+    from explorer.app.tracing import layers_of as layer_table
     from explorer.cli import emit
-    from explorer.core.trace import layer_table
     from explorer.graph.unit_math import FORMULA, check_unit, conv_layer, unit_math
 
     channel, y, x = args.unit

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.app.pictures import Image
 from explorer.core import colormaps
-from explorer.core.images import Image
 from explorer.detect.boxes import Detections
 from explorer.detect.draw import PALETTE
 from explorer.errors import UserError

@@ -62,7 +62,7 @@ class AugmentPanel(InsightPanel):
         self.layer_box.clear()
         if self.network is None:
             return
-        from explorer.core.trace import layer_table
+        from explorer.app.tracing import layers_of as layer_table
         from explorer.insight.layers import default_cam_layer
 
         try:

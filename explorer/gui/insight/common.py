@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
 
-from explorer.core.images import Image
+from explorer.app.pictures import Image
 from explorer.gui.common.workers import JobRunner
 
 _COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

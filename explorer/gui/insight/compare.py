@@ -66,7 +66,7 @@ class ComparePanel(InsightPanel):
         self._fill()
 
     def _fill(self) -> None:
-        from explorer.nets.registry import list_models
+        from explorer.app.networks import list_models
 
         current = self.other_box.currentText()
         self.other_box.clear()
@@ -110,7 +110,7 @@ class ComparePanel(InsightPanel):
             ctx.progress(-1, "comparing…")
             b = other
             if b is None:
-                from explorer.nets.registry import load_network
+                from explorer.app.networks import load_network
 
                 b = load_network(key, device=device)
             ctx.check()

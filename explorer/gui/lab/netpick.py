@@ -41,7 +41,7 @@ def menu_text(name: str) -> str:
 def load(name: str, cache: dict[str, Network]) -> Network:
     """Network `name` on the CPU from `cache`, built (never downloaded) if absent."""
     if name not in cache:
-        from explorer.nets.registry import load_network
+        from explorer.app.networks import load_network
 
         cache[name] = load_network(name, device="cpu")
     return cache[name]

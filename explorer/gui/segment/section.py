@@ -44,9 +44,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.app.pictures import MAX_SCENE
+from explorer.app.pictures import MAX_SCENE, Image
 from explorer.core import colormaps
-from explorer.core.images import Image
 from explorer.errors import UserError
 from explorer.gui.common.canvas import ImageCanvas
 from explorer.gui.common.section import SectionHost
@@ -438,7 +437,7 @@ class SegmentationTab(QWidget):
 
     # -- building ---------------------------------------------------------------------
     def _build(self) -> None:
-        from explorer.data.samples import SAMPLE_NAMES
+        from explorer.app.pictures import SAMPLE_NAMES
 
         # the picture: a held-out scene, a sample, a file, or Explore's
         pic_row = QHBoxLayout()
@@ -617,9 +616,9 @@ class SegmentationTab(QWidget):
         if picture is None:
             return
         if not isinstance(picture, Image):
-            from explorer.core.images import load_image
+            from explorer.app.pictures import picture_from_array
 
-            picture = load_image(np.asarray(picture), name="array")
+            picture = picture_from_array(np.asarray(picture), name="array")
         self._use(picture, seg_picture(picture))
 
     def shutdown(self, timeout: float = 30.0) -> bool:
