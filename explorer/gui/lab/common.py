@@ -348,7 +348,7 @@ class SampleChooser(QComboBox):
     def __init__(self, with_table: bool = False, default: str = "camera",
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from explorer.data.samples import SAMPLE_NAMES
+        from explorer.app.pictures import SAMPLE_NAMES
 
         if with_table:
             self.addItem("lecture table")
@@ -367,7 +367,7 @@ class SampleChooser(QComboBox):
 
     def image(self):
         """The chosen picture as an Image, or None for the lecture table."""
-        from explorer.data.samples import load_sample
+        from explorer.app.pictures import open_sample as load_sample
 
         name = self.currentText()
         if name == "lecture table":

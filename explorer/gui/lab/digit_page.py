@@ -133,7 +133,7 @@ class DigitPage(LabPage):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from explorer.nets.registry import load_network
+        from explorer.app.networks import load_network
 
         self.network = load_network(MODEL, device="cpu")
         self.x: torch.Tensor | None = None
@@ -218,8 +218,8 @@ class DigitPage(LabPage):
 
     def update_prediction(self) -> None:
         """Run LeNet-5 on the drawing and redraw the maps and bars."""
+        from explorer.app.tracing import trace_tensor as trace
         from explorer.core.mosaic import mosaic
-        from explorer.core.trace import trace
 
         begin = time.perf_counter()
         ink = self.canvas.ink()

@@ -53,8 +53,8 @@ def _layer_mosaic(act: torch.Tensor, lo: float, hi: float, most: int = 16) -> np
 def equivariance_job(name: str, image, dy: int, dx: int, mode: str, layer: str | None,
                      cache: dict):
     """Everything the page shows for one setting (runs in a pool thread)."""
+    from explorer.app.tracing import trace_tensor as trace
     from explorer.core.network import preprocess, to_display
-    from explorer.core.trace import trace
     from explorer.lab.equivariance import equivariance, shift
 
     def job(ctx: JobContext) -> dict:

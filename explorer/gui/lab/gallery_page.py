@@ -56,8 +56,8 @@ def _kind(info) -> str:
 def gallery_table(title: str, name: str, shape: tuple[int, int, int],
                   prefix: str | None) -> GalleryTable:
     """The layer table of registry network `name` (or of its submodule `prefix`)."""
+    from explorer.app.tracing import layers_of as layer_table
     from explorer.core.network import Network
-    from explorer.core.trace import layer_table
 
     module = netpick.meta_module(name)
     net = Network(module, name, "classify", shape[1:], shape[0], device=torch.device("meta"))

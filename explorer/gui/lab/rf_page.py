@@ -49,8 +49,8 @@ def field_layers(layers) -> list:
 def rf_job(model: str, image, layer: str | None, unit: tuple[int, int] | None,
            channel: int | None, cache: dict):
     """Trace (cached per network and picture) and one unit's gradient map."""
+    from explorer.app.tracing import trace_tensor as trace
     from explorer.core.network import preprocess, to_display
-    from explorer.core.trace import trace
 
     def job(ctx: JobContext) -> dict:
         name = REGISTRY[model]
