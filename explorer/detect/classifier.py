@@ -143,8 +143,8 @@ def from_network(net: Network) -> WindowClassifier:
     from explorer.nets.tinyvgg import TinyVGG, fully_convolutional
 
     if net.task not in ("classify", "detect-stage"):
-        raise UserError(f"{net.name} is a {net.task} network; sliding windows need a "
-                        "classifier (e.g. tinyvgg-shapes, mtcnn-pnet, a torchvision net)")
+        raise UserError(f"{net.name} is a {net.task} network; sliding windows and R-CNN need "
+                        "a classifier (e.g. tinyvgg-shapes, mtcnn-pnet, a torchvision net)")
     module = net.module.eval()
     probabilities = bool(net.extra.get("output_is_probability", False))
     names = list(net.class_names) or [str(i) for i in range(1000)]

@@ -41,9 +41,13 @@ def test_mtcnn_finds_the_astronaut(capsys, tmp_path):
     assert abs(x1 - 181.05) < 1 and abs(y2 - 172.05) < 1 and data["scores"][0] > 0.99
     assert data["proposal_count"] > 1 and data["timings"]["total"] > 0
     pic = np.asarray(PILImage.open(png))
-    assert pic.shape == (512, 512, 3)
-    # the box is drawn in the face class's colour along its top edge
-    assert (pic[62:64, 190:260] != np.asarray(PILImage.open(png))[0:2, 0:70]).any()
+    # the 512-px picture with a margin all round for labels outside the boxes
+    m = (pic.shape[0] - 512) // 2
+    assert m > 0 and pic.shape == (512 + 2 * m, 512 + 2 * m, 3)
+    # the box is drawn 3 px wide in the face class's colour (Okabe-Ito orange) on its top
+    orange = np.array([0xE6, 0x9F, 0x00])
+    top = round(62.05) + m
+    assert (pic[top - 1:top + 2, m + 200:m + 250] == orange).all(axis=-1).any(axis=1).sum() >= 2
 
 
 def test_sliding_pnet_json(capsys, tmp_path):
@@ -86,7 +90,9 @@ def test_proposals_rcnn_json_and_picture(capsys, tmp_path):
     assert code == 0 and data["method"] == "rcnn" and data["proposal_count"] > 5
     assert {"proposals", "warp", "classify", "nms", "total"} <= set(data["timings"])
     assert png.stat().st_size > 0
-    assert np.asarray(PILImage.open(png)).shape == (384, 384, 3)  # 128 px enlarged 3x
+    pic = np.asarray(PILImage.open(png))
+    m = (pic.shape[0] - 512) // 2  # 128 px enlarged 4x, a margin for labels
+    assert m > 0 and pic.shape == (512 + 2 * m, 512 + 2 * m, 3)
 
 
 @pytest.mark.skipif(not HAS_FAST, reason="pretrained/fast-rcnn-shapes.pt not trained yet")
@@ -97,7 +103,7 @@ def test_fast_rcnn_finds_the_sample_shapes(capsys):
                        "--json")
     data = json.loads(out)
     assert code == 0 and data["method"] == "fast-rcnn" and data["model"] == "fast-rcnn-shapes"
-    scene = shapes.make_scene(7, size=(128, 128))  # what sample:shapes draws
+    scene = shapes.sample_scene()  # what sample:shapes draws
     found = torch.tensor(data["boxes"]).reshape(-1, 4)
     from torchvision.ops import box_iou
 
