@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.errors import UserError
+from explorer.gui.common import theme
 from explorer.gui.common.canvas import ImageCanvas, lookup_table
 from explorer.gui.lab.common import (
     PADDED,
@@ -37,8 +38,12 @@ from explorer.gui.lab.common import (
     NumberGrid,
     SampleChooser,
     big_label,
+    compact,
+    error_text,
     fmt,
     grey_array,
+    swatch,
+    wrapped_label,
 )
 from explorer.lab import conv
 from explorer.lab.table import lecture_table
@@ -48,52 +53,56 @@ MAX_NUMERIC = 16
 IMAGE_SIZES = (16, 32, 64)
 
 
-class KernelEditor(QWidget):
-    """A k x k grid of spin boxes; emits nothing itself, the page polls :meth:`kernel`."""
+class KernelEditor(NumberGrid):
+    """The kernel w as a grid of numbers; a click on a cell opens a spin box over it to
+    type the weight (Enter or a click elsewhere keeps it). Calls `on_change` after an
+    edit."""
 
     def __init__(self, on_change, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, cell=46, decimals=3)
         self._on_change = on_change
-        self.grid = QGridLayout(self)
-        self.grid.setSpacing(2)
-        self.grid.setContentsMargins(0, 0, 0, 0)
-        self.spins: list[list[QDoubleSpinBox]] = []
-        self._quiet = False
+        self._w = np.zeros((3, 3))
+        self._editing: tuple[int, int] | None = None
+        self.spin = QDoubleSpinBox(self)
+        self.spin.setRange(-99.0, 99.0)
+        self.spin.setDecimals(3)
+        self.spin.setSingleStep(0.1)
+        self.spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+        self.spin.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.spin.hide()
+        self.spin.editingFinished.connect(self._finish)
+        self.cellPicked.connect(self.start_edit)
+        self.setToolTip("Click a weight to type a new one.")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
 
     def set_kernel(self, w: np.ndarray) -> None:
-        k = w.shape[0]
-        if len(self.spins) != k:
-            for row in self.spins:
-                for spin in row:
-                    spin.deleteLater()
-            self.spins = []
-            for r in range(k):
-                row = []
-                for c in range(k):
-                    spin = QDoubleSpinBox()
-                    spin.setRange(-99.0, 99.0)
-                    spin.setDecimals(3)
-                    spin.setSingleStep(0.1)
-                    spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
-                    spin.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                    spin.setMinimumWidth(58)
-                    spin.valueChanged.connect(self._changed)
-                    self.grid.addWidget(spin, r, c)
-                    row.append(spin)
-                self.spins.append(row)
-        self._quiet = True
-        for r in range(k):
-            for c in range(k):
-                self.spins[r][c].setValue(float(w[r, c]))
-        self._quiet = False
+        self._w = np.array(w, dtype=np.float64)
+        self.set_values(self._w, shade=False)
 
     def kernel(self) -> np.ndarray:
-        """ndarray[k, k] float64 as typed (the spin boxes round to 3 decimals)."""
-        return np.array([[s.value() for s in row] for row in self.spins], dtype=np.float64)
+        """ndarray[k, k] float64 as typed (typed weights are rounded to 3 decimals)."""
+        return self._w.copy()
 
-    def _changed(self) -> None:
-        if not self._quiet:
-            self._on_change()
+    def set_weight(self, r: int, c: int, value: float) -> None:
+        """Type `value` into cell (r, c) (what an edit does)."""
+        self._w[r, c] = round(float(value), 3)
+        self.set_values(self._w, shade=False)
+        self._on_change()
+
+    def start_edit(self, r: int, c: int) -> None:
+        self._editing = (r, c)
+        self.spin.setFont(self.cell_font())
+        self.spin.setGeometry(self.cell_rect(r, c).toRect())
+        self.spin.setValue(float(self._w[r, c]))
+        self.spin.show()
+        self.spin.setFocus()
+        self.spin.selectAll()
+
+    def _finish(self) -> None:
+        cell, self._editing = self._editing, None
+        self.spin.hide()
+        if cell is not None and round(self.spin.value(), 3) != round(self._w[cell], 3):
+            self.set_weight(*cell, self.spin.value())
 
 
 class MatrixOrPicture(QStackedWidget):
@@ -102,10 +111,13 @@ class MatrixOrPicture(QStackedWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.grid = NumberGrid()
-        self.canvas = ImageCanvas(background="#ffffff")
+        self.canvas = ImageCanvas(background=theme.current().base)
         self.addWidget(self.grid)
         self.addWidget(self.canvas)
         self.numeric = True
+
+    def sizeHint(self):  # noqa: N802 (Qt name)
+        return self.grid.sizeHint() if self.numeric else self.canvas.sizeHint()
 
     def set_values(self, values: np.ndarray, origin=(0, 0), special=None,
                    cmap: str = "grey") -> None:
@@ -156,8 +168,8 @@ def _term(v: float, w: float) -> str:
 class ConvPage(LabPage):
     title = "1  Convolution"
     slide = "“Remember convolution w * x”, padding, strides"
-    hint = ("Pick a kernel and watch it slide: the yellow window is multiplied cell by cell "
-            "with the kernel and summed into the orange output cell. Space / → steps.")
+    hint = ("The yellow window, multiplied cell by cell with the kernel and summed, gives "
+            "the orange output cell. Space / → steps; click a weight to change it.")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -174,25 +186,24 @@ class ConvPage(LabPage):
 
     # -- construction -----------------------------------------------------------------
     def _build(self) -> None:
-        controls = QVBoxLayout()
         src = QGroupBox("Input x")
         form = QFormLayout(src)
         self.input_combo = SampleChooser(with_table=True, default="lecture table")
         self.input_combo.currentIndexChanged.connect(self._input_changed)
-        self.size_combo = QComboBox()
+        self.size_combo = compact(QComboBox(), 5)
+        self.size_combo.setToolTip("the picture's shorter side, in pixels")
         for s in IMAGE_SIZES:
             self.size_combo.addItem(f"{s} px", s)
         self.size_combo.setCurrentIndex(len(IMAGE_SIZES) - 1)
         self.size_combo.currentIndexChanged.connect(self._input_changed)
         self.size_combo.setEnabled(False)
         form.addRow("picture", self.input_combo)
-        form.addRow("shorter side", self.size_combo)
-        controls.addWidget(src)
+        form.addRow("size", self.size_combo)
 
         kbox = QGroupBox("Kernel w")
         kform = QVBoxLayout(kbox)
         row = QHBoxLayout()
-        self.preset_combo = QComboBox()
+        self.preset_combo = compact(QComboBox(), 9)
         for name in conv.kernel_names():
             self.preset_combo.addItem(name)
         self.preset_combo.addItem("custom")
@@ -203,46 +214,45 @@ class ConvPage(LabPage):
         row.addWidget(self.preset_combo, 1)
         row.addWidget(self.ksize_combo)
         kform.addLayout(row)
-        self.editor = KernelEditor(self._kernel_edited)
-        kform.addWidget(self.editor)
-        self.flip_check = QCheckBox("flip the kernel (true convolution)")
+        self.flip_check = QCheckBox("flip it (true convolution)")
         self.flip_check.setChecked(True)
         self.flip_check.setToolTip("Unchecked: correlation, which is what a CNN layer "
                                    "(torch's conv2d) computes.")
         self.flip_check.toggled.connect(self.recompute)
         kform.addWidget(self.flip_check)
-        self.kernel_note = QLabel("")
-        self.kernel_note.setWordWrap(True)
-        self.kernel_note.setObjectName("hint")
-        kform.addWidget(self.kernel_note)
-        controls.addWidget(kbox)
 
         gbox = QGroupBox("Geometry")
         gform = QFormLayout(gbox)
-        self.padding_combo = QComboBox()
+        self.padding_combo = compact(QComboBox(), 9)
         self.padding_combo.addItems(list(conv.PADDINGS))
         self.padding_combo.currentIndexChanged.connect(self.recompute)
         self.stride_spin = QSpinBox()
         self.stride_spin.setRange(1, 5)
         self.dilation_spin = QSpinBox()
         self.dilation_spin.setRange(1, 3)
-        self.transposed_check = QCheckBox("transposed convolution (upsampling)")
+        self.transposed_check = QCheckBox("transposed (upsampling)")
+        self.transposed_check.setToolTip("Transposed convolution: each input cell spreads "
+                                         "the kernel into a larger output.")
         for w in (self.stride_spin, self.dilation_spin):
             w.valueChanged.connect(self.recompute)
         self.transposed_check.toggled.connect(self.recompute)
+        steps = QHBoxLayout()
+        steps.addWidget(self.stride_spin)
+        steps.addWidget(QLabel("dilation"))
+        steps.addWidget(self.dilation_spin)
         gform.addRow("padding", self.padding_combo)
-        gform.addRow("stride s", self.stride_spin)
-        gform.addRow("dilation d", self.dilation_spin)
+        gform.addRow("stride", steps)
         gform.addRow(self.transposed_check)
-        controls.addWidget(gbox)
 
         abox = QGroupBox("Animation")
         alay = QVBoxLayout(abox)
         buttons = QHBoxLayout()
-        self.back_button = QPushButton("◀ step")
+        self.back_button = QPushButton("◀")
         self.play_button = QPushButton("▶ play")
-        self.next_button = QPushButton("step ▶")
+        self.next_button = QPushButton("▶|")
         self.reset_button = QPushButton("reset")
+        self.back_button.setToolTip("one step back (←)")
+        self.next_button.setToolTip("one step (space or →)")
         self.back_button.clicked.connect(self.step_back)
         self.play_button.clicked.connect(self.toggle_play)
         self.next_button.clicked.connect(self.step_forward)
@@ -260,17 +270,25 @@ class ConvPage(LabPage):
         speed.addWidget(self.speed_slider, 1)
         speed.addWidget(QLabel("fast"))
         alay.addLayout(speed)
-        controls.addWidget(abox)
+
+        controls = QVBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        for box in (src, kbox, gbox, abox):
+            controls.addWidget(box)
         controls.addStretch(1)
+        left = QWidget()
+        left.setLayout(controls)
 
         self.input_view = MatrixOrPicture()
         self.output_view = MatrixOrPicture()
         self.output_view.grid.decimals = 1
-        self.applied_grid = NumberGrid(cell=52, decimals=3)
-        self.input_title = QLabel("")
-        self.output_title = QLabel("")
-        for label in (self.input_title, self.output_title):
-            label.setWordWrap(True)
+        self.editor = KernelEditor(self._kernel_edited)
+        self.applied_grid = NumberGrid(cell=46, decimals=3)
+        self.input_title = wrapped_label(rich=True)
+        self.output_title = wrapped_label(rich=True)
+        self.editor_title = wrapped_label("<b>kernel w</b>", rich=True)
+        self.editor_title.setToolTip("Click a weight to type a new one.")
+        self.applied_title = wrapped_label(rich=True)
         in_col = QVBoxLayout()
         in_col.addWidget(self.input_title)
         in_col.addWidget(self.input_view, 1)
@@ -278,28 +296,31 @@ class ConvPage(LabPage):
         out_col.addWidget(self.output_title)
         out_col.addWidget(self.output_view, 1)
         k_col = QVBoxLayout()
-        self.applied_title = QLabel("kernel as laid\non the window")
+        k_col.addWidget(self.editor_title)
+        k_col.addWidget(self.editor, 1)
         k_col.addWidget(self.applied_title)
-        k_col.addWidget(self.applied_grid)
-        k_col.addStretch(1)
-        grids = QHBoxLayout()
+        k_col.addWidget(self.applied_grid, 1)
+        self.grids = grids = QHBoxLayout()
         grids.addLayout(in_col, 5)
-        grids.addLayout(k_col, 0)
+        grids.addLayout(k_col, 2)
         grids.addLayout(out_col, 4)
 
-        self.formula_label = big_label()
+        self.kernel_note = wrapped_label(name="hint")
+        self.formula_label = big_label(scale=1.0)
         self.formula_label.setTextFormat(Qt.TextFormat.RichText)
-        self.step_label = big_label(scale=1.05)
+        self.step_label = big_label(scale=1.0)
         self.step_label.setTextFormat(Qt.TextFormat.RichText)
+        text = QGridLayout()
+        text.addWidget(self.kernel_note, 0, 0)
+        text.addWidget(self.formula_label, 1, 0)
+        text.addWidget(self.step_label, 0, 1, 2, 1)
+        text.setColumnStretch(0, 3)
+        text.setColumnStretch(1, 2)
         right = QVBoxLayout()
         right.addLayout(grids, 1)
-        right.addWidget(self.formula_label)
-        right.addWidget(self.step_label)
+        right.addLayout(text)
 
         main = QHBoxLayout()
-        left = QWidget()
-        left.setLayout(controls)
-        left.setMaximumWidth(420)
         main.addWidget(left)
         main.addLayout(right, 1)
         self.body.addLayout(main, 1)
@@ -412,7 +433,7 @@ class ConvPage(LabPage):
             self.error = str(exc)
             self.output = np.zeros((0, 0))
             self.steps = []
-            self.formula_label.setText(f"<span style='color:#c0392b'>{exc}</span>")
+            self.formula_label.setText(error_text(str(exc)))
             self.step_label.setText("")
             return
         self._origin = origin
@@ -420,16 +441,18 @@ class ConvPage(LabPage):
         self.output_view.set_values(self.output, cmap="coolwarm" if self.output.min() < 0
                                     else "grey")
         self.applied_grid.set_values(applied, shade=False)
-        self.applied_grid.set_cell_size(52 if applied.shape[0] == 3 else 44)
-        self.applied_title.setText("kernel as laid on\nthe window" + (
-            "\n(flipped)" if st["mode"] == "convolution" and not st["transposed"] else ""))
+        # share the width as the grids need it (the output's numbers are longer)
+        for i, view in enumerate((self.input_view, self.applied_grid, self.output_view)):
+            self.grids.setStretch(i, max(1, view.sizeHint().width()))
+        flipped = st["mode"] == "convolution" and not st["transposed"]
+        self.applied_title.setText("<b>on the window</b>" + (" (flipped)" if flipped else ""))
         pad_note = "" if padding == "valid" or st["transposed"] else (
-            f"  <span style='background:{PADDED.name()}'>&nbsp;blue&nbsp;</span> = padding")
+            f" {swatch(PADDED, '<i>italic</i>')} = padding")
         self.input_title.setText(f"<b>input x</b>: {self.source}, {h}x{wd}{pad_note}")
         what = "transposed convolution" if st["transposed"] else st["mode"]
         self.output_title.setText(f"<b>output a</b> ({what}): "
                                   f"{self.output.shape[0]}x{self.output.shape[1]}")
-        self.formula_label.setText("Output size<br>" + "<br>".join(sizes))
+        self.formula_label.setText("<b>Output size</b><br>" + "<br>".join(sizes))
         self.step_index = -1
         self._show_step()
 
@@ -439,7 +462,7 @@ class ConvPage(LabPage):
             self.input_view.mark([])
             self.output_view.mark([], target=True)
             self.step_label.setText(
-                "Press <b>step ▶</b> (or space) to place the kernel on the first window."
+                "Press <b>space</b> (or ▶|) to lay the kernel on the first window."
                 if self.steps else "")
             self.back_button.setEnabled(False)
             self.next_button.setEnabled(bool(self.steps))
@@ -458,14 +481,14 @@ class ConvPage(LabPage):
         cells = []
         for r in range(k1):
             tds = "".join(
-                f"<td style='padding:0 6px'>{_term(st.values[r, c], st.weights[r, c])}</td>"
+                f"<td style='padding:0 4px'>{_term(st.values[r, c], st.weights[r, c])}</td>"
                 for c in range(k2)
             )
             cells.append(f"<tr>{tds}</tr>")
         i, j = st.out
         return (f"Step {self.step_index + 1} of {len(self.steps)}: "
                 f"a<sub>{i},{j}</sub> = Σ x·w over the window =<br>"
-                f"<table style='font-family:monospace'>{''.join(cells)}</table>"
+                f"<table>{''.join(cells)}</table>"
                 f"= <b>{fmt(st.total, 3)}</b>")
 
     def step_forward(self) -> bool:

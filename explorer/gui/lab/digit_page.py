@@ -17,10 +17,11 @@ import pyqtgraph as pg
 import torch
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from explorer.gui.common import theme
 from explorer.gui.common.canvas import owning_popups
-from explorer.gui.lab.common import ImageGrid, LabPage, big_label, style_plot
+from explorer.gui.lab.common import SERIES, ImageGrid, LabPage, big_label, style_plot, wrapped_label
 from explorer.gui.lab.digit_input import to_lenet_input
 
 #: the drawing's resolution; the widget scales it to its size
@@ -42,7 +43,7 @@ class DrawingCanvas(QWidget):
         self.image = QImage(SIDE, SIDE, QImage.Format.Format_Grayscale8)
         self.image.fill(0)
         self._last: QPointF | None = None
-        self.setMinimumSize(280, 280)
+        self.setMinimumSize(160, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
 
@@ -120,8 +121,13 @@ class DrawingCanvas(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#444444"))
-        painter.drawImage(self._square(), self.image)
+        painter.fillRect(self.rect(), QColor(theme.current().base))
+        square = self._square()
+        painter.drawImage(square, self.image)
+        # the edge of the drawing, visible on a black presentation background too
+        pen = QPen(QColor(theme.current().hint), 2)
+        painter.setPen(pen)
+        painter.drawRect(square.adjusted(1, 1, -1, -1))
         painter.end()
 
 
@@ -153,7 +159,8 @@ class DigitPage(LabPage):
         self.canvas = DrawingCanvas()
         clear = QPushButton("Clear")
         clear.clicked.connect(self.canvas.clear)
-        example = QPushButton("Show a digit from the data set")
+        example = QPushButton("A digit from the data")
+        example.setToolTip("Paint the next held-out digit of scikit-learn's set")
         example.clicked.connect(self.show_example)
         for b in (clear, example):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -163,8 +170,7 @@ class DigitPage(LabPage):
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(buttons)
-        self.weights_note = QLabel("")
-        self.weights_note.setWordWrap(True)
+        self.weights_note = wrapped_label(name="hint")
         left.addWidget(self.weights_note)
 
         self.grid = ImageGrid()
@@ -172,7 +178,7 @@ class DigitPage(LabPage):
         self.guess = big_label(scale=2.0)
         self.guess.setAlignment(Qt.AlignmentFlag.AlignCenter)
         with owning_popups(self):
-            self.plot = pg.PlotWidget(background="w")
+            self.plot = pg.PlotWidget()
         style_plot(self.plot)
         self.plot.setLabel("left", "probability")
         self.plot.setYRange(0, 1)
@@ -181,10 +187,9 @@ class DigitPage(LabPage):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setMenuEnabled(False)
         self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7,
-                                    brush="#1f77b4")
+                                    brush=SERIES[0])
         self.plot.addItem(self.bars)
-        self.timing = QLabel("")
-        self.timing.setObjectName("hint")
+        self.timing = wrapped_label(name="hint")
         right = QVBoxLayout()
         right.addWidget(self.grid, 3)
         right.addWidget(self.guess)
@@ -243,14 +248,17 @@ class DigitPage(LabPage):
             m = mosaic(tr.outputs[layer], normalize="layer")
             self.grid.set_image(key, m.image, "viridis", (0.0, 1.0), title=what)
         top = int(np.argmax(self.probs))
-        brushes = ["#ff7f0e" if i == top and not empty else "#1f77b4" for i in range(10)]
+        # the guess in vermillion, the rest in blue (a pair colour-blind viewers tell
+        # apart; the guess is also written above the bars)
+        brushes = [SERIES[1] if i == top and not empty else SERIES[0] for i in range(10)]
         self.bars.setOpts(height=self.probs, brushes=brushes)
         self.guess.setText("draw a digit" if empty else
                            f"LeNet-5 says <b>{top}</b> ({self.probs[top]:.0%})")
         self.update_seconds = time.perf_counter() - begin
         self.timing.setText(f"forward pass {self.seconds * 1000:.1f} ms, whole update "
-                            f"{self.update_seconds * 1000:.1f} ms, on the GUI thread "
-                            f"(at most every {THROTTLE_MS} ms while drawing)")
+                            f"{self.update_seconds * 1000:.1f} ms")
+        self.timing.setToolTip(f"on the GUI thread, at most every {THROTTLE_MS} ms while "
+                               "drawing")
 
     def shutdown(self) -> None:
         self.timer.stop()

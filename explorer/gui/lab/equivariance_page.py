@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -29,7 +30,16 @@ from PySide6.QtWidgets import (
 from explorer.gui.common.canvas import owning_popups
 from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.gui.lab import netpick
-from explorer.gui.lab.common import ImageGrid, LabPage, SampleChooser, big_label, style_plot
+from explorer.gui.lab.common import (
+    SERIES,
+    ImageGrid,
+    LabPage,
+    SampleChooser,
+    big_label,
+    compact,
+    style_plot,
+    wrapped_label,
+)
 
 
 def _layer_mosaic(act: torch.Tensor, lo: float, hi: float, most: int = 16) -> np.ndarray:
@@ -96,9 +106,9 @@ def equivariance_job(name: str, image, dy: int, dx: int, mode: str, layer: str |
 class EquivariancePage(LabPage):
     title = "4  Translation equivariance"
     slide = "“Translation equivariance”, “Translation invariance”"
-    hint = ("f(T x) = T f(x)? Shift the picture: convolution layers shift their maps with it "
-            "(difference ≈ 0 where the stride divides the shift), pooling and strides break "
-            "it for other shifts, and the classifier should not change at all (invariance).")
+    hint = ("f(T x) = T f(x)? Convolutions shift their maps with the picture (difference ≈ 0 "
+            "where the stride divides the shift); pooling and strides break it for other "
+            "shifts; the class should not change at all (invariance).")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,16 +124,16 @@ class EquivariancePage(LabPage):
     def _build(self) -> None:
         box = QGroupBox("Setting")
         form = QFormLayout(box)
-        self.net_combo = QComboBox()
+        self.net_combo = compact(QComboBox(), 10)
         for name in (*netpick.SHIPPED_CHOICES, *netpick.TORCHVISION_CHOICES[:2]):
             self.net_combo.addItem(netpick.menu_text(name), name)
         self.net_combo.setCurrentIndex(self.net_combo.findData(netpick.default_choice()))
         self.image_combo = SampleChooser(default=netpick.default_image(
             self.net_combo.currentData()))
-        self.mode_combo = QComboBox()
+        self.mode_combo = compact(QComboBox(), 10)
         self.mode_combo.addItem("roll (wrap around)", "roll")
         self.mode_combo.addItem("shift in zeros", "zeros")
-        self.layer_combo = QComboBox()
+        self.layer_combo = compact(QComboBox(), 10)
         self.dx_slider, self.dx_label = self._slider()
         self.dy_slider, self.dy_label = self._slider()
         self.dx_slider.setValue(4)
@@ -132,52 +142,60 @@ class EquivariancePage(LabPage):
         form.addRow("shift", self.mode_combo)
         form.addRow(self.dx_label, self.dx_slider)
         form.addRow(self.dy_label, self.dy_slider)
-        form.addRow("layer shown", self.layer_combo)
+        form.addRow("layer", self.layer_combo)
         self.net_combo.currentIndexChanged.connect(self._net_changed)
         self.image_combo.currentIndexChanged.connect(self.request)
         self.mode_combo.currentIndexChanged.connect(self.request)
         self.layer_combo.activated.connect(lambda _i: self.request())
-        self.status = QLabel("")
-        self.status.setObjectName("hint")
-        self.status.setWordWrap(True)
-        self.prediction = big_label(scale=1.2)
+        self.status = wrapped_label(name="hint")
+        self.prediction = big_label(scale=1.15)
         self.prediction.setTextFormat(Qt.TextFormat.RichText)
         left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(box)
         left.addWidget(self.prediction)
         left.addWidget(self.status)
         left.addStretch(1)
         lw = QWidget()
         lw.setLayout(left)
-        lw.setMaximumWidth(400)
 
         self.grid = ImageGrid()
-        self.grid.build([["x", "T x (shifted)"], ["f(T x)", "T f(x)", "|difference|"]])
+        self.grid.build([["x", "T x", "f(T x)", "T f(x)", "|difference|"]])
+        self.maps_caption = wrapped_label(name="hint")
         with owning_popups(self):
-            self.plot = pg.PlotWidget(background="w")
-        self.plot.setLabel("left", "‖f(T x) − T f(x)‖ / ‖T f(x)‖")
+            self.plot = pg.PlotWidget()
         self.plot.showGrid(y=True, alpha=0.3)
-        style_plot(self.plot)
-        self.plot.setMinimumHeight(220)
-        self.curve = self.plot.plot([], [], pen=pg.mkPen("#1f77b4", width=3), symbol="o",
-                                    symbolSize=10, symbolBrush="#1f77b4")
-        self.exact_points = pg.ScatterPlotItem(size=14, brush=pg.mkBrush("#2ca02c"),
-                                               pen=pg.mkPen("k"))
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMinimumHeight(120)
+        self.curve = self.plot.plot([], [], pen=pg.mkPen(SERIES[0], width=3), symbol="o",
+                                    symbolSize=9, symbolBrush=SERIES[0],
+                                    symbolPen=pg.mkPen(SERIES[0]))
+        self.exact_points = pg.ScatterPlotItem(size=16, symbol="star",
+                                               brush=pg.mkBrush(SERIES[2]))
         self.plot.addItem(self.exact_points)
-        self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ff7f0e", width=2))
+        self.marker = pg.InfiniteLine(angle=90)
         self.plot.addItem(self.marker)
-        self.legend_label = QLabel("green dots: the shift is a multiple of the layer's "
-                                   "stride, so exact equivariance is possible; orange line: "
-                                   "the layer shown above")
-        self.legend_label.setObjectName("hint")
+        style_plot(self.plot)
+        self.legend_label = wrapped_label(
+            "The relative difference ‖f(T x) − T f(x)‖ / ‖T f(x)‖ at every layer. Stars: "
+            "the shift is a multiple of the layer's stride (exact equivariance possible); "
+            "dashed line: the layer shown above.", "hint")
         right = QVBoxLayout()
         right.addWidget(self.grid, 3)
-        right.addWidget(self.plot, 2)
+        right.addWidget(self.maps_caption)
+        right.addWidget(self.plot, 3)
         right.addWidget(self.legend_label)
         main = QHBoxLayout()
-        main.addWidget(lw)
-        main.addLayout(right, 1)
+        main.addWidget(lw, 2)
+        main.addLayout(right, 5)
         self.body.addLayout(main, 1)
+
+    def themed(self, current, scale: float) -> None:
+        self.marker.setPen(pg.mkPen(current.text, width=2, style=Qt.PenStyle.DashLine))
+        self.exact_points.setPen(pg.mkPen(current.text, width=1))
+        if self.data is not None:
+            self._set_ticks()
 
     def _slider(self) -> tuple[QSlider, QLabel]:
         slider = QSlider(Qt.Orientation.Horizontal)
@@ -238,7 +256,7 @@ class EquivariancePage(LabPage):
         if data["layer"]:
             self.layer_combo.setCurrentText(data["layer"])
         self.grid.set_image("x", data["input"])
-        self.grid.set_image("T x (shifted)", data["shifted"])
+        self.grid.set_image("T x", data["shifted"])
         maps = data["maps"]
         if maps is not None:
             row = maps["row"]
@@ -246,20 +264,19 @@ class EquivariancePage(LabPage):
                 self.grid.set_image(key, maps[key], cmap="viridis", levels=(0.0, 1.0))
             self.grid.set_image("|difference|", maps["|difference|"], cmap="inferno",
                                 levels=(0.0, 1.0))
-            self.grid.labels["f(T x)"].setText(
-                f"f(T x): {data['layer']} on the shifted picture (first 16 maps)")
-            self.grid.labels["T f(x)"].setText(
-                f"T f(x): {data['layer']}'s maps shifted by {row.compared_shift} cells")
-            self.grid.labels["|difference|"].setText(
-                f"|difference| ({row.rel_diff:.1%} of the maps)")
+            self.grid.set_title("|difference|", f"|difference| {row.rel_diff:.1%}")
+            self.maps_caption.setText(
+                f"T x: x shifted by ({result.shift[0]}, {result.shift[1]}) px. f(T x): "
+                f"{data['layer']} on T x (16 maps); T f(x): its maps of x shifted by "
+                f"{row.compared_shift} cells.")
+        else:
+            self.maps_caption.setText("")
         ys = np.array([r.rel_diff for r in result.layers], dtype=float)
         xs = np.arange(len(ys), dtype=float)
         self.curve.setData(xs, np.nan_to_num(ys, nan=0.0))
         exact = [i for i, r in enumerate(result.layers) if r.spatial and r.exact]
         self.exact_points.setData(xs[exact], np.nan_to_num(ys[exact]))
-        axis = self.plot.getAxis("bottom")
-        axis.setTicks([[(i, n.split(".")[-1] if len(names) > 12 else n)
-                        for i, n in enumerate(names)]])
+        self._set_ticks()
         if data["layer"] in names:
             self.marker.setValue(names.index(data["layer"]))
         before, after = data["top_before"], data["top_after"]
@@ -267,8 +284,8 @@ class EquivariancePage(LabPage):
         weights = " (random weights: the classes mean nothing)" if net.random_weights else ""
         if before and after:
             same = before[0][0] == after[0][0]
-            verdict = ("<span style='color:#1a7f37'>same class: invariant</span>" if same
-                       else "<span style='color:#c0392b'>class changed</span>")
+            verdict = ("<b>✓ same class: invariant</b>" if same
+                       else "<b>✗ the class changed</b>")
             self.prediction.setText(
                 f"Top class<br>original: <b>{before[0][0]}</b> {before[0][1]:.1%}<br>"
                 f"shifted: <b>{after[0][0]}</b> {after[0][1]:.1%}<br>{verdict}{weights}")
@@ -276,6 +293,27 @@ class EquivariancePage(LabPage):
             self.prediction.setText("")
         self.status.setText(f"{net.name}: weights {net.weights_source}; shift "
                             f"({result.shift[0]}, {result.shift[1]}) px, {result.mode}")
+
+    def _set_ticks(self) -> None:
+        """Layer names under the curve, as many as fit side by side without overlapping
+        (every n-th), the layer shown always among them."""
+        names = [r.name for r in self.data["result"].layers]
+        short = [n.split(".")[-1] for n in names]
+        axis = self.plot.getAxis("bottom")
+        metrics = QFontMetrics(axis.style.get("tickFont") or self.font())
+        widest = max((metrics.horizontalAdvance(n) for n in short), default=1) + 12
+        room = max(1.0, self.plot.getViewBox().width() or self.plot.width() * 0.85)
+        every = max(1, int(np.ceil(widest * len(short) / room)))
+        shown = {i for i in range(0, len(short), every)}
+        if self.data["layer"] in names:
+            chosen = names.index(self.data["layer"])
+            shown = {i for i in shown if abs(i - chosen) >= every or i == chosen} | {chosen}
+        axis.setTicks([[(i, short[i]) for i in sorted(shown)]])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        if self.data is not None:
+            self._set_ticks()
 
     # -- lifetime ---------------------------------------------------------------------
     def wait(self, timeout: float = 60.0) -> bool:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QTabWidget, QVBoxLayout, QWidget
 
 from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.gui.lab import netpick
-from explorer.gui.lab.common import LabPage
+from explorer.gui.lab.common import LabPage, error_text, wrapped_label
 from explorer.gui.lab.params_page import fill_rows, table_widget
 from explorer.lab import rf
 
@@ -29,6 +30,9 @@ ENTRIES = (
      "inception3a"),
     ("Residual block: ResNet18 layer1.0 (2015)", "resnet18", (3, 224, 224), "layer1.0"),
 )
+#: the tab of each entry
+TAB_TITLES = {title: short for (title, *_), short in zip(
+    ENTRIES, ("LeNet-5", "AlexNet", "VGG16", "Inception", "ResNet block"))}
 _SHOWN = {"Conv2d": "conv", "Linear": "FC", "MaxPool2d": "maxpool", "AvgPool2d": "avgpool",
           "AdaptiveAvgPool2d": "avgpool", "BatchNorm2d": "batchnorm",
           "LocalResponseNorm": "LRN"}
@@ -106,28 +110,33 @@ class GalleryPage(LabPage):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tables: list[GalleryTable] = []
+        #: (page, table, total label) per network, in ENTRIES' order
         self.widgets = []
-        grid = QGridLayout()
-        for i, (title, *_rest) in enumerate(ENTRIES):
-            box = QGroupBox(title)
-            lay = QVBoxLayout(box)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        for title, *_rest in ENTRIES:
+            page = QWidget()
+            lay = QVBoxLayout(page)
+            lay.setContentsMargins(0, 4, 0, 0)
+            caption = wrapped_label(title, "hint")
             table = table_widget(COLUMNS)
-            total = QLabel("building…")
+            total = wrapped_label("building…")
+            lay.addWidget(caption)
             lay.addWidget(table, 1)
             lay.addWidget(total)
-            self.widgets.append((box, table, total))
-            grid.addWidget(box, i // 3, i % 3)
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
+            self.widgets.append((page, table, total))
+            self.tabs.addTab(page, TAB_TITLES[title])
+        self.summary = wrapped_label(rich=True)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         sbox = QGroupBox("Totals")
         QVBoxLayout(sbox).addWidget(self.summary)
-        grid.addWidget(sbox, 1, 2)
-        grid.setRowStretch(0, 3)
-        grid.setRowStretch(1, 2)
-        self.body.addLayout(grid, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.tabs, 3)
+        row.addWidget(sbox, 2)
+        self.body.addLayout(row, 1)
         self.runner = JobRunner(self)
         self.runner.finished.connect(self._show)
-        self.runner.failed.connect(lambda _e, m: self.summary.setText(f"Error: {m}"))
+        self.runner.failed.connect(lambda _e, m: self.summary.setText(error_text(m)))
         self.runner.submit(gallery_job)
 
     def _show(self, tables: list[GalleryTable]) -> None:
@@ -136,7 +145,7 @@ class GalleryPage(LabPage):
         for (_box, table, total), t in zip(self.widgets, tables):
             fill_rows(table, t.rows, bold_last=True)
             total.setText(f"<b>{t.total:,}</b> parameters, {t.weight_layers} weight layers")
-            lines.append(f"{t.title.split(':')[0]}: <b>{t.total:,}</b>")
+            lines.append(f"{TAB_TITLES[t.title]}: <b>{t.total:,}</b>")
         ratio = tables[2].total / max(1, tables[0].total)
         self.summary.setText("<br>".join(lines) + f"<br><br>VGG16 has {ratio:,.0f} times "
                              "LeNet-5's parameters; Inception and residual blocks let later "

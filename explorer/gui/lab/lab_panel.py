@@ -1,111 +1,79 @@
 """The Lab section of the window: a list of pages on the left, one page per lecture slide
-on the right, and a presentation mode for teaching from it (the page alone, full screen;
-Esc or F11 leaves it).
+on the right.
+
+The left column (page list, keys, Presentation and Export buttons) stays where it is; only
+a page taller than the window scrolls, vertically, inside its own area (at ordinary zoom
+every page fits 1366x768 in both themes). Presentation mode belongs to the whole window:
+the button, F11 and Esc ask the window (:class:`SectionHost.set_presentation`), which
+switches the theme (:mod:`explorer.gui.common.theme`); the pages follow the theme by
+themselves.
 
 Pages are built the first time they are shown (some build networks), so opening the Lab
-costs nothing until a page is chosen. Keys (anywhere inside the panel): space or → = next
-step of the page's demonstration, or the next page when it has none; ← = back; F11 =
-presentation mode (full screen, 1.6x fonts, high contrast); Ctrl+E = export the page as a
-PNG at twice the screen resolution.
+costs nothing until a page is chosen. Keys (anywhere inside the panel): Space or → = next
+step of the page's demonstration, or the next page when it has none; ← = back (neither
+while a slider, spin box, text field or combo box has the focus: they keep their keys);
+PgDown / PgUp = the same, always (a presenter's clicker); F11 = presentation mode, Esc
+leaves it; Ctrl+E = export the page as a PNG at twice the screen resolution.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeySequence, QPainter, QPalette, QShortcut
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QImage, QKeySequence, QPainter, QPalette, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractSlider,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
+    QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
+from explorer.gui.common import theme
 from explorer.gui.common.section import SectionHost
-from explorer.gui.lab.common import LabPage
+from explorer.gui.lab.common import LabPage, follow_theme
 
-#: how much presentation mode enlarges every font
-PRESENTATION_SCALE = 1.6
+#: (key of `cnn-explorer lab` and `gui --page`, list title, module, class), lecture order
+PAGES = (
+    ("conv", "1  Convolution", "conv_page", "ConvPage"),
+    ("pool", "2  Pooling", "pool_page", "PoolPage"),
+    ("params", "3  Parameters", "params_page", "ParamsPage"),
+    ("equivariance", "4  Equivariance", "equivariance_page", "EquivariancePage"),
+    ("rf", "5  Receptive fields", "rf_page", "ReceptiveFieldPage"),
+    ("hierarchy", "6  Hierarchy", "hierarchy_page", "HierarchyPage"),
+    ("digit", "7  Draw a digit", "digit_page", "DigitPage"),
+    ("gallery", "8  Gallery", "gallery_page", "GalleryPage"),
+)
+PAGE_KEYS = tuple(key for key, *_ in PAGES)
+
+#: widgets that keep Space and the arrow keys while they have the focus
+EDITORS = (QAbstractSlider, QAbstractSpinBox, QLineEdit, QComboBox, QTextEdit, QPlainTextEdit)
 
 
-def page_factories() -> list[tuple[str, Callable[[], LabPage]]]:
+def page_factories() -> list[tuple[str, object]]:
     """(list title, builder) of every page, in lecture order. Imports are deferred so
     the panel opens without importing what a page needs."""
 
-    def conv():
-        from explorer.gui.lab.conv_page import ConvPage
-        return ConvPage()
+    def builder(module: str, cls: str):
+        def build() -> LabPage:
+            return getattr(importlib.import_module(f"explorer.gui.lab.{module}"), cls)()
+        return build
 
-    def pool():
-        from explorer.gui.lab.pool_page import PoolPage
-        return PoolPage()
-
-    def params():
-        from explorer.gui.lab.params_page import ParamsPage
-        return ParamsPage()
-
-    def equivariance():
-        from explorer.gui.lab.equivariance_page import EquivariancePage
-        return EquivariancePage()
-
-    def rf():
-        from explorer.gui.lab.rf_page import ReceptiveFieldPage
-        return ReceptiveFieldPage()
-
-    def hierarchy():
-        from explorer.gui.lab.hierarchy_page import HierarchyPage
-        return HierarchyPage()
-
-    def digit():
-        from explorer.gui.lab.digit_page import DigitPage
-        return DigitPage()
-
-    def gallery():
-        from explorer.gui.lab.gallery_page import GalleryPage
-        return GalleryPage()
-
-    return [
-        ("1  Convolution", conv),
-        ("2  Pooling", pool),
-        ("3  Parameter counter", params),
-        ("4  Translation equivariance", equivariance),
-        ("5  Receptive fields", rf),
-        ("6  Hierarchy of features", hierarchy),
-        ("7  Draw a digit", digit),
-        ("8  Architecture gallery", gallery),
-    ]
-
-
-def high_contrast_palette() -> QPalette:
-    """White on black with a yellow highlight: readable on a washed-out projector."""
-    pal = QPalette()
-    black, white = QColor("#000000"), QColor("#ffffff")
-    for role, colour in (
-        (QPalette.ColorRole.Window, black),
-        (QPalette.ColorRole.WindowText, white),
-        (QPalette.ColorRole.Base, QColor("#101010")),
-        (QPalette.ColorRole.AlternateBase, QColor("#202020")),
-        (QPalette.ColorRole.Text, white),
-        (QPalette.ColorRole.Button, QColor("#202020")),
-        (QPalette.ColorRole.ButtonText, white),
-        (QPalette.ColorRole.Highlight, QColor("#ffd60a")),
-        (QPalette.ColorRole.HighlightedText, black),
-        (QPalette.ColorRole.ToolTipBase, white),
-        (QPalette.ColorRole.ToolTipText, black),
-        (QPalette.ColorRole.PlaceholderText, QColor("#bbbbbb")),
-    ):
-        pal.setColor(role, colour)
-    return pal
+    return [(title, builder(module, cls)) for _key, title, module, cls in PAGES]
 
 
 def render_png(widget: QWidget, path: str | Path, scale: float = 2.0) -> tuple[int, int]:
@@ -131,29 +99,60 @@ def render_png(widget: QWidget, path: str | Path, scale: float = 2.0) -> tuple[i
     return w, h
 
 
-class _KeyFilter(QObject):
-    """Space / arrows typed into an editor stay with the editor; elsewhere they step."""
+def _standalone_host() -> SectionHost:
+    """A host for a Lab opened without the window (tests, a page on its own): presentation
+    mode is the theme alone."""
+    return SectionHost(set_presentation=lambda on: theme.apply(presentation=on),
+                       presenting=lambda: theme.current() is theme.PRESENTATION)
 
-    def __init__(self, panel: LabPanel) -> None:
-        super().__init__(panel)
-        self.panel = panel
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
-        if event.type() != QEvent.Type.ShortcutOverride:
-            return False
-        if isinstance(obj, (QLineEdit, QAbstractSpinBox, QComboBox)) and event.key() in (
-                Qt.Key.Key_Space, Qt.Key.Key_Left, Qt.Key.Key_Right):
-            event.accept()  # the editor keeps the key; the shortcut does not fire
-            return True
-        return False
+class _PageArea(QScrollArea):
+    """A page's place in the stack: the page gets the area's width (never a sideways
+    scroll bar) and its height, or its least height and a vertical scroll bar when it
+    cannot be squeezed that far (a large zoom). The page is sized here rather than by
+    QScrollArea's widgetResizable, which would ask the page's *preferred* height for its
+    width (grids that could grow, wrapped text) and scroll long before it needs to."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__()
+        self.setWidgetResizable(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(widget)
+
+    def setWidget(self, widget: QWidget) -> None:  # noqa: N802 (Qt name)
+        super().setWidget(widget)
+        self.fit()
+
+    def fit(self) -> None:
+        page = self.widget()
+        if page is None:
+            return
+        view = self.maximumViewportSize()  # the size without scroll bars
+        least = page.minimumSizeHint().height()
+        if least > view.height():
+            width = view.width() - self.verticalScrollBar().sizeHint().width()
+            page.resize(max(1, width), least)
+        else:
+            page.resize(view)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self.fit()
+
+    def sizeHint(self):  # noqa: N802 (Qt name)
+        return QSize(200, 200)
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt name)
+        return QSize(100, 100)
 
 
 class LabPanel(QWidget):
     """The Lab: page list + stacked pages + presentation controls.
 
     Public: ``pages`` (titles), ``stack``, ``page(i)`` (builds it), ``current_page()``,
-    ``set_page(i)``, ``next()``, ``previous()``, ``set_presentation(on)``,
-    ``export_png(path)``, ``set_image(image)``, ``shutdown()``.
+    ``set_page(i)``, ``show_page(key)``, ``next()``, ``previous()``,
+    ``set_presentation(on)``, ``export_png(path)``, ``set_image(image)``, ``shutdown()``.
     """
 
     presentationChanged = Signal(bool)
@@ -162,65 +161,104 @@ class LabPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None, host: SectionHost | None = None) -> None:
         super().__init__(parent)
-        self.host = host or SectionHost()
+        self.host = host or _standalone_host()
         self.factories = page_factories()
         self.pages = [title for title, _ in self.factories]
         self._built: dict[int, LabPage] = {}
-        self.presentation = False
-        self._saved_fonts: dict[int, tuple[QWidget, object]] = {}
-        self._saved_palette: QPalette | None = None
-        self._was_full_screen = False
         self._image = None
+        self._presenting = self.presentation
         self._build()
+        follow_theme(self, self._theme_changed)
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+        self._fit_left()
         self.set_page(0)
 
     # -- construction -----------------------------------------------------------------
     def _build(self) -> None:
         self.list = QListWidget()
         self.list.addItems(self.pages)
-        self.list.setMaximumWidth(260)
         self.list.currentRowChanged.connect(self._row_changed)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.stack = QStackedWidget()
+        self._areas: list[_PageArea] = []
         for title in self.pages:
             placeholder = QLabel(f"{title.strip()}: loading…")
             placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.stack.addWidget(placeholder)
+            area = _PageArea(placeholder)
+            self._areas.append(area)
+            self.stack.addWidget(area)
 
-        self.present_button = QPushButton("Presentation mode (F11)")
+        self.present_button = QPushButton("Presentation (F11)")
         self.present_button.setCheckable(True)
-        self.present_button.toggled.connect(self.set_presentation)
-        self.export_button = QPushButton("Export page as PNG…")
+        self.present_button.setChecked(self.presentation)
+        self.present_button.clicked.connect(self.set_presentation)
+        self.export_button = QPushButton("Export PNG (Ctrl+E)")
         self.export_button.clicked.connect(self._ask_export)
-        keys = QLabel("Space / → next step or page\n← back")
-        keys.setObjectName("hint")
+        for button in (self.present_button, self.export_button):
+            # a focused button would take Space for itself
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # not word-wrapped: a wrapping label would make the whole panel ask the window's
+        # scroll area for a height for its width
+        self.keys_label = QLabel("Space / →  next\n←  back\nPgDn / PgUp")
+        self.keys_label.setObjectName("hint")
+        self.keys_label.setToolTip("Space and the arrows step the page's demonstration, "
+                                   "then turn the page; PgDn / PgUp do the same even "
+                                   "while a slider or a box has the keyboard.")
         left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(self.list, 1)
-        left.addWidget(keys)
+        left.addWidget(self.keys_label)
         left.addWidget(self.present_button)
         left.addWidget(self.export_button)
         self.left = QWidget()
         self.left.setLayout(left)
-        self.left.setMaximumWidth(270)
-        self.left.setMinimumWidth(240)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(6)
         layout.addWidget(self.left)
         layout.addWidget(self.stack, 1)
 
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        for key, slot in (
-            (Qt.Key.Key_Space, self.next),
-            (Qt.Key.Key_Right, self.next),
-            (Qt.Key.Key_Left, self.previous),
-            (Qt.Key.Key_F11, self.present_button.toggle),
-            (Qt.Key.Key_Escape, lambda: self.set_presentation(False)),
-            (QKeySequence("Ctrl+E"), self._ask_export),
+        self._step_shortcuts = []
+        for key, slot, step_key in (
+            (Qt.Key.Key_Space, self.next, True),
+            (Qt.Key.Key_Right, self.next, True),
+            (Qt.Key.Key_Left, self.previous, True),
+            (Qt.Key.Key_PageDown, self.next, False),
+            (Qt.Key.Key_PageUp, self.previous, False),
+            (QKeySequence("Ctrl+E"), self._ask_export, False),
         ):
             sc = QShortcut(QKeySequence(key), self)
             sc.setContext(context)
             sc.activated.connect(slot)
-        self._filter = _KeyFilter(self)
+            if step_key:
+                self._step_shortcuts.append(sc)
+
+    def _fit_left(self) -> None:
+        """The left column as wide as its longest entry or button, at the present text
+        size (never a fixed width that cuts the titles). In presentation mode it becomes
+        a narrow rail (page numbers, the titles in tooltips) so the page has the room."""
+        rail = self.presentation
+        for i, (_key, title, *_rest) in enumerate(PAGES):
+            item = self.list.item(i)
+            item.setText(title.split()[0] if rail else title)
+            item.setToolTip(title.split(maxsplit=1)[1])
+            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter if rail
+                                  else Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.present_button.setText("F11" if rail else "Presentation (F11)")
+        self.present_button.setToolTip("Leave presentation mode (Esc or F11)" if rail
+                                       else "Presentation mode for the whole window (F11)")
+        self.export_button.setText("PNG" if rail else "Export PNG (Ctrl+E)")
+        self.export_button.setToolTip("Export the page as a PNG at twice the screen "
+                                      "resolution (Ctrl+E)")
+        self.keys_label.setVisible(not rail)
+        self.list.doItemsLayout()
+        frame = 2 * self.list.frameWidth()
+        width = max(self.list.sizeHintForColumn(0) + frame + 8,
+                    self.present_button.sizeHint().width(),
+                    self.export_button.sizeHint().width())
+        self.left.setFixedWidth(width)
 
     # -- pages ------------------------------------------------------------------------
     def page(self, index: int) -> LabPage:
@@ -228,17 +266,12 @@ class LabPanel(QWidget):
         if index not in self._built:
             page = self.factories[index][1]()
             self._built[index] = page
-            old = self.stack.widget(index)
-            self.stack.insertWidget(index, page)
-            self.stack.removeWidget(old)
-            old.deleteLater()
+            old = self._areas[index].takeWidget()
+            self._areas[index].setWidget(page)
+            if old is not None:
+                old.deleteLater()
             if self._image is not None and hasattr(page, "set_current_image"):
                 page.set_current_image(self._image)
-            for child in [page, *page.findChildren(QWidget)]:
-                child.installEventFilter(self._filter)
-            if self.presentation:
-                self._scale_fonts(page, PRESENTATION_SCALE)
-                page.set_text_scale(PRESENTATION_SCALE)
         return self._built[index]
 
     def current_index(self) -> int:
@@ -249,10 +282,18 @@ class LabPanel(QWidget):
 
     def set_page(self, index: int) -> None:
         index = max(0, min(len(self.pages) - 1, index))
-        page = self.page(index)
-        self.stack.setCurrentWidget(page)
+        self.page(index)
+        self.stack.setCurrentIndex(index)
         if self.list.currentRow() != index:
             self.list.setCurrentRow(index)
+
+    def show_page(self, key: str) -> LabPage:
+        """Show the page `cnn-explorer lab KEY` computes (conv, pool, params,
+        equivariance, rf, hierarchy, digit, gallery); KeyError names the valid keys."""
+        if key not in PAGE_KEYS:
+            raise KeyError(f"no Lab page {key!r}; choose from {', '.join(PAGE_KEYS)}")
+        self.set_page(PAGE_KEYS.index(key))
+        return self.current_page()
 
     def _row_changed(self, row: int) -> None:
         if row >= 0:
@@ -267,6 +308,16 @@ class LabPanel(QWidget):
         if not self.current_page().step_back():
             self.set_page(self.current_index() - 1)
 
+    def _focus_changed(self, _old: QWidget | None, now: QWidget | None) -> None:
+        # an editor keeps Space and the arrows (a slider moves, a spin box counts)
+        editing = isinstance(now, EDITORS)
+        try:
+            for sc in self._step_shortcuts:
+                sc.setEnabled(not editing)
+        except RuntimeError:  # the panel is being deleted
+            pass
+
+    # -- the window's side ------------------------------------------------------------
     def set_device(self, device) -> None:
         """The Lab's pages compute small things on the CPU."""
 
@@ -282,57 +333,43 @@ class LabPanel(QWidget):
                 page.set_current_image(image)
 
     # -- presentation -----------------------------------------------------------------
+    @property
+    def presentation(self) -> bool:
+        """Whether the window (its theme) is in presentation mode now."""
+        return bool(self.host.presenting()) or theme.current() is theme.PRESENTATION
+
     def set_presentation(self, on: bool) -> None:
-        """Full screen, fonts x1.6 and a high-contrast palette (or back to normal)."""
-        if on == self.presentation:
-            return
-        self.presentation = on
+        """Ask the window for presentation mode on or off (it switches the theme, full
+        screen and back); the button follows what the window did."""
+        self.host.set_presentation(bool(on))
+        self._sync_presentation()
+
+    def _sync_presentation(self) -> None:
+        on = self.presentation
         if self.present_button.isChecked() != on:
             self.present_button.setChecked(on)
-        window = self.window()
-        if on:
-            self._saved_palette = QPalette(self.palette())
-            self.setPalette(high_contrast_palette())
-            self.setAutoFillBackground(True)
-            self._scale_fonts(self, PRESENTATION_SCALE)
-            for page in self._built.values():
-                page.set_text_scale(PRESENTATION_SCALE)
-            # the page needs the room; the keys and F11 still work without the list
-            self.left.setVisible(False)
-            if window is not None:
-                self._was_full_screen = window.isFullScreen()
-                window.showFullScreen()
-        else:
-            self._restore_fonts()
-            for page in self._built.values():
-                page.set_text_scale(1.0)
-            self.left.setVisible(True)
-            if self._saved_palette is not None:
-                self.setPalette(self._saved_palette)
-            self.setAutoFillBackground(False)
-            if window is not None and not self._was_full_screen:
-                window.showNormal()
-        self.presentationChanged.emit(on)
+        if on != self._presenting:
+            self._presenting = on
+            self.presentationChanged.emit(on)
 
-    def _scale_fonts(self, root: QWidget, factor: float) -> None:
-        # read every font before changing any: a parent's new font would otherwise reach
-        # its children before they are read, and they would grow twice
-        todo = [(w, w.font()) for w in [root, *root.findChildren(QWidget)]
-                if id(w) not in self._saved_fonts]
-        for widget, font in todo:
-            self._saved_fonts[id(widget)] = (widget, font)
-            big = type(font)(font)
-            big.setPointSizeF(font.pointSizeF() * factor)
-            widget.setFont(big)
+    def _theme_changed(self, _theme, _scale: float) -> None:
+        self._fit_left()
+        for area in self._areas:
+            area.fit()
+        self._sync_presentation()
 
-    def _restore_fonts(self) -> None:
-        # restore parents before children so explicit child fonts win
-        for widget, font in list(self._saved_fonts.values()):
-            try:
-                widget.setFont(font)
-            except RuntimeError:  # deleted since (a rebuilt grid cell)
-                pass
-        self._saved_fonts.clear()
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        # F11 and Esc as key presses, not shortcuts: the window may own the same keys,
+        # and two shortcuts on one key would cancel each other out
+        if event.key() == Qt.Key.Key_F11:
+            self.set_presentation(not self.presentation)
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Escape and self.presentation:
+            self.set_presentation(False)
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     # -- export -----------------------------------------------------------------------
     def export_png(self, path: str | Path, scale: float = 2.0) -> tuple[int, int]:
@@ -340,11 +377,16 @@ class LabPanel(QWidget):
         return render_png(self.current_page(), path, scale)
 
     def _ask_export(self) -> None:
-        title = self.pages[self.current_index()].split(maxsplit=1)[-1].lower().replace(" ", "_")
-        path, _ = QFileDialog.getSaveFileName(self, "Export page", f"lab_{title}.png",
+        key = PAGE_KEYS[self.current_index()]
+        path, _ = QFileDialog.getSaveFileName(self, "Export page", f"lab_{key}.png",
                                               "PNG image (*.png)")
         if path:
-            self.export_png(path)
+            from explorer.errors import UserError
+
+            try:
+                self.export_png(path)
+            except UserError as exc:  # the file could not be written
+                self.host.show_error(str(exc))
 
     # -- lifetime ---------------------------------------------------------------------
     def built_pages(self) -> list[LabPage]:

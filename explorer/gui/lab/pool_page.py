@@ -24,7 +24,20 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.errors import UserError
-from explorer.gui.lab.common import BAD, GOOD, SOURCE, LabPage, NumberGrid, big_label, fmt
+from explorer.gui.lab.common import (
+    CHANGED,
+    CHANGED_MARK,
+    SOURCE,
+    UNCHANGED,
+    UNCHANGED_MARK,
+    LabPage,
+    NumberGrid,
+    big_label,
+    error_text,
+    fmt,
+    swatch,
+    wrapped_label,
+)
 from explorer.gui.lab.conv_page import size_formula
 from explorer.lab import pool
 from explorer.lab.table import lecture_table
@@ -40,9 +53,9 @@ def _matrix_text(a: np.ndarray) -> str:
 class PoolPage(LabPage):
     title = "2  Pooling"
     slide = "“Max pooling”, “Dimensionality reduction”"
-    hint = ("Each tinted block is one pooling window; the red cell is the value it passes on. "
-            "Click a cell to move the chosen window's maximum there. Space / → runs the demo: "
-            "move inside the window, then across its border.")
+    hint = ("Each tinted block is one pooling window; the framed cell is the value it passes "
+            "on. Click a cell to move the chosen window's maximum there. Space / → moves it "
+            "inside its window, then across the border.")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,15 +87,17 @@ class PoolPage(LabPage):
         mbox = QGroupBox("Move the maximum")
         mlay = QVBoxLayout(mbox)
         row = QHBoxLayout()
-        row.addWidget(QLabel("window (row, col)"))
+        row.addWidget(QLabel("of window"))
         self.win_row = QSpinBox()
         self.win_col = QSpinBox()
+        self.win_row.setToolTip("the window's row among the output's rows")
+        self.win_col.setToolTip("the window's column among the output's columns")
         for spin in (self.win_row, self.win_col):
             spin.valueChanged.connect(self.reset_move)
             row.addWidget(spin)
         mlay.addLayout(row)
-        self.inside_button = QPushButton("move it inside its window")
-        self.across_button = QPushButton("move it across the border")
+        self.inside_button = QPushButton("inside its window")
+        self.across_button = QPushButton("across the border")
         self.reset_button = QPushButton("put it back")
         self.inside_button.clicked.connect(self.move_inside)
         self.across_button.clicked.connect(self.move_across)
@@ -90,52 +105,55 @@ class PoolPage(LabPage):
         for b in (self.inside_button, self.across_button, self.reset_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             mlay.addWidget(b)
-        self.map_check = QCheckBox("colour every cell: would moving it there\n"
-                                   "change the output? (green no, red yes)")
+        self.map_check = QCheckBox("where would it change the output?")
+        self.map_check.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.map_check.toggled.connect(self._redraw)
         mlay.addWidget(self.map_check)
+        self.map_legend = wrapped_label(
+            f"{swatch(UNCHANGED, UNCHANGED_MARK)} unchanged, "
+            f"{swatch(CHANGED, CHANGED_MARK)} changed", "hint", rich=True)
+        mlay.addWidget(self.map_legend)
 
         controls = QVBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(box)
         controls.addWidget(mbox)
         controls.addStretch(1)
         left = QWidget()
         left.setLayout(controls)
-        left.setMaximumWidth(380)
 
         self.input_grid = NumberGrid()
+        self.input_grid.setCursor(Qt.CursorShape.PointingHandCursor)
         self.input_grid.cellPicked.connect(self.move_to)
         self.output_grid = NumberGrid(cell=64, decimals=1)
         self.before_grid = NumberGrid(cell=64, decimals=1)
-        self.input_title = QLabel("")
-        self.output_title = QLabel("<b>output</b>")
-        self.before_title = QLabel("<b>before the move</b>")
+        self.input_title = wrapped_label(rich=True)
+        self.output_title = wrapped_label("<b>output</b>", rich=True)
+        self.before_title = wrapped_label("<b>before the move</b>", rich=True)
         col_in = QVBoxLayout()
         col_in.addWidget(self.input_title)
-        col_in.addWidget(self.input_grid)
-        col_in.addStretch(1)
+        col_in.addWidget(self.input_grid, 1)
         col_out = QVBoxLayout()
         col_out.addWidget(self.output_title)
-        col_out.addWidget(self.output_grid)
+        col_out.addWidget(self.output_grid, 1)
         col_out.addWidget(self.before_title)
-        col_out.addWidget(self.before_grid)
-        col_out.addStretch(1)
+        col_out.addWidget(self.before_grid, 1)
+        col_out.addStretch(0)
         grids = QHBoxLayout()
-        grids.addLayout(col_in)
-        grids.addSpacing(30)
-        grids.addLayout(col_out)
-        grids.addStretch(1)
-        self.formula_label = big_label()
+        grids.addLayout(col_in, 3)
+        grids.addLayout(col_out, 1)
+        self.formula_label = big_label(scale=1.0)
         self.formula_label.setTextFormat(Qt.TextFormat.RichText)
-        self.verdict = big_label(scale=1.3)
+        self.verdict = big_label(scale=1.15)
         self.verdict.setTextFormat(Qt.TextFormat.RichText)
+        text = QHBoxLayout()
+        text.addWidget(self.formula_label, 1)
+        text.addWidget(self.verdict, 1)
         right = QVBoxLayout()
-        right.addLayout(grids)
-        right.addWidget(self.formula_label)
-        right.addWidget(self.verdict)
-        right.addStretch(1)
+        right.addLayout(grids, 1)
+        right.addLayout(text)
         main = QHBoxLayout()
-        main.addWidget(left, 0, Qt.AlignmentFlag.AlignTop)
+        main.addWidget(left)
         main.addLayout(right, 1)
         self.body.addLayout(main, 1)
 
@@ -160,7 +178,7 @@ class PoolPage(LabPage):
             self.output = pool.pool(self.x, mode, k, s)
         except UserError as exc:
             self.output = np.zeros((0, 0))
-            self.formula_label.setText(f"<span style='color:#c0392b'>{exc}</span>")
+            self.formula_label.setText(error_text(str(exc)))
             self.input_grid.set_values(self.x)
             self.output_grid.set_values(np.zeros((0, 0)))
             return
@@ -170,11 +188,12 @@ class PoolPage(LabPage):
             spin.setRange(0, n - 1)
             spin.blockSignals(False)
         self.formula_label.setText(
-            "Output size<br>" + "<br>".join(
+            "<b>Output size</b><br>" + "<br>".join(
                 size_formula(axis, m, k, s, (0, 0), 1)
                 for axis, m in (("rows", self.x.shape[0]), ("cols", self.x.shape[1]))))
         self.extreme_movable = mode in ("max", "min")
-        for b in (self.inside_button, self.across_button, self.map_check):
+        for b in (self.inside_button, self.across_button, self.map_check, self.win_row,
+                  self.win_col):
             b.setEnabled(self.extreme_movable)
         self._redraw()
 
@@ -200,35 +219,40 @@ class PoolPage(LabPage):
                 cells = [(r, c) for r in range(i * s, i * s + k) for c in range(j * s, j * s + k)]
                 tint_cells[(i + j) % 2].extend(cells)
         groups += [(TINTS[0], tint_cells[0]), (TINTS[1], tint_cells[1])]
+        marks = {}
         if self.map_check.isChecked() and self.extreme_movable:
             changed = pool.invariance_map(self.x, self._window(), mode, k, s)
-            groups += [(GOOD, [tuple(c) for c in np.argwhere(~changed)]),
-                       (BAD, [tuple(c) for c in np.argwhere(changed)])]
+            same = [(int(r), int(c)) for r, c in np.argwhere(~changed)]
+            differ = [(int(r), int(c)) for r, c in np.argwhere(changed)]
+            groups += [(UNCHANGED, same), (CHANGED, differ)]
+            marks = {**dict.fromkeys(same, UNCHANGED_MARK), **dict.fromkeys(differ, CHANGED_MARK)}
         bold = []
         if mode in ("max", "min"):
             src = pool.pool_sources(shown, mode, k, s).reshape(-1, 2)
             bold = [(int(r), int(c)) for r, c in src]
             groups.append((SOURCE, bold))
-        self.input_grid.highlight(groups, bold=bold)
+        self.input_grid.highlight(groups, bold=bold, marks=marks)
         self.input_title.setText(
             f"<b>input</b>: lecture table, {self.x.shape[0]}x{self.x.shape[1]} — "
             f"{k}x{k} {mode} pooling, stride {s}")
         self.output_grid.set_values(current, shade=False)
         self.output_title.setText(f"<b>output</b> {h}x{w}" + (
             " after the move" if self.move is not None else ""))
+        self.map_legend.setVisible(self.map_check.isChecked())
         self.before_title.setVisible(self.move is not None)
         self.before_grid.setVisible(self.move is not None)
         if self.move is None:
             self.verdict.setText(f"Pooled: {_matrix_text(current)}")
             return
         self.before_grid.set_values(self.move.before, shade=False)
-        self.output_grid.highlight([(BAD, self.move.changed_cells)])
+        self.output_grid.highlight([(CHANGED, self.move.changed_cells)],
+                                   marks=dict.fromkeys(self.move.changed_cells, CHANGED_MARK))
         src, dst = self.move.source, self.move.target
         where = "inside its window" if self.move.same_window else "into another window"
         if not self.move.changed:
             self.verdict.setText(
                 f"Moved {fmt(self.move.value)} from {src} to {dst} ({where}): "
-                f"<span style='color:#1a7f37'><b>output unchanged</b></span> — "
+                f"<b>= output unchanged</b> — "
                 "pooling is invariant to small shifts inside a window.")
         else:
             cells = ", ".join(
@@ -236,7 +260,7 @@ class PoolPage(LabPage):
                 for c in self.move.changed_cells)
             self.verdict.setText(
                 f"Moved {fmt(self.move.value)} from {src} to {dst} ({where}): "
-                f"<span style='color:#c0392b'><b>output changed</b></span> at {cells} — "
+                f"<b>≠ output changed</b> at {cells} — "
                 "the invariance is only local.")
 
     # -- moving -----------------------------------------------------------------------

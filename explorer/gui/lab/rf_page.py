@@ -19,23 +19,37 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from explorer.gui.common import theme
 from explorer.gui.common.canvas import ImageCanvas, lookup_table, owning_popups
 from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.gui.lab import netpick
-from explorer.gui.lab.common import LabPage, SampleChooser, big_label, style_plot
+from explorer.gui.lab.common import (
+    SERIES,
+    SYMBOLS,
+    TARGET,
+    WINDOW,
+    LabPage,
+    SampleChooser,
+    big_label,
+    compact,
+    style_plot,
+    wrapped_label,
+)
 from explorer.lab import rf
 
 #: lab model name -> registry name
 REGISTRY = {"lenet5": "lenet5-digits", "alexnet": "alexnet", "vgg16": "vgg16",
             "resnet18": "resnet18"}
-CURVE_COLOURS = {"lenet5": "#2ca02c", "alexnet": "#d62728", "vgg16": "#1f77b4",
-                 "resnet18": "#9467bd"}
+#: each network's curve: an Okabe-Ito colour and a symbol of its own
+CURVE_COLOURS = dict(zip(("lenet5", "alexnet", "vgg16", "resnet18"), SERIES))
+CURVE_SYMBOLS = dict(zip(("lenet5", "alexnet", "vgg16", "resnet18"), SYMBOLS))
+#: the same symbols as characters, for the legend under the plot
+SYMBOL_GLYPHS = {"o": "●", "s": "■", "t": "▼", "d": "◆"}
 _FIELD_TYPES = ("Conv2d", "MaxPool2d", "AvgPool2d")
 
 
@@ -110,7 +124,7 @@ class ReceptiveFieldPage(LabPage):
     slide = "“Progressively aggregating spatial information”"
     hint = ("Click a unit in the layer's map (right). On the picture: the yellow box is its "
             "theoretical receptive field, the red glow where its gradient actually is "
-            "(the effective field, strongest in the middle).")
+            "(its effective field).")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,12 +141,12 @@ class ReceptiveFieldPage(LabPage):
     def _build(self) -> None:
         box = QGroupBox("Setting")
         form = QFormLayout(box)
-        self.model_combo = QComboBox()
+        self.model_combo = compact(QComboBox(), 8)
         for name in rf.MODEL_NAMES:
             self.model_combo.addItem(name)
         self.model_combo.setCurrentText("alexnet")
         self.image_combo = SampleChooser(default="chelsea")
-        self.layer_combo = QComboBox()
+        self.layer_combo = compact(QComboBox(), 8)
         self.channel_spin = QSpinBox()
         self.channel_spin.setRange(-1, 4095)
         self.channel_spin.setSpecialValueText("all (mean)")
@@ -145,29 +159,29 @@ class ReceptiveFieldPage(LabPage):
         self.image_combo.currentIndexChanged.connect(lambda _i: self.request())
         self.layer_combo.activated.connect(lambda _i: self.request())
         self.channel_spin.valueChanged.connect(lambda _v: self.request(self._unit()))
-        self.info_label = big_label(scale=1.15)
+        self.info_label = big_label(scale=1.1)
         self.info_label.setTextFormat(Qt.TextFormat.RichText)
-        self.status = QLabel("")
-        self.status.setObjectName("hint")
-        self.status.setWordWrap(True)
+        self.status = wrapped_label(name="hint")
         left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(box)
         left.addWidget(self.info_label)
         left.addWidget(self.status)
         left.addStretch(1)
         lw = QWidget()
         lw.setLayout(left)
-        lw.setMaximumWidth(400)
 
-        self.input_canvas = ImageCanvas(background="#ffffff")
+        self.input_canvas = ImageCanvas(background=theme.current().base)
         self.overlay = pg.ImageItem(axisOrder="row-major")
         self.overlay.setZValue(5)
         self.input_canvas.view.addItem(self.overlay)
-        self.input_canvas._marker.setPen(pg.mkPen("#ffd60a", width=3, cosmetic=True))
-        self.map_canvas = ImageCanvas(background="#ffffff")
+        self.input_canvas._marker.setPen(pg.mkPen(WINDOW, width=3, cosmetic=True))
+        self.map_canvas = ImageCanvas(background=theme.current().base)
+        self.map_canvas._marker.setPen(pg.mkPen(TARGET, width=3, cosmetic=True))
         self.map_canvas.clicked.connect(self._clicked)
-        self.input_title = QLabel("<b>input</b>")
-        self.map_title = QLabel("<b>layer map</b> (click a unit)")
+        self.map_canvas.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.input_title = wrapped_label("<b>input</b>", rich=True)
+        self.map_title = wrapped_label("<b>layer map</b> (click a unit)", rich=True)
         pics = QHBoxLayout()
         for title, canvas in ((self.input_title, self.input_canvas),
                               (self.map_title, self.map_canvas)):
@@ -176,37 +190,45 @@ class ReceptiveFieldPage(LabPage):
             col.addWidget(canvas, 1)
             pics.addLayout(col, 1)
         with owning_popups(self):
-            self.plot = pg.PlotWidget(background="w")
-        self.plot.setLabel("left", "receptive field (input pixels)")
-        self.plot.setLabel("bottom", "conv / pooling layer along the main path")
-        style_plot(self.plot)
+            self.plot = pg.PlotWidget()
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.setMinimumHeight(230)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMinimumHeight(120)
+        self.legend_label = wrapped_label(rich=True)
+        self.plot_caption = wrapped_label(
+            "Receptive field in input pixels of each conv / pooling layer along the main "
+            "path; dashed: 224 px, the whole ImageNet input.", "hint")
         right = QVBoxLayout()
         right.addLayout(pics, 3)
         right.addWidget(self.plot, 2)
+        right.addWidget(self.legend_label)
+        right.addWidget(self.plot_caption)
         main = QHBoxLayout()
-        main.addWidget(lw)
-        main.addLayout(right, 1)
+        main.addWidget(lw, 2)
+        main.addLayout(right, 5)
         self.body.addLayout(main, 1)
 
     def _plot_growth(self) -> None:
-        with owning_popups(self):
-            legend = self.plot.addLegend(offset=(10, 10))
-        legend.setLabelTextSize("11pt")
-        legend.setLabelTextColor("k")
         self.growth: dict[str, list[rf.RFLayer]] = {}
+        entries = []
         for name in rf.MODEL_NAMES:
             table = rf.rf_table(name)
             self.growth[name] = table
             xs = np.arange(1, len(table) + 1)
-            self.plot.plot(xs, [r.rf for r in table], name=f"{name} (last: {table[-1].rf} px)",
-                           pen=pg.mkPen(CURVE_COLOURS[name], width=3), symbol="o",
-                           symbolSize=7, symbolBrush=CURVE_COLOURS[name])
-        self.plot.addLine(y=224, pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DashLine))
-        note = pg.TextItem("224 px: the whole ImageNet input", color="#555555", anchor=(1, 1))
-        note.setPos(len(self.growth["resnet18"]), 224)
-        self.plot.addItem(note)
+            colour = CURVE_COLOURS[name]
+            self.plot.plot(xs, [r.rf for r in table], pen=pg.mkPen(colour, width=3),
+                           symbol=CURVE_SYMBOLS[name], symbolSize=9, symbolBrush=colour,
+                           symbolPen=pg.mkPen(colour))
+            glyph = SYMBOL_GLYPHS[CURVE_SYMBOLS[name]]
+            entries.append(f"<span style='color:{colour}'>━{glyph}━</span>&nbsp;{name} "
+                           f"(last {table[-1].rf} px)")
+        self.legend_label.setText(" &nbsp; ".join(entries))
+        self.full_line = self.plot.addLine(y=224)
+        style_plot(self.plot)
+
+    def themed(self, current, scale: float) -> None:
+        self.full_line.setPen(pg.mkPen(current.hint, width=2, style=Qt.PenStyle.DashLine))
 
     # -- requests ---------------------------------------------------------------------
     def _model_changed(self) -> None:
@@ -273,7 +295,7 @@ class ReceptiveFieldPage(LabPage):
         friendly = rf.FRIENDLY.get(data["model"], {}).get(info.name, "")
         label = f"{info.name}" + (f" ({friendly})" if friendly else "")
         mh, mw = data["map"].shape
-        self.map_title.setText(f"<b>{label}</b>: {mh}x{mw} map, unit ({y}, {x}) — click another")
+        self.map_title.setText(f"<b>{label}</b>: {mh}x{mw} map, unit ({y}, {x}); click another")
         self.input_title.setText(f"<b>input</b> {w}x{h}: field of unit ({y}, {x})")
         rh, rw = info.rf_hw
         eff = effective_extent(data["grad"])
