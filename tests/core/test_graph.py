@@ -1,0 +1,240 @@
+"""explorer.graph: torch.fx's data flow with shapes, blocks, collapse, layout, drawings,
+and `cnn-explorer graph`."""
+
+import json
+import struct
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import pytest
+import torch
+from torch import nn
+
+from explorer.cli import main
+from explorer.core.network import Network
+from explorer.errors import UserError
+from explorer.graph import blocks_at_depth, build_graph, collapse
+from explorer.graph.render import to_svg, write
+from explorer.nets.registry import load_network
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    return load_network("resnet18")
+
+
+@pytest.fixture(scope="module")
+def r18graph(resnet18):
+    return build_graph(resnet18)
+
+
+def _net(module, size=(16, 16), channels=3):
+    return Network(module.eval(), type(module).__name__, "classify", size, channels)
+
+
+# --- what the graph holds ------------------------------------------------------------
+
+def test_resnet18_has_its_eight_residual_additions(r18graph, resnet18):
+    adds = [n for n in r18graph.nodes if n.op == "add"]
+    assert len(adds) == 8
+    # one per BasicBlock, each joining the block's path and its shortcut
+    assert sorted(n.block for n in adds) == sorted(
+        f"layer{i}.{j}" for i in range(1, 5) for j in range(2))
+    into = Counter(b for _, b in r18graph.edges)
+    assert all(into[n.name] == 2 for n in adds)
+    assert r18graph.blocks["layer1.0"].op == "BasicBlock"
+    assert r18graph.method == "fx" and r18graph.note is None
+
+
+def test_every_edge_has_a_shape_and_nodes_map_to_layers(r18graph, resnet18):
+    names = dict(resnet18.module.named_modules())
+    assert all(r18graph.edge_shape(e) is not None for e in r18graph.edges)
+    layers = [n for n in r18graph.nodes if n.kind == "module"]
+    assert len(layers) == 20 + 20 + 17 + 2 + 1  # convs, norms, relus, pools, fc
+    assert all(n.module in names for n in layers)
+    conv1 = r18graph.node("conv1")
+    assert (conv1.op, conv1.shape, conv1.params) == ("Conv2d", (64, 112, 112), 64 * 3 * 49)
+    assert (conv1.rf, conv1.jump) == (7, 2.0)  # from layer_table
+    assert r18graph.node("fc").shape == (1000,)
+    assert r18graph.nodes[0].kind == "input" and r18graph.nodes[0].shape == (3, 224, 224)
+    assert r18graph.nodes[-1].kind == "output" and r18graph.nodes[-1].shape == (1000,)
+    total = sum(p.numel() for p in resnet18.module.parameters())
+    assert sum(n.params for n in r18graph.nodes) == total
+
+
+@pytest.mark.slow
+def test_googlenet_has_its_nine_inception_concatenations():
+    g = build_graph(load_network("googlenet"))
+    cats = [n for n in g.nodes if n.op == "cat" and n.block.startswith("inception")]
+    assert len(cats) == 9
+    assert {n.block for n in cats} == {"inception3a", "inception3b", "inception4a",
+                                       "inception4b", "inception4c", "inception4d",
+                                       "inception4e", "inception5a", "inception5b"}
+    into = Counter(b for _, b in g.edges)
+    assert all(into[n.name] == 4 for n in cats)  # four branches each
+    assert g.node(cats[0].name).shape == (256, 28, 28)  # 64 + 128 + 32 + 32
+    assert g.blocks["inception3a"].op == "Inception"
+
+
+@pytest.mark.slow
+def test_densenet121_builds_and_lays_out():
+    g = build_graph(load_network("densenet121"))
+    assert Counter(n.op for n in g.nodes)["cat"] == 58 + 4  # one per layer, one per block
+    assert g.nodes[-1].shape == (1000,)
+    assert all(n.x is not None and n.y is not None for n in g.nodes)
+    # the layout places the short edges; the longest concatenations are drawn directly
+    assert any(g.routed) and not all(g.routed)
+    assert len(g.routes) == len(g.edges)
+
+
+def test_a_block_that_cannot_be_traced_through_becomes_one_node():
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            if x.sum() > 0:  # depends on the data: torch.fx cannot follow it
+                return self.conv(x)
+            return x
+
+    m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), Branchy(), nn.ReLU())
+    g = build_graph(_net(m))
+    assert g.method == "fx"
+    assert [n.op for n in g.nodes] == ["input", "Conv2d", "Branchy", "ReLU", "output"]
+    assert g.node("_1").shape == (4, 16, 16)
+    assert "could not be traced through" in g.note
+
+
+def test_a_network_fx_cannot_trace_becomes_a_chain_with_a_note():
+    class Whole(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(3, 8, 3)
+            self.b = nn.Conv2d(8, 2, 3)
+
+        def forward(self, x):
+            x = self.a(x)
+            if x.mean() > 10:  # data-dependent, in the network's own forward
+                x = x * 2
+            return self.b(x)
+
+    g = build_graph(_net(Whole()))
+    assert g.method == "chain"
+    assert [n.name for n in g.nodes] == ["input", "a", "b", "output"]
+    assert [n.shape for n in g.nodes] == [(3, 16, 16), (8, 14, 14), (2, 12, 12), (2, 12, 12)]
+    assert g.note.count(". ") == 0 and g.note.endswith(".")  # one sentence
+    assert g.edges == [("input", "a"), ("a", "b"), ("b", "output")]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+def test_torchscript_falls_back_to_the_chain():
+    m = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval())
+    g = build_graph(_net(m))
+    assert g.method == "chain" and "TorchScript" in g.note
+    assert [n.op for n in g.nodes][1:3] == ["Conv2d", "ReLU"]
+
+
+# --- collapse and layout -------------------------------------------------------------
+
+def test_collapse_draws_blocks_as_single_nodes(r18graph):
+    blocks = blocks_at_depth(r18graph, 1)
+    assert len(blocks) == 8
+    c = collapse(r18graph, blocks)
+    ops = [n.op for n in c.nodes]
+    assert ops.count("BasicBlock") == 8 and "add" not in ops
+    b = c.node("layer2.0")
+    assert b.shape == (128, 28, 28) and b.params == r18graph.blocks["layer2.0"].params
+    # a chain now: every node has one way in and one way out
+    assert len(c.edges) == len(c.nodes) - 1
+    assert ("layer1.1", "layer2.0") in c.edges
+    # nesting: layer1 swallows layer1.0 when both are chosen
+    c2 = collapse(r18graph, ["layer1.0", "layer1"])
+    assert "layer1" in [n.name for n in c2.nodes] and "layer1.0" not in [
+        n.name for n in c2.nodes]
+    with pytest.raises(UserError, match="not a block"):
+        collapse(r18graph, ["layer9"])
+
+
+def test_layout_rows_follow_the_data_flow(r18graph):
+    g = r18graph
+    pos = {n.name: (n.x, n.y) for n in g.nodes}
+    assert all(pos[b][1] > pos[a][1] for a, b in g.edges)  # top to bottom
+    assert len(set(pos.values())) == len(pos)  # no two nodes on one spot
+    assert min(x for x, _ in pos.values()) == 0
+    # a shortcut spanning several rows gets bend points from the layout
+    assert any(len(r) > 0 for r in g.routes) and all(g.routed)
+
+
+# --- drawings ------------------------------------------------------------------------
+
+def test_svg_has_a_box_per_node_with_type_and_shape(r18graph):
+    svg = to_svg(r18graph)
+    root = ET.fromstring(svg.split("\n", 1)[1])
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(root.findall(f".//{ns}g/{ns}rect")) == len(r18graph.nodes)
+    assert len(root.findall(f".//{ns}polyline")) == len(r18graph.edges)
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "BasicBlock" not in texts and texts.count("add") >= 8
+    assert "64×56×56" in texts and "BatchNorm2d" in texts
+
+
+@pytest.mark.parametrize("engine", ["matplotlib", "pillow"])
+def test_png_is_drawn_by_either_engine(tmp_path, engine):
+    if engine == "matplotlib":
+        pytest.importorskip("matplotlib")
+    g = build_graph(load_network("tinyvgg-shapes"))
+    out = tmp_path / "g.png"
+    assert write(g, out, engine) == engine
+    head = out.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = struct.unpack(">II", head[16:24])
+    assert h > w > 100 and h > 28 * 80  # 28 nodes in a column, top to bottom
+
+
+# --- the command ---------------------------------------------------------------------
+
+def test_cli_graph_json_and_svg(tmp_path, capsys):
+    out = tmp_path / "g.svg"
+    assert main(["graph", "--model", "tinyvgg-shapes", "--out", str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert out.read_text().startswith("<?xml")
+    assert {"name", "op", "shape", "params"} <= set(data["nodes"][0])
+    first_conv = next(n for n in data["nodes"] if n["op"] == "Conv2d")
+    assert first_conv["shape"] == [16, 64, 64] and first_conv["module"] == "features.conv1"
+    names = {n["name"] for n in data["nodes"]}
+    assert all(len(e) == 2 and set(e) <= names for e in data["edges"])
+    assert len(data["edges"]) == len(data["nodes"]) - 1
+
+
+def test_cli_graph_collapsed_png(tmp_path, capsys):
+    out = tmp_path / "g.png"
+    assert main(["graph", "--model", "tinyvgg-shapes", "--depth", "0", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Sequential" in text and out.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--out", "{tmp}/g.txt"], "must end in .svg or .png"),
+    (["--out", "{tmp}/missing/g.svg"], "does not exist"),
+    (["--out", "{tmp}"], "is a folder"),
+    (["--depth", "-1"], "depth starts at 0"),
+    (["--collapse", "nothing"], "not a block"),
+    (["--model", "no-such-net"], "unknown network"),
+])
+def test_cli_graph_bad_input_exits_2(tmp_path, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(["graph", "--model", "tinyvgg-shapes", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_cli_checks_the_output_before_opening_the_network(tmp_path, capsys, monkeypatch):
+    import explorer.commands.graph as cmd
+
+    def never(args):
+        raise AssertionError("the network was opened before the output was checked")
+
+    monkeypatch.setattr(cmd, "_open_network", never)
+    assert main(["graph", "--out", str(tmp_path / "nope" / "g.svg")]) == 2
