@@ -51,6 +51,14 @@ def _pixel(text: str) -> tuple[int, int]:
     return y, x
 
 
+def _out(path: str | None, out_png) -> Path | None:
+    # checks.output_file stats the path before it looks at the name's length, and an
+    # over-long name makes that stat raise; refuse such a name first
+    if path is not None and len(Path(path).name.encode()) > 255:
+        raise UserError(f"{Path(path).name[:60]}…: the file name is too long")
+    return out_png(path)
+
+
 def _check(args) -> _Plan:
     """Every argument checked, in one place, before a network or picture is opened."""
     from explorer.commands.args import device_from_args, out_png
@@ -80,8 +88,8 @@ def _check(args) -> _Plan:
     if not args.image:
         raise UserError("segment needs --image P (a file, sample:NAME or scene:N) or "
                         "--eval N")
-    plan.out = out_png(args.out)
-    plan.upsampling = out_png(args.upsampling)
+    plan.out = _out(args.out, out_png)
+    plan.upsampling = _out(args.upsampling, out_png)
     if plan.out is not None and plan.upsampling is not None and \
             plan.out.resolve() == plan.upsampling.resolve():
         raise UserError(f"--out and --upsampling both name {plan.out}; give two files")
