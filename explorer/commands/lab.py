@@ -7,11 +7,16 @@ conv, pool, sizes, params, vgg, rf. Defaults reproduce the lecture's examples.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
 
 import numpy as np
 
-from explorer.errors import ImageError, UserError
+from explorer.app.pictures import SPEC_HELP
+from explorer.errors import UserError
+from explorer.lab import settings
+
+PICTURE_HELP = (SPEC_HELP + f"; shrunk to at most {settings.MAX_PICTURE_SIDE} pixels a "
+                "side").replace("%", "%%")
 
 
 def register(subparsers) -> None:
@@ -36,8 +41,8 @@ def register(subparsers) -> None:
                    help="convolution flips the kernel (the lecture's formula, default); "
                    "correlation is what CNN layers compute")
     p.add_argument("--transposed", action="store_true", help="transposed convolution")
-    p.add_argument("--image", type=Path, help="a picture instead of the lecture's table "
-                   "(converted to grey values 0-255)")
+    p.add_argument("--image", help="a picture instead of the lecture's table (converted to "
+                   "grey values 0-255): " + PICTURE_HELP)
     common(p)
     p.set_defaults(func=cmd_conv)
 
@@ -45,7 +50,8 @@ def register(subparsers) -> None:
     p.add_argument("--mode", choices=("max", "min", "avg"), default="max")
     p.add_argument("--size", type=int, default=5, help="window size (default 5)")
     p.add_argument("--stride", type=int, default=None, help="default: the window size")
-    p.add_argument("--image", type=Path, help="a picture instead of the lecture's table")
+    p.add_argument("--image", help="a picture instead of the lecture's table: "
+                   + PICTURE_HELP)
     common(p)
     p.set_defaults(func=cmd_pool)
 
@@ -57,7 +63,8 @@ def register(subparsers) -> None:
                    help="which pooling window's maximum to move (default 0 0)")
     p.add_argument("--to", type=int, nargs=2, default=None, metavar=("ROW", "COL"),
                    help="move it to this cell (default: just right of the window)")
-    p.add_argument("--image", type=Path, help="a picture instead of the lecture's table")
+    p.add_argument("--image", help="a picture instead of the lecture's table: "
+                   + PICTURE_HELP)
     common(p)
     p.set_defaults(func=cmd_invariance)
 
@@ -81,7 +88,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_vgg)
 
     p = sub.add_parser("hierarchy", help="the hand-built two-layer derivative network")
-    p.add_argument("--image", type=Path, help="a picture instead of the lecture's table")
+    p.add_argument("--image", help="a picture instead of the lecture's table: "
+                   + PICTURE_HELP)
     common(p)
     p.set_defaults(func=cmd_hierarchy)
 
@@ -93,7 +101,8 @@ def register(subparsers) -> None:
     p.add_argument("--shift-mode", choices=("roll", "zeros"), default="roll")
     p.add_argument("--size", type=int, default=128, help="input size (default 128; 32 for "
                    "lenet5)")
-    p.add_argument("--image", type=Path, help="a picture (default: seeded random noise)")
+    p.add_argument("--image", help="a picture (default: seeded random noise): "
+                   + PICTURE_HELP)
     p.add_argument("--no-crop", action="store_true", help="compare border cells too")
     common(p)
     p.set_defaults(func=cmd_equivariance)
@@ -107,31 +116,27 @@ def register(subparsers) -> None:
 
 # ----------------------------------------------------------------------------- helpers
 
-def load_grey(path: Path) -> np.ndarray:
-    """A picture as grey values 0..255, ndarray[H, W] float64.
+def load_grey(spec: str, max_side: int = settings.MAX_PICTURE_SIDE) -> np.ndarray:
+    """The picture `spec` names (explorer.app.pictures' grammar) as grey values 0..255,
+    ndarray[H, W] float64 (ITU-R 601 luma, as Pillow's "L"), shrunk so that its longer
+    side is at most `max_side` (a note on stderr says so)."""
+    import torch
+    import torch.nn.functional as F
 
-    Uses ``explorer.core.images.load_image`` when it exists (same decoding as the GUI),
-    else Pillow.
-    """
-    try:
-        from explorer.core.images import load_image
-    except ImportError:
-        load_image = None
-    if load_image is not None:
-        image = load_image(path)
-        arr = np.asarray(getattr(image, "array", image), dtype=np.float64)
-        if arr.ndim == 3:  # [H, W, 3] RGB in [0, 1] -> ITU-R 601 luma, as Pillow's "L"
-            arr = arr[..., :3] @ np.array([0.299, 0.587, 0.114])
-        return arr * 255.0 if arr.max(initial=0) <= 1.0 else arr
-    from PIL import Image, UnidentifiedImageError
+    from explorer.app.pictures import open_picture
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("L"), dtype=np.float64)
-    except FileNotFoundError as exc:
-        raise ImageError(f"No such image file: {path}.") from exc
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ImageError(f"Cannot read {path} as an image.") from exc
+    image = open_picture(spec)
+    arr = np.asarray(image.array[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+    h, w = arr.shape
+    if max(h, w) > max_side:
+        scale = max_side / max(h, w)
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        t = torch.from_numpy(arr)[None, None]
+        arr = F.interpolate(t, size=size, mode="bilinear", antialias=True,
+                            align_corners=False)[0, 0].numpy()
+        print(f"note: {image.name} shrunk from {w}x{h} to {size[1]}x{size[0]} for the lab",
+              file=sys.stderr)
+    return arr * 255.0
 
 
 def _input(args) -> tuple[np.ndarray, str]:
@@ -161,15 +166,23 @@ def cmd_conv(args) -> int:
     from explorer.cli import emit
     from explorer.lab import conv
 
-    x, source = _input(args)
     w = conv.kernel(args.kernel, args.size)
-    name = args.kernel
+    stride = settings.geometry("the stride", args.stride)
+    dilation = settings.geometry("the dilation", args.dilation)
+    p = None
     if args.transposed:
         try:
             p = int(args.padding or 0)
         except ValueError as exc:
             raise UserError("With --transposed, --padding is a number of cells.") from exc
-        out = conv.transposed(x, w, args.stride, p, args.dilation)
+        p = settings.padding(p)
+    elif (args.padding or "valid") not in conv.PADDINGS:
+        raise UserError(f"Unknown padding '{args.padding}'; choose one of "
+                        f"{', '.join(conv.PADDINGS)}.")
+    x, source = _input(args)
+    name = args.kernel
+    if args.transposed:
+        out = conv.transposed(x, w, stride, p, dilation)
         sizes = [
             f"({m}-1)*{args.stride} - 2*{p} + {args.dilation}*({k}-1) + 1 = "
             f"{conv.transposed_output_size(m, k, args.stride, p, args.dilation)}"
@@ -179,10 +192,7 @@ def cmd_conv(args) -> int:
         padding = p
     else:
         padding = args.padding or "valid"
-        if padding not in conv.PADDINGS:
-            raise UserError(f"Unknown padding '{padding}'; choose one of "
-                            f"{', '.join(conv.PADDINGS)}.")
-        out = conv.convolve(x, w, padding, args.stride, args.dilation, args.mode)
+        out = conv.convolve(x, w, padding, stride, dilation, args.mode)
         pads = [list(conv.pad_amounts(k, args.dilation, padding)) for k in w.shape]
         sizes = [
             conv.formula(m, k, args.stride, tuple(pd), args.dilation)
@@ -222,9 +232,10 @@ def cmd_pool(args) -> int:
     from explorer.lab import pool
     from explorer.lab.conv import formula
 
+    size = settings.geometry("the pooling size", args.size)
+    stride = size if args.stride is None else settings.geometry("the stride", args.stride)
     x, source = _input(args)
-    stride = args.stride if args.stride is not None else args.size
-    out = pool.pool(x, args.mode, args.size, stride)
+    out = pool.pool(x, args.mode, size, stride)
     data = {
         "input": source,
         "input_shape": list(x.shape),
@@ -252,12 +263,12 @@ def cmd_sizes(args) -> int:
     from explorer.cli import emit
     from explorer.lab import conv
 
-    for value, what in ((args.stride, "stride"), (args.dilation, "dilation"),
-                        (args.kernel, "kernel size"), (args.input, "input size")):
-        if value < 1:
-            raise UserError(f"The {what} must be at least 1, not {value}.")
-    if args.padding < 0:
-        raise UserError(f"The padding must be 0 or more, not {args.padding}.")
+    settings.input_size(args.input)
+    for value, what in ((args.kernel, "the kernel size"), (args.stride, "the stride"),
+                        (args.dilation, "the dilation")):
+        settings.geometry(what, value)
+    settings.padding(args.padding)
+    settings.layers(args.layers)
     if conv.output_size(args.input, args.kernel, args.stride, args.padding, args.dilation) < 1:
         raise UserError(f"A {args.kernel}x{args.kernel} kernel does not fit in a "
                         f"{args.input}x{args.input} input.")
@@ -335,12 +346,9 @@ def cmd_rf(args) -> int:
     from explorer.cli import emit
     from explorer.lab import rf
 
-    key = args.model.strip().lower().replace("-", "")
-    if key not in rf.MODEL_NAMES:
-        raise UserError(f"Unknown model '{args.model}'; choose one of "
-                        f"{', '.join(rf.MODEL_NAMES)}.")
-    if args.input_size is not None and args.input_size < 1:
-        raise UserError(f"The input size must be at least 1, not {args.input_size}.")
+    key = settings.model_key(args.model, rf.MODEL_NAMES)
+    if args.input_size is not None:
+        settings.input_size(args.input_size)
     table = rf.rf_table(key, args.input_size)
     friendly = rf.FRIENDLY.get(key, {})
     rows = [dict(layer.as_dict(), label=friendly.get(layer.name, layer.name)) for layer in table]
@@ -361,10 +369,17 @@ def cmd_invariance(args) -> int:
     from explorer.cli import emit
     from explorer.lab import pool
 
+    size = settings.geometry("the pooling size", args.size)
+    stride = size if args.stride is None else settings.geometry("the stride", args.stride)
     x, source = _input(args)
-    size = args.size
-    stride = args.stride if args.stride is not None else size
-    window = tuple(args.window)
+    if x.size > settings.MAX_INVARIANCE_CELLS:
+        raise UserError(f"The invariance map moves the maximum to each of the picture's "
+                        f"{x.size:,} cells; use a picture of at most "
+                        f"{settings.MAX_INVARIANCE_CELLS:,} cells (100x100).")
+    window = settings.cell("--window", args.window, pool.pool_output_shape(x.shape, size,
+                                                                          stride))
+    if args.to is not None:
+        settings.cell("--to", args.to, x.shape)
     src = pool.window_maximum(x, window, size, stride)
     inside = pool.move_max_within_window(x, window, size, stride)
     target = tuple(args.to) if args.to else (src[0], min(window[1] * stride + size,
@@ -424,17 +439,17 @@ def cmd_hierarchy(args) -> int:
 def cmd_equivariance(args) -> int:
     import torch
 
+    from explorer.app import checks
     from explorer.cli import emit
     from explorer.lab import rf
-    from explorer.lab.equivariance import equivariance
+    from explorer.lab.equivariance import equivariance, estimate_floats
 
-    key = args.model.strip().lower().replace("-", "")
-    if key not in rf.MODEL_NAMES:
-        raise UserError(f"Unknown model '{args.model}'; choose one of "
-                        f"{', '.join(rf.MODEL_NAMES)}.")
-    size = 32 if key == "lenet5" else args.size
-    if size < 32:
-        raise UserError(f"The input size must be at least 32, not {size}.")
+    key = settings.model_key(args.model, rf.MODEL_NAMES)
+    size = 32 if key == "lenet5" else settings.equivariance_size(args.size)
+    dy = settings.shift("--dy", args.dy, size)
+    dx = settings.shift("--dx", args.dx, size)
+    # two passes (shifted and not), every layer's output kept
+    checks.allocation(f"{key} at {size}x{size}", 2.0 * estimate_floats(key, size))
     channels = rf.MODEL_CHANNELS[key]
     if args.image is not None:
         grey = load_grey(args.image)
@@ -452,13 +467,13 @@ def cmd_equivariance(args) -> int:
     friendly = rf.FRIENDLY.get(key, {})
     layers = [name for name, *_ in rf.main_path(model)]
     last = [name for name, _ in model.named_children()][-1]
-    res = equivariance(model, x, args.dy, args.dx, layers + [last], args.shift_mode,
+    res = equivariance(model, x, dy, dx, layers + [last], args.shift_mode,
                        crop=not args.no_crop)
     data = dict(res.as_dict(), model=key, input=source, input_size=size)
     for row in data["layers"]:
         row["label"] = friendly.get(row["name"], row["name"])
     lines = [f"{key} (random weights) on {source} at {size}x{size}, shift "
-             f"({args.dy}, {args.dx}) by {args.shift_mode}",
+             f"({dy}, {dx}) by {args.shift_mode}",
              f"  {'layer':<16}{'stride':>7}{'ideal shift':>14}{'compared':>10}{'exact':>7}"
              f"{'rel. diff':>11}{'cells':>8}  borders"]
     for row in data["layers"]:

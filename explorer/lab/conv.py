@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.errors import UserError
+from explorer.lab import settings
 
 #: padding choices: "valid" (none) or "same" padding filled with zeros, a mirror image
 #: without repeating the edge (numpy/torch "reflect") or with it (numpy "symmetric")
@@ -172,21 +173,34 @@ def size_chain(m: int, k: int, s: int = 1, p: int = 0, d: int = 1, steps: int | 
 
     Stops after `steps` layers, or (``steps=None``) at the last size >= 1 before the
     kernel no longer fits. ``size_chain(128, 5, 2)`` is [128, 62, 29, 13, 5, 1].
+
+    Raises:
+        UserError: a size out of range, or (``steps=None``) a chain longer than
+            :data:`~explorer.lab.settings.MAX_LAYERS` layers (give `steps` then).
     """
+    m = settings.input_size(m)
+    k, s, d = (settings.geometry(n, v) for n, v in
+               (("the kernel size", k), ("the stride", s), ("the dilation", d)))
+    p = settings.padding(p)
+    steps = settings.layers(steps)
     sizes = [m]
     while steps is None or len(sizes) <= steps:
         nxt = output_size(sizes[-1], k, s, p, d)
-        if nxt < 1 or (steps is None and nxt == sizes[-1]):
+        if nxt < 1 or (steps is None and nxt >= sizes[-1]):
             break
+        if steps is None and len(sizes) > settings.MAX_LAYERS:
+            raise UserError(f"From {m} the size takes more than {settings.MAX_LAYERS:,} "
+                            "layers to stop shrinking; give a number of layers to see the "
+                            "first ones")
         sizes.append(nxt)
     return sizes
 
 
 def _pair(v: IntPair, what: str) -> tuple[int, int]:
     pair = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(pair) != 2 or any(int(a) != a or a < 1 for a in pair):
-        raise UserError(f"The {what} must be a whole number of at least 1, not {v}.")
-    return int(pair[0]), int(pair[1])
+    if len(pair) != 2:
+        raise UserError(f"The {what} must be a whole number or a (rows, cols) pair, not {v}.")
+    return settings.geometry(f"the {what}", pair[0]), settings.geometry(f"the {what}", pair[1])
 
 
 def pad_amounts(k: int, d: int, padding: str) -> tuple[int, int]:
@@ -264,6 +278,7 @@ def pad(
     (t, b), (l, r) = (pad_amounts(kernel_shape[i], d[i], padding) for i in range(2))
     if padding in ("valid",) or (t, b, l, r) == (0, 0, 0, 0):
         return x.copy()
+    settings.cells("the padded image", x.shape[0] + t + b, x.shape[1] + l + r)
     if padding == "same-symmetric":
         return np.pad(x, ((t, b), (l, r)), mode="symmetric")
     if padding == "same-reflect" and (max(t, b) >= x.shape[0] or max(l, r) >= x.shape[1]):
@@ -352,6 +367,7 @@ def transposed(
     )
     if min(p) < 0 or min(op) < 0:
         raise UserError("Padding and output padding of a transposed convolution must be >= 0.")
+    p = tuple(settings.padding(v) for v in p)
     for i in range(2):
         if op[i] >= max(s[i], d[i]):
             raise UserError("Output padding must be smaller than the stride or the dilation.")
@@ -360,6 +376,8 @@ def transposed(
     ]
     if min(out_shape) < 1:
         raise UserError(f"Padding {p} crops away the whole {out_shape} transposed output.")
+    # before the crop, torch holds the whole (m-1)s + d(k-1) + 1 output
+    settings.cells("the transposed output", out_shape[0] + 2 * p[0], out_shape[1] + 2 * p[1])
     out = F.conv_transpose2d(
         torch.from_numpy(x)[None, None],
         torch.from_numpy(w)[None, None],

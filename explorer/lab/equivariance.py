@@ -112,6 +112,31 @@ class EquivarianceResult:
         }
 
 
+def estimate_floats(key: str, size: int) -> int:
+    """float32 numbers one pass of lab model `key` (:data:`explorer.lab.rf.MODEL_NAMES`)
+    keeps at a `size` x `size` input: every module's output, measured on the meta device
+    (no memory, no arithmetic), so a size that would not fit is refused before it runs."""
+    from explorer.lab.rf import MODEL_CHANNELS, build_model
+
+    total = 0
+
+    def count(_m, _i, out):
+        nonlocal total
+        t = first_tensor(out)
+        if t is not None:
+            total += t.numel()
+
+    with torch.device("meta"):
+        model = build_model(key)
+        hooks = [m.register_forward_hook(count) for m in model.modules()]
+        try:
+            model(torch.empty(1, MODEL_CHANNELS[key], size, size))
+        finally:
+            for h in hooks:
+                h.remove()
+    return total
+
+
 def _run(model: nn.Module, x: torch.Tensor, layers: list[str], path: dict[str, RFLayer]):
     """Outputs of `layers` and, per layer, the main-path field in force when it finished."""
     modules = dict(model.named_modules())
