@@ -367,8 +367,12 @@ def network_from_module(module: nn.Module, path: str | Path | None = None, *,
     three channels and none (0, 1) otherwise.
     """
     fixed: tuple[int | None, ...] | None = None
-    if path is not None and Path(path).suffix.lower() == ".onnx":
-        fixed = onnx_input_shape(path)
+    if path is not None and Path(path).suffix.lower() == ".onnx" and (
+            input_size is None or in_channels is None):
+        try:
+            fixed = onnx_input_shape(path)
+        except ModelError:  # the module is open already; the file only named it
+            fixed = None
     if fixed is None:
         fixed = _example_shape(module)
     cfg = getattr(module, "pretrained_cfg", None) or {}

@@ -1,0 +1,235 @@
+"""Networks a person brings (explorer.nets.formats): ONNX through onnx2torch, torch.export
+programs, timm's CNNs from the cache or a file, and the one-sentence errors. Offline."""
+
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from explorer.core.network import Network
+from explorer.core.trace import trace
+from explorer.errors import ModelError
+from explorer.graph import build_graph
+from explorer.nets import formats
+from explorer.nets.registry import load_network
+
+
+class SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(6, 12, 3, stride=2, dilation=2)
+        self.relu2 = nn.ReLU()
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.flat = nn.Flatten()
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):
+        x = self.pool(self.relu1(self.conv1(x)))
+        return self.fc(self.flat(self.gap(self.relu2(self.conv2(x)))))
+
+
+def _export_onnx(module, x, path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the TorchScript exporter: the dynamo one needs more than the test extra installs
+        torch.onnx.export(module, (x,), str(path), dynamo=False, input_names=["x"],
+                          output_names=["y"])
+
+
+def _layers(net: Network, x, types):
+    """(type, output) of every leaf layer of those types, in the order they ran."""
+    tr = trace(net, x)
+    return tr, [(lay.type, tr.outputs[lay.name]) for lay in tr.layers
+                if lay.is_leaf and lay.type in types]
+
+
+def _same_layers(a: Network, b: Network, x, types):
+    tra, la = _layers(a, x, types)
+    trb, lb = _layers(b, x, types)
+    assert [(t, tuple(o.shape)) for t, o in la] == [(t, tuple(o.shape)) for t, o in lb]
+    for (_, oa), (_, ob) in zip(la, lb):
+        assert torch.allclose(oa, ob, atol=1e-4)
+    assert torch.allclose(tra.output, trb.output, atol=1e-4)
+    return la
+
+
+def test_onnx_round_trip_of_a_small_cnn(tmp_path):
+    torch.manual_seed(0)
+    module = SmallCNN().eval()
+    x = torch.randn(1, 1, 28, 28)
+    _export_onnx(module, x, tmp_path / "small.onnx")
+    original = formats.network_from_module(module, name="small")
+    assert (original.in_channels, original.input_size) == (1, (224, 224))  # guessed
+    net = formats.open_network_file(tmp_path / "small.onnx")
+    # the file fixes its input: 1 channel of 28x28
+    assert (net.in_channels, net.input_size, net.weights_source) == (1, (28, 28), "file")
+    assert net.mean == (0.0,) and net.std == (1.0,)
+    layers = _same_layers(original, net, x, {"Conv2d", "ReLU", "MaxPool2d", "Linear"})
+    assert [t for t, _ in layers] == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU",
+                                      "Linear"]
+
+
+def test_onnx_round_trip_of_tinyvgg_shapes(tmp_path):
+    original = load_network("tinyvgg-shapes")
+    x = torch.randn(1, 3, *original.input_size)
+    _export_onnx(original.module, x, tmp_path / "tinyvgg.onnx")
+    net = formats.open_network_file(tmp_path / "tinyvgg.onnx")
+    assert (net.in_channels, net.input_size) == (3, original.input_size)
+    # the exporter folds each batch norm into its convolution: the convolutions' outputs
+    # differ, the ReLUs after them do not
+    layers = _same_layers(original, net, x, {"ReLU", "MaxPool2d", "Linear"})
+    assert len(layers) == 7 + 3 + 2
+    shapes = [lay.out_shape for lay in trace(net, x).layers if lay.type == "Conv2d"]
+    assert shapes == [lay.out_shape for lay in trace(original, x).layers
+                      if lay.type == "Conv2d"]
+    g = build_graph(net)
+    assert g.method == "fx" and sum(n.op == "Conv2d" for n in g.nodes) == 6
+
+
+def test_onnx_errors(tmp_path):
+    with pytest.raises(ModelError, match="no such file"):
+        formats.open_onnx(tmp_path / "missing.onnx")
+    with pytest.raises(ModelError, match="is a folder"):
+        formats.open_onnx(tmp_path)
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    with pytest.raises(ModelError, match="empty"):
+        formats.open_onnx(tmp_path / "empty.onnx")
+    (tmp_path / "text.onnx").write_text("this is not a network\n" * 20)
+    with pytest.raises(ModelError, match="not an ONNX") as err:
+        formats.open_onnx(tmp_path / "text.onnx")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ModelError, match=r"\.onnx or \.pt2"):
+        formats.open_network_file(tmp_path / "text.txt")
+
+
+def test_an_operator_onnx2torch_does_not_convert(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Det", ["x"], ["y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [2, 2])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "det.onnx"))
+    with pytest.raises(ModelError) as err:
+        formats.open_onnx(tmp_path / "det.onnx")
+    assert str(err.value) == "det.onnx: onnx2torch cannot convert the operator Det (opset 11)"
+
+
+@pytest.mark.slow
+def test_exported_program_round_trip(tmp_path):
+    torch.manual_seed(0)
+    module = SmallCNN().eval()
+    x = torch.randn(1, 1, 20, 24)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.export.save(torch.export.export(module, (x,)), str(tmp_path / "small.pt2"))
+    net = formats.open_network_file(tmp_path / "small.pt2")
+    assert (net.in_channels, net.input_size) == (1, (20, 24))  # the traced example's
+    net.module.eval()  # the explorer's habit: harmless here
+    with torch.no_grad():
+        assert torch.allclose(net.module(x), module(x), atol=1e-5)
+    with pytest.raises(ModelError, match="cannot be trained"):
+        net.module.train()
+    g = build_graph(net)  # aten operators, named after the layers they came from
+    convs = [n for n in g.nodes if n.op == "conv2d"]
+    assert [(n.module, n.shape, n.params) for n in convs] == [
+        ("conv1", (6, 20, 24), 6 * 25 + 6), ("conv2", (12, 3, 4), 12 * 6 * 9 + 12)]
+
+
+def test_exported_errors(tmp_path):
+    (tmp_path / "a.pt2").write_text("not an archive")
+    with pytest.raises(ModelError, match="not a torch.export program"):
+        formats.open_exported(tmp_path / "a.pt2")
+    with zipfile.ZipFile(tmp_path / "b.pt2", "w") as z:
+        z.writestr("hello.txt", "a zip, but no program")
+    with pytest.raises(ModelError, match="not a torch.export program"):
+        formats.open_exported(tmp_path / "b.pt2")
+
+
+# --- timm ----------------------------------------------------------------------------
+
+def test_timm_names_are_its_cnns():
+    names = formats.timm_names()
+    for n in ("resnet50", "efficientnet_b0", "convnext_tiny", "regnetx_002",
+              "mobilenetv3_small_100", "densenet121"):
+        assert n in names
+    assert "vit_base_patch16_224" not in names
+    with pytest.raises(ModelError, match="not one of timm's convolutional"):
+        formats.open_timm("vit_base_patch16_224")
+    with pytest.raises(ModelError, match="did you mean resnet50"):
+        formats.open_timm("resnet5O")
+
+
+@pytest.mark.slow
+def test_timm_random_weights_when_nothing_is_cached(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    net = formats.open_timm_network("resnet18")
+    assert net.weights_source == "random" and net.input_size == (224, 224)
+    assert len(net.class_names) == 1000 and net.class_names[0] == "tench"
+    assert build_graph(net, layout=False).nodes[-1].shape == (1000,)
+
+
+def _fake_hf_cache(root, repo: str, filename: str, state):
+    from safetensors.torch import save_file
+
+    folder = root / f"models--{repo.replace('/', '--')}"
+    snap = folder / "snapshots" / ("0" * 40)
+    snap.mkdir(parents=True)
+    (folder / "refs").mkdir()
+    (folder / "refs" / "main").write_text("0" * 40)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(snap / filename))
+
+
+@pytest.mark.slow
+def test_timm_weights_from_the_hf_cache_and_from_a_file(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+    import timm
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    torch.manual_seed(1)
+    state = timm.create_model("resnet18", pretrained=False).state_dict()
+    _fake_hf_cache(tmp_path / "hf", "timm/resnet18.a1_in1k", "model.safetensors", state)
+    assert formats.timm_cached_weights("resnet18").name == "model.safetensors"
+    net = formats.open_timm_network("resnet18")
+    assert net.weights_source == "hub cache"
+    assert torch.equal(net.module.conv1.weight, state["conv1.weight"])
+    # a state dict file; and one that is for another network
+    torch.save(state, tmp_path / "r18.pth")
+    net = formats.open_timm_network("resnet18", tmp_path / "r18.pth")
+    assert net.weights_source == "file" and net.weights_path.endswith("r18.pth")
+    assert torch.equal(net.module.fc.bias, state["fc.bias"])
+    with pytest.raises(ModelError, match="does not fit resnet34"):
+        formats.open_timm("resnet34", tmp_path / "r18.pth")
+
+
+def test_timm_weights_from_the_torch_hub_cache(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+    import timm
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    cfg = timm.models.get_pretrained_cfg("resnet18")
+    dest = Path(torch.hub.get_dir()) / "checkpoints" / cfg.url.rsplit("/", 1)[-1]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(timm.create_model("resnet18").state_dict(), dest)
+    assert formats.timm_cached_weights("resnet18") == dest
+    assert formats.open_timm_network("resnet18").weights_source == "hub cache"
+
+
+def test_network_from_module_guesses():
+    m = nn.Sequential(nn.Conv2d(5, 2, 3), nn.ReLU(inplace=True))
+    net = formats.network_from_module(m)
+    assert (net.in_channels, net.input_size, net.name) == (5, (224, 224), "Sequential")
+    assert net.mean == (0.0,) * 5 and not m[1].inplace  # in-place would spoil the trace
+    net = formats.network_from_module(nn.Sequential(nn.Conv2d(3, 2, 3)), "x/y/mine.onnx",
+                                      input_size=(32, 48))
+    assert (net.name, net.input_size, net.mean) == ("mine", (32, 48), (0.485, 0.456, 0.406))
