@@ -18,6 +18,7 @@ For a convolution with kernel k, stride s, padding p and dilation d::
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -76,24 +77,79 @@ def _arg(args, kwargs, i, name, default=None):
     return args[i] if len(args) > i else default
 
 
+class _Active(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[FieldTracker] = []
+
+
+_ACTIVE = _Active()
+
+
+def active_tracker() -> FieldTracker | None:
+    """The tracker watching this thread's torch calls, if any (code the tracker cannot
+    see into, such as a TorchScript layer, reports its output through :meth:`leaf`)."""
+    return _ACTIVE.stack[-1] if _ACTIVE.stack else None
+
+
 class FieldTracker(TorchFunctionMode):
-    """Propagates a :class:`Field` from the input to every tensor made from it."""
+    """Propagates a :class:`Field` from the input to every tensor made from it.
+
+    A tensor can also be marked unknown (a layer whose geometry nobody knows made it):
+    everything computed from it is unknown too, rather than taking the field of the
+    other inputs."""
 
     def __init__(self, x: torch.Tensor) -> None:
         super().__init__()
         # keep the tensors themselves so an id is not reused while tracking
-        self.fields: dict[int, tuple[torch.Tensor, Field]] = {id(x): (x, Field.input())}
+        self.fields: dict[int, tuple[torch.Tensor, Field | None]] = {
+            id(x): (x, Field.input())}
+
+    def __enter__(self):
+        _ACTIVE.stack.append(self)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        if _ACTIVE.stack and _ACTIVE.stack[-1] is self:
+            _ACTIVE.stack.pop()
+        return super().__exit__(*exc)
 
     def field_of(self, t: torch.Tensor) -> Field | None:
         hit = self.fields.get(id(t))
         return hit[1] if hit is not None and hit[0] is t else None
 
+    def _entry(self, t: torch.Tensor) -> tuple[bool, Field | None]:
+        """(known to the tracker, its field: None when marked unknown)."""
+        hit = self.fields.get(id(t))
+        if hit is None or hit[0] is not t:
+            return False, None
+        return True, hit[1]
+
+    def leaf(self, rule: tuple[str, tuple] | None, x: torch.Tensor, out: torch.Tensor
+             ) -> None:
+        """`out` was made from `x` by a layer the tracker cannot see into. ``rule``:
+        (functional name, arguments after the input) that says what the layer does to a
+        field, e.g. ``("conv2d", (weight, None, stride, padding, dilation))``, ``("",
+        ())`` for a layer that works on each position on its own, or None when unknown."""
+        known, f = self._entry(x)
+        if not known:
+            return
+        if rule is None or f is None or (rule[0] == "linear" and out.dim() >= 3):
+            self.fields[id(out)] = (out, None)
+            return
+        name, rest = rule
+        self.fields[id(out)] = (out, self._rule(name, f, (x, *rest), {}, x, out))
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        inputs = [f for t in _tensors(args, kwargs) if (f := self.field_of(t)) is not None]
-        if not inputs:
+        entries = [e for t in _tensors(args, kwargs) if (e := self._entry(t))[0]]
+        if not entries:
             return out
+        if any(f is None for _, f in entries):
+            for t in _tensors(out if isinstance(out, (tuple, list)) else (out,), {}):
+                self.fields[id(t)] = (t, None)
+            return out
+        inputs = [f for _, f in entries]
         base = max(inputs, key=lambda f: (f.whole, max(f.rf)))
         first = next(iter(_tensors(args, kwargs)))
         for t in _tensors(out if isinstance(out, (tuple, list)) else (out,), {}):
@@ -106,6 +162,14 @@ class FieldTracker(TorchFunctionMode):
               ) -> Field:
         if f.whole:
             return f
+        # torch.ops overloads ("conv2d.default", a TorchScript graph's ops replayed)
+        name = name.split(".")[0]
+        if name == "_convolution":  # input, weight, bias, stride, padding, dilation,
+            # transposed, output_padding, groups, ...
+            name = "conv_transpose2d" if _arg(args, kwargs, 6, "transposed") else "conv2d"
+            if name == "conv_transpose2d":
+                a = list(args) + [None] * 9
+                args, kwargs = (a[0], a[1], a[2], a[3], a[4], a[7], a[8], a[5]), {}
         if out.dim() < 3 or (x.dim() >= 3 and out.dim() < x.dim()):
             return f.whole_input()  # flatten, linear, mean over H and W
         if name == "conv2d":
@@ -145,12 +209,14 @@ class FieldTracker(TorchFunctionMode):
                 return f.whole_input()
             k = (math.ceil(ih / oh), math.ceil(iw / ow))
             return f.through(k, (ih // oh, iw // ow), (0, 0), (1, 1))
-        if name in ("interpolate", "upsample", "upsample_bilinear", "upsample_nearest"):
+        if name in ("interpolate", "upsample", "upsample_bilinear", "upsample_nearest",
+                    "upsample_nearest2d", "upsample_bilinear2d", "upsample_bicubic2d"):
             scale = (out.shape[-2] / x.shape[-2], out.shape[-1] / x.shape[-1])
-            mode = _arg(args, kwargs, 3, "mode", "nearest")
+            mode = (_arg(args, kwargs, 3, "mode", "nearest") if not name.endswith("2d")
+                    else name[len("upsample_"):-2])
             extra = (0.0, 0.0) if mode == "nearest" else (1.0, 1.0)
             return f.upsampled(scale, extra)
-        if name == "pad":
+        if name in ("pad", "constant_pad_nd", "reflection_pad2d", "replication_pad2d"):
             pad = _arg(args, kwargs, 1, "pad")
             left, top = (pad[0], pad[2] if len(pad) > 2 else 0)
             return Field(f.rf, f.jump, (f.start[0] - top * f.jump[0],

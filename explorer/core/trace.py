@@ -5,6 +5,11 @@ parameters, kernel, receptive field); it runs once per network and size and is c
 :func:`trace` then runs the network with a forward hook on every module that keeps its
 output on the compute device: that pass costs little more than a plain forward, and a
 view moves only the one layer it shows to the CPU.
+
+A TorchScript module cannot be hooked: both functions then work on its eager stand-in
+(:mod:`explorer.core.script_trace`), which replays the script's graph child by child and
+checks the result against the script's own output; what cannot be replayed is shown as
+one opaque layer, and :func:`script_note` (``Trace.note``) says so in one line.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from explorer.core import script_trace
 from explorer.core.fields import Field, FieldTracker
 from explorer.core.network import Network
+from explorer.errors import ModelError
 
 
 @dataclass
@@ -72,6 +79,8 @@ class LayerInfo:
 
 
 _TABLES: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+#: TorchScript module -> {(size, device): StandIn}, made along with its layer table
+_STANDINS: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
 def layer_table(network: Network, input_size: tuple[int, int] | None = None
@@ -99,23 +108,35 @@ def first_tensor(out) -> torch.Tensor | None:
 
 def _describe(network: Network, size: tuple[int, int]) -> list[LayerInfo]:
     module = network.module
+    if script_trace.is_script(module):
+        return _describe_script(network, size)
     x = torch.zeros(1, network.in_channels, *size, device=network.device)
     outs: dict[str, torch.Tensor] = {}
-    hooks = []
     named = [(n, m) for n, m in module.named_modules() if n]
-    for name, m in named:
-        def hook(_m, _inp, out, name=name):
-            t = first_tensor(out)
-            if t is not None:
-                outs[name] = t
-        hooks.append(m.register_forward_hook(hook))
     tracker = FieldTracker(x)
+    hooks = _keep_outputs(named, outs)
     try:
         with torch.no_grad(), tracker:
             module(x)
     finally:
         for h in hooks:
             h.remove()
+    return _layer_infos(named, outs, tracker, size)
+
+
+def _keep_outputs(named, outs: dict[str, torch.Tensor]) -> list:
+    hooks = []
+    for name, m in named:
+        def hook(_m, _inp, out, name=name):
+            t = first_tensor(out)
+            if t is not None:
+                outs[name] = t
+        hooks.append(m.register_forward_hook(hook))
+    return hooks
+
+
+def _layer_infos(named, outs: dict[str, torch.Tensor], tracker: FieldTracker,
+                 size: tuple[int, int]) -> list[LayerInfo]:
     ran = {n for n in outs}
     layers = []
     for name, m in named:
@@ -124,7 +145,7 @@ def _describe(network: Network, size: tuple[int, int]) -> list[LayerInfo]:
         t = outs[name]
         f: Field | None = tracker.field_of(t)
         info = LayerInfo(
-            name=name, type=type(m).__name__, out_shape=tuple(t.shape[1:]),
+            name=name, type=script_trace.type_name(m), out_shape=tuple(t.shape[1:]),
             params=sum(p.numel() for p in m.parameters()),
             depth=name.count("."),
             children=[f"{name}.{c}" for c, _ in m.named_children() if f"{name}.{c}" in ran],
@@ -144,6 +165,81 @@ def _describe(network: Network, size: tuple[int, int]) -> list[LayerInfo]:
     return layers
 
 
+# --- TorchScript ---------------------------------------------------------------------
+
+def _script_error(network: Network, x: torch.Tensor, exc: BaseException) -> ModelError:
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    detail = lines[-1] if lines else type(exc).__name__
+    for prefix in ("RuntimeError: ", "ValueError: ", "AssertionError: "):
+        detail = detail.removeprefix(prefix)
+    shape = "x".join(map(str, x.shape[1:]))
+    return ModelError(f"{network.name}: the TorchScript file does not run on a {shape} "
+                      f"input ({detail[:160]})")
+
+
+def _run_script(network: Network, x: torch.Tensor) -> None:
+    """Run the script itself once: an input it does not take is the person's to fix."""
+    try:
+        with torch.no_grad(), torch.jit.optimized_execution(False):
+            network.module(x)
+    except Exception as exc:  # noqa: BLE001 - the file's own code failed on this input
+        raise _script_error(network, x, exc) from None
+
+
+def _describe_script(network: Network, size: tuple[int, int]) -> list[LayerInfo]:
+    # a random input, not zeros: a replay is checked on it, and zeros hide a missing ReLU
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, network.in_channels, *size, generator=g).to(network.device)
+    _run_script(network, x)
+    seen: dict = {}
+
+    def run(standin: nn.Module) -> None:
+        named = [(n, m) for n, m in standin.named_modules() if n]
+        outs: dict[str, torch.Tensor] = {}
+        tracker = FieldTracker(x)
+        hooks = _keep_outputs(named, outs)
+        try:
+            with tracker:
+                standin(x)
+        finally:
+            for h in hooks:
+                h.remove()
+        seen.update(named=named, outs=outs, tracker=tracker)
+
+    made = script_trace.unscript(network.module, x, run=run)
+    _STANDINS.setdefault(network.module, {})[(size, str(network.device))] = made
+    return _layer_infos(seen["named"], seen["outs"], seen["tracker"], size)
+
+
+def _standin(network: Network, size: tuple[int, int]) -> script_trace.StandIn:
+    layer_table(network, size)
+    return _STANDINS[network.module][(size, str(network.device))]
+
+
+def script_note(network: Network, input_size: tuple[int, int] | None = None) -> str | None:
+    """For a TorchScript network, one line that says which layers its file keeps opaque
+    (None when every layer is reached, and for every other network)."""
+    if not script_trace.is_script(network.module):
+        return None
+    return _standin(network, tuple(input_size or network.input_size)).note
+
+
+def eager_module(network: Network, input_size: tuple[int, int] | None = None
+                 ) -> nn.Module:
+    """The module to hook or differentiate: the network's own, or for a TorchScript
+    network its eager stand-in (same layer names, checked against the script's output on
+    every call; see :mod:`explorer.core.script_trace`)."""
+    if not script_trace.is_script(network.module):
+        return network.module
+    return _standin(network, tuple(input_size or network.input_size)).module
+
+
+def submodule(network: Network, name: str) -> nn.Module:
+    """Layer `name` of the network (``get_submodule``, which a ScriptModule lacks; for
+    one, the layer's stand-in, which carries its weights and geometry)."""
+    return eager_module(network).get_submodule(name)
+
+
 def _pair(v) -> tuple[int, int]:
     return tuple(v) if isinstance(v, tuple) else (v, v)
 
@@ -160,6 +256,8 @@ class Trace:
     logits: torch.Tensor | None  # Tensor[K] for classifiers, on the CPU
     probs: torch.Tensor | None  # Tensor[K], on the CPU
     seconds: float
+    #: one line when a TorchScript file keeps some layers opaque (see script_note)
+    note: str | None = None
 
     def info(self, name: str) -> LayerInfo:
         for layer in self.layers:
@@ -185,6 +283,8 @@ def trace(network: Network, x: torch.Tensor) -> Trace:
         raise ValueError(f"trace expects Tensor[1, C, H, W], got {list(x.shape)}")
     x = x.to(network.device)
     layers = layer_table(network, tuple(x.shape[-2:]))
+    if script_trace.is_script(network.module):
+        return _trace_script(network, x, layers)
     wanted = {layer.name for layer in layers}
     outputs: dict[str, torch.Tensor] = {}
 
@@ -204,6 +304,12 @@ def trace(network: Network, x: torch.Tensor) -> Trace:
     finally:
         for h in hooks:
             h.remove()
+    return _finish(network, x, layers, outputs, out, t0)
+
+
+def _finish(network: Network, x: torch.Tensor, layers: list[LayerInfo],
+            outputs: dict[str, torch.Tensor], out, t0: float, note: str | None = None
+            ) -> Trace:
     if network.device.type == "cuda":
         torch.cuda.synchronize(network.device)
     seconds = time.perf_counter() - t0
@@ -217,4 +323,40 @@ def trace(network: Network, x: torch.Tensor) -> Trace:
             # MTCNN's stages end in a softmax already; a second one would flatten them
             already = network.extra.get("output_is_probability", False)
             probs = logits if already else logits.softmax(0)
-    return Trace(network, x, layers, outputs, first, logits, probs, seconds)
+    return Trace(network, x, layers, outputs, first, logits, probs, seconds, note)
+
+
+def _trace_script(network: Network, x: torch.Tensor, layers: list[LayerInfo]) -> Trace:
+    made = _standin(network, tuple(x.shape[-2:]))
+    wanted = {layer.name for layer in layers}
+    outputs: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(_m, _inp, out):
+            t = first_tensor(out)
+            if t is not None:
+                outputs[name] = t[0]
+        return hook
+
+    hooks = [m.register_forward_hook(keep(n))
+             for n, m in made.module.named_modules() if n in wanted]
+    t0 = time.perf_counter()
+    try:
+        with torch.inference_mode():
+            out, hidden = script_trace.call(made.module, x, on_retry=outputs.clear)
+    except Exception:
+        _run_script(network, x)  # the file's own failure on this input is the person's
+        raise
+    finally:
+        for h in hooks:
+            h.remove()
+    note = made.note
+    if hidden:
+        # modules whose replay differed for this input: their own outputs are right,
+        # what was recorded inside them is not
+        for name in [n for n in outputs
+                     if any(h == "" or n.startswith(h + ".") for h in hidden)]:
+            del outputs[name]
+        layers = [lay for lay in layers if lay.name in outputs]
+        note = "for this input, " + script_trace.hidden_note(hidden)
+    return _finish(network, x, layers, outputs, out, t0, note)
