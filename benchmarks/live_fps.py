@@ -42,7 +42,6 @@ import argparse
 import json
 import os
 import statistics
-import threading
 import time
 
 import torch
@@ -122,16 +121,13 @@ def live_rate(net, size: int, seconds: float, half: bool = False,
     layer = default_layer(engine.layers)
     stamps: list[float] = []
     per_frame: list[float] = []
-    stop = threading.Event()
 
     def on_result(result) -> None:
         stamps.append(time.perf_counter())
         per_frame.append(result.seconds)
-        if stamps[-1] - stamps[0] >= seconds:
-            stop.set()
 
     cpu0 = time.thread_time()
-    engine.run(source, on_result, stop=stop)
+    engine.run(source, on_result, seconds=seconds)
     cpu = time.thread_time() - cpu0
     n = len(stamps)
     fps = (n - 1) / (stamps[-1] - stamps[0]) if n > 1 else 0.0

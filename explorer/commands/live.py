@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -19,69 +18,104 @@ BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 
 # --- live ------------------------------------------------------------------------------
 
+#: the longest run `live --seconds` takes (a day: longer is a typo)
+MAX_SECONDS = 24 * 3600.0
+#: the most frames `live --frames` takes
+MAX_FRAMES = 10_000_000
+#: the fastest a source may be read with --fps (no camera or file is faster)
+MAX_FPS = 1000.0
+#: --threads above this is a typo (torch would start them all)
+MAX_THREADS = 1024
+
+
+def live_settings(args) -> dict:
+    """Every number ``live`` takes, checked before any work (one sentence each)."""
+    from explorer.app import checks
+    from explorer.core import colormaps
+    from explorer.live.sources import MAX_SYNTHETIC
+
+    threads = str(args.threads).strip()
+    if threads != "auto":
+        threads = checks.count("--threads", threads, 1, MAX_THREADS)
+    if args.cmap not in colormaps.NAMES:
+        raise UserError(f"--cmap must be one of {', '.join(colormaps.NAMES)}, not {args.cmap!r}")
+    return {
+        "seconds": checks.number("--seconds", args.seconds, 0, MAX_SECONDS, lo_open=True),
+        "frames": None if args.frames is None else checks.count("--frames", args.frames, 1,
+                                                                MAX_FRAMES),
+        "size": checks.count("--size", args.size, 8, MAX_SYNTHETIC),
+        "seed": checks.count("--seed", args.seed, 0, 2**32 - 1),
+        "pace": 0.0 if args.unpaced else None if args.fps is None else checks.number(
+            "--fps", args.fps, 0, MAX_FPS, lo_open=True),
+        "threads": threads,
+    }
+
+
 def cmd_live(args) -> int:
+    from explorer.app.tracing import layers_of
     from explorer.cli import emit
-    from explorer.commands.foundation import network_from_args
+    from explorer.commands.args import (
+        device_from_args,
+        find_layer,
+        network_from_args,
+        out_png,
+        save_png,
+    )
+    from explorer.commands.progress import cli_task
+    from explorer.core import colormaps
     from explorer.live.engine import LiveEngine
     from explorer.live.sources import open_source
 
-    if args.frames is not None and args.frames < 1:
-        raise UserError("--frames must be at least 1")
-    source = open_source(args.source, (args.size, args.size), seed=args.seed)
-    source.open()  # a missing camera or bad file fails here, before the network loads
-    net = network_from_args(args)
-    threads = args.threads
-    if threads != "auto":
-        if not threads.isdigit() or int(threads) < 1:
-            raise UserError(f"--threads must be a positive number or auto, not {threads!r}")
-        threads = int(threads)
-    engine = LiveEngine(net, args.layer, device=net.device, half=args.half,
-                        copy_network=False, threads=threads)
-    if args.layer:
-        engine.process(source.read())  # builds the layer table; an unknown layer fails here
-        if engine.layer != args.layer:
-            from explorer.commands.foundation import _layer
-
-            _layer(engine.layers, args.layer)  # raises UserError naming close layers
-    stop = threading.Event()
+    settings = live_settings(args)
+    out = out_png(args.out)  # a bad --out is found now, not after the run
+    device_from_args(args)  # --device mps / meta / a missing GPU: refused before work
+    source = open_source(args.source, (settings["size"], settings["size"]),
+                         seed=settings["seed"])
     results, stamps = [], []
 
     def on_result(result) -> None:
         results.append(result)
         stamps.append(time.perf_counter())
-        if stamps[-1] - stamps[0] >= args.seconds:  # warm-up and tuning not counted
-            stop.set()
 
-    try:
-        engine.run(source, on_result, max_frames=args.frames, stop=stop,
-                   pace=0 if args.unpaced else None)
-    except KeyboardInterrupt:
-        pass
+    # Ctrl-C cancels: exit 130, --out not written
+    with cli_task(quiet=True) as task:
+        source.open()  # a missing camera or a bad file fails here, before the network loads
+        try:
+            net = network_from_args(args, task)
+            if args.layer:
+                find_layer(layers_of(net), args.layer)  # one line naming close layers
+            engine = LiveEngine(net, args.layer, device=net.device, half=args.half,
+                                copy_network=False, threads=settings["threads"])
+            engine.run(source, on_result, max_frames=settings["frames"],
+                       seconds=settings["seconds"], pace=settings["pace"], task=task)
+        finally:
+            source.close()
     if not results:
         raise UserError(f"{source.name} gave no frames")
     last = results[-1]
     # first result to last: the rate frames come out at once the loop is running
     span = stamps[-1] - stamps[0]
     fps = (len(results) - 1) / span if span > 0 else 0.0
-    if args.out:
-        from explorer.commands.foundation import save_png
-        from explorer.core import colormaps
-
-        save_png(colormaps.enlarge(colormaps.apply(last.mosaic.image, args.cmap)), args.out)
+    if out is not None:
+        save_png(colormaps.enlarge(colormaps.apply(last.mosaic.image, args.cmap)), out)
+    threads = engine.tuned_threads.get(net.name, settings["threads"])
     data = {"model": net.name, "weights": net.weights_source, "source": source.name,
-            "device": last.device, "threads": engine.tuned_threads.get(net.name, threads),
+            "device": last.device, "threads": threads,
             "layer": last.layer, "shape": list(last.shape),
             "frames": len(results), "dropped": engine.dropped, "fps": fps,
             "frame_ms": 1e3 * sorted(r.seconds for r in results)[len(results) // 2],
-            "top5": [{"label": n, "prob": p} for n, p in last.topk], "out": args.out}
-    on = last.device + (f", {data['threads']} thread(s)" if last.device == "cpu" else "")
+            "top5": [{"label": n, "prob": p} for n, p in last.topk],
+            "out": None if out is None else str(out)}
+    on = last.device + (f", {threads} thread(s)" if last.device == "cpu" else "")
     lines = [f"{net.name} ({net.weights_source} weights) on {source.name}, {on}: "
              f"{len(results)} frames, {fps:.1f} fps, {engine.dropped} dropped, median "
              f"{data['frame_ms']:.1f} ms/frame",
              f"layer {last.layer}: {' x '.join(map(str, last.shape))}"]
     lines += [f"  {p:6.1%}  {n}" for n, p in last.topk]
-    if args.out:
-        lines.append(f"mosaic of the last frame written to {args.out}")
+    if not last.topk:
+        lines.append(f"  (no top-5: {net.name} is not a classifier)")
+    if out is not None:
+        lines.append(f"mosaic of the last frame written to {out}")
     emit(args, data, "\n".join(lines))
     return 0
 
@@ -190,7 +224,8 @@ def cmd_bench(args) -> int:
 
 
 def register(sub) -> None:
-    from explorer.commands.foundation import add_network_args
+    from explorer.commands.args import add_network_args
+    from explorer.core import colormaps
 
     p = sub.add_parser("live", help="feature maps of a camera, a video file or moving "
                        "shapes, frame after frame (headless: prints the rate and top-5)")
@@ -199,11 +234,14 @@ def register(sub) -> None:
                    help="synthetic (moving shapes), a camera number (0, camera:1) or a "
                    "video file (default synthetic)")
     p.add_argument("--layer", "-l", help="layer to show (default: the first feature map)")
-    p.add_argument("--seconds", type=float, default=5.0, help="how long to run (default 5)")
-    p.add_argument("--frames", type=int, help="stop after this many processed frames")
-    p.add_argument("--size", type=int, default=128,
-                   help="synthetic frame size in pixels (default 128)")
-    p.add_argument("--seed", type=int, default=0, help="synthetic source seed")
+    p.add_argument("--seconds", default=5.0,
+                   help="how long to run, from the first frame shown (default 5)")
+    p.add_argument("--frames", help="stop after this many processed frames")
+    p.add_argument("--size", default=128,
+                   help="synthetic frame size in pixels, 8 to 4096 (default 128)")
+    p.add_argument("--seed", default=0, help="synthetic source seed")
+    p.add_argument("--fps", help="read the source at this many frames per second "
+                   "(default: its own rate)")
     p.add_argument("--half", action="store_true", help="float16 autocast on CUDA, "
                    "bfloat16 on a CPU that has it built in")
     p.add_argument("--threads", default="auto", help="torch CPU threads: a number, or auto "
@@ -211,7 +249,8 @@ def register(sub) -> None:
     p.add_argument("--unpaced", action="store_true",
                    help="read the source as fast as possible instead of at its frame rate")
     p.add_argument("--out", "-o", help="write the last frame's mosaic to this PNG")
-    p.add_argument("--cmap", default="viridis", help="colour map for --out")
+    p.add_argument("--cmap", default="viridis",
+                   help=f"colour map for --out ({', '.join(colormaps.NAMES)})")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_live)
 

@@ -32,8 +32,9 @@ import torch
 from explorer.core.device import pick_device
 from explorer.core.mosaic import Mosaic, mosaic
 from explorer.core.network import Network
+from explorer.core.tasks import FlagTask, NullTask, Task
 from explorer.core.trace import LayerInfo, layer_table
-from explorer.errors import UserError
+from explorer.errors import Cancelled, ModelError, UserError
 from explorer.live.prep import FramePrep, LayerTap, colorize, first_tensor, to_uint8
 from explorer.live.sources import Source
 
@@ -281,7 +282,7 @@ class LiveEngine:
         self._dropped = 0
         self._paused = threading.Event()
         self._step = threading.Event()
-        self._stop = threading.Event()
+        self._task: FlagTask | None = None  # the task of start()'s loop, cancelled by stop()
         self._thread: threading.Thread | None = None
 
     # -- requests (any thread; applied at the next frame) -----------------------------
@@ -393,10 +394,15 @@ class LiveEngine:
                 out = net.module(x)
             t2 = time.perf_counter()
             act = self.tap.take()
+            scores = self._output_tensor(out)
             if act is None:
                 raise UserError(f"layer {self.tap.name!r} did not run for this input")
+            # read back only once the mosaic has come back anyway: no extra wait per frame
+            finite = torch.isfinite(scores).all() if scores.is_floating_point() else None
             tiles = mosaic(act, normalize=self.normalize)  # computed here, copied back once
-            topk = self._topk(first_tensor(out))
+            topk = self._topk(scores)
+            if finite is not None and not bool(finite):
+                raise self._nonfinite(scores, act)
         t3 = time.perf_counter()
         cmap = self.colormap  # read once: the GUI may change it meanwhile
         rgba = colorize(tiles.image, cmap) if cmap else None
@@ -416,6 +422,22 @@ class LiveEngine:
         )
         self.latest = result
         return result
+
+    def _output_tensor(self, out) -> torch.Tensor:
+        """The tensor in the network's output, or one sentence saying it gave none."""
+        t = first_tensor(out)
+        if t is None:
+            kind = "nothing" if out is None else f"a {type(out).__name__}"
+            raise ModelError(f"{self.network.name} returned {kind}, not a tensor of scores "
+                             "or feature maps, so Live has nothing to show")
+        return t
+
+    def _nonfinite(self, scores: torch.Tensor, act: torch.Tensor) -> ModelError:
+        what = "NaN (not a number)" if bool(torch.isnan(scores).any()) else "infinity"
+        where = (f", already at layer {self.tap.name}" if act.is_floating_point()
+                 and not bool(torch.isfinite(act).all()) else "")
+        return ModelError(f"{self.network.name}'s output holds {what}{where}: its numbers "
+                          "overflow, so neither its maps nor its top-5 mean anything")
 
     def _topk(self, out: torch.Tensor | None) -> list[tuple[str, float]]:
         net = self.network
@@ -456,15 +478,20 @@ class LiveEngine:
 
     def run(self, source: Source, on_result: Callable[[LiveResult], None] | None = None,
             *, pace: float | None = None, max_frames: int | None = None,
-            stop: threading.Event | None = None) -> int:
-        """Process the newest frame of `source` over and over until `stop` (or
-        :meth:`stop`), the end of the source or `max_frames` results; returns how many
-        frames were processed. Blocks the calling thread.
+            seconds: float | None = None, task: Task | None = None) -> int:
+        """Process the newest frame of `source` over and over until the end of the source,
+        `max_frames` results or `seconds` after the first result (start-up and thread
+        tuning not counted); returns how many frames were processed. Blocks the calling
+        thread.
+
+        `task` (:class:`explorer.core.tasks.Task`) is checked before every frame (and
+        while paused): its cancel raises :class:`~explorer.errors.Cancelled` out of here
+        with at most one more frame processed, the grabber stopped and the source closed.
 
         ``pace``: read the source at this rate (default: its ``fps_hint``, or as fast as
         it gives frames for a camera); 0 reads as fast as possible.
         """
-        stop = stop or self._stop
+        task = task or NullTask()
         if pace is None and not isinstance(source, _realtime_sources()):
             pace = source.fps_hint
         source.open()
@@ -478,13 +505,16 @@ class LiveEngine:
         if self.threads not in (None, "auto"):
             torch.set_num_threads(int(self.threads))
         tuned_for = None
+        first_at = None
         grabber.start()
         try:
-            while not stop.is_set() and (max_frames is None or done < max_frames):
+            while max_frames is None or done < max_frames:
+                task.check()  # one unit of work = one frame
                 if self._paused.is_set():
-                    if not self._step.wait(0.05) or stop.is_set():
+                    if not self._step.wait(0.05):
                         continue
                     self._step.clear()
+                    task.check()  # a wake-up sent by a cancel is not a step
                     grabber.grab_now()
                 item = grabber.take(0.05)
                 if grabber.error is not None:
@@ -502,6 +532,10 @@ class LiveEngine:
                 done += 1
                 if on_result is not None:
                     on_result(result)
+                now = time.perf_counter()
+                first_at = now if first_at is None else first_at
+                if seconds is not None and now - first_at >= seconds:
+                    break
         finally:
             grabber.stop()
             source.close()
@@ -531,12 +565,14 @@ class LiveEngine:
         the loop and is kept in ``error``."""
         if self._thread is not None:
             raise RuntimeError("the live loop is already running")
-        self._stop.clear()
+        task = self._task = FlagTask()
         self.error = None
 
         def loop() -> None:
             try:
-                self.run(source, on_result, **kwargs)
+                self.run(source, on_result, task=task, **kwargs)
+            except Cancelled:
+                pass  # stop() asked for it
             except BaseException as exc:  # noqa: BLE001 - kept for the caller
                 self.error = exc
 
@@ -545,7 +581,8 @@ class LiveEngine:
 
     def stop(self, timeout: float = 10.0) -> None:
         """End the loop (and its grabber) and wait for the thread to return."""
-        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
         self._step.set()
         if self._thread is not None:
             self._thread.join(timeout)

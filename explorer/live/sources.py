@@ -96,13 +96,24 @@ class _Capture:
         self.close()
 
 
+#: camera numbers accepted (OpenCV reads -1 as "any camera"; nobody has 100 cameras)
+MAX_CAMERA = 99
+
+
+def camera_number(value) -> int:
+    """`value` as a camera number in [0, MAX_CAMERA], or one sentence."""
+    from explorer.app.checks import count
+
+    return count("the camera number", value, 0, MAX_CAMERA)
+
+
 class CameraSource(_Capture):
     """Camera number `index` (0 is the first). A camera that is absent or busy raises
-    UserError on ``open()``."""
+    UserError on ``open()``; a number outside [0, MAX_CAMERA] at once."""
 
     def __init__(self, index: int = 0, size: tuple[int, int] | None = None) -> None:
         super().__init__()
-        self.index = int(index)
+        self.index = camera_number(index)
         #: asked-for (width, height); the camera may pick another
         self.size = size
         self.name = f"camera {self.index}"
@@ -145,8 +156,13 @@ class VideoFileSource(_Capture):
     def _make(self):
         import cv2
 
-        if not self.path.is_file():
-            return None
+        from explorer.app.checks import input_file
+
+        if not self.path.exists() and not self.path.is_symlink():
+            return None  # "no such video file"
+        # a FIFO would block OpenCV for good, /dev/zero or a folder would confuse it:
+        # one sentence instead (the same check as every other file the explorer reads)
+        input_file(self.path, "video file")
         cap = cv2.VideoCapture(str(self.path))
         # some containers "open" without a decodable stream: insist on one frame
         if cap.isOpened():
@@ -170,6 +186,10 @@ class VideoFileSource(_Capture):
         return frame
 
 
+#: the largest side of a synthetic frame, in pixels
+MAX_SYNTHETIC = 4096
+
+
 class SyntheticSource:
     """Coloured shapes moving across a background, for tests and rooms without a camera.
 
@@ -187,11 +207,12 @@ class SyntheticSource:
 
     def __init__(self, size: tuple[int, int] = (128, 128), seed: int = 0, shapes: int = 4,
                  speed: float = 0.02, fps_hint: float | None = 30.0) -> None:
+        from explorer.app.checks import count
         from explorer.data import shapes as world
 
-        h, w = int(size[0]), int(size[1])
-        if h < 8 or w < 8:
-            raise UserError(f"synthetic frames must be at least 8x8, not {h}x{w}")
+        # 4096 x 4096 x 3 float32 is 200 MB a frame already; larger is a typo
+        h = count("the synthetic frame height", size[0], 8, MAX_SYNTHETIC)
+        w = count("the synthetic frame width", size[1], 8, MAX_SYNTHETIC)
         self.size = (h, w)
         self.seed = int(seed)
         self.name = f"synthetic {w}x{h} (seed {seed})"
@@ -257,9 +278,9 @@ def open_source(spec: str, size: tuple[int, int] = (128, 128), seed: int = 0) ->
     s = spec.strip()
     if s in ("synthetic", "shapes", ""):
         return SyntheticSource(size, seed=seed)
-    if s.isdigit() or s.startswith("camera:"):
-        index = s.split(":", 1)[-1]
-        if not index.isdigit():
+    if s.lstrip("+-").isdigit() or s.startswith("camera:"):
+        index = s.split(":", 1)[-1].strip()
+        if not index.lstrip("+-").isdigit():
             raise UserError(f"camera number expected in {spec!r}, e.g. camera:0")
         return CameraSource(int(index))
     return VideoFileSource(s)

@@ -322,3 +322,35 @@ def test_colormap_gives_an_rgba_mosaic_matching_the_lookup_table():
     assert (rgba[~gaps][:, 3] == 255).all()
     engine.colormap = None
     assert engine.process(SyntheticSource((32, 32)).read()).rgba is None
+
+
+class _Words(nn.Module):
+    """Runs a convolution, then answers in words instead of numbers."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        self.conv1(x)
+        return {"answer": "a cat"}
+
+
+def test_a_network_that_returns_no_tensor_is_reported_in_words():
+    from explorer.errors import ModelError
+
+    net = tiny_net()
+    net.module = _Words().eval()
+    with pytest.raises(ModelError, match="returned a dict, not a tensor"):
+        LiveEngine(net, device="cpu").process(SyntheticSource((32, 32)).read())
+
+
+def test_a_network_whose_output_overflows_is_reported_in_words():
+    from explorer.errors import ModelError
+
+    net = tiny_net()
+    with torch.no_grad():
+        net.module.conv2.weight.fill_(3e38)  # finite weights, infinite sums
+    engine = LiveEngine(net, "conv2", device="cpu")
+    with pytest.raises(ModelError, match=r"tiny3's output holds (NaN|infinity).*layer conv2"):
+        engine.process(SyntheticSource((32, 32)).read())

@@ -151,3 +151,18 @@ def test_camera_frames_are_rgb_float(monkeypatch):
     assert frame.dtype == np.float32 and frame.shape == (6, 8, 3)
     np.testing.assert_array_equal(frame[0, 0], [1.0, 0.0, 0.0])
     assert cam.fps_hint == 30.0 and not cam.is_open and cam.name == "camera 2"
+
+
+def test_special_files_and_camera_numbers_are_refused_in_one_sentence(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    for path, words in ((fifo, "named pipe"), ("/dev/zero", "a device"), (tmp_path, "folder")):
+        with pytest.raises(UserError, match=words):
+            VideoFileSource(path).open()  # refused before OpenCV could block on it
+    for spec in ("-1", "camera:-2", "camera:100"):
+        with pytest.raises(UserError, match="camera number"):
+            open_source(spec)
+    with pytest.raises(UserError, match="at most 4,096"):
+        SyntheticSource((10_000, 64))

@@ -43,7 +43,8 @@ from PySide6.QtWidgets import (
 
 from explorer.core.device import pick_device
 from explorer.core.network import Network
-from explorer.errors import UserError
+from explorer.core.tasks import FlagTask
+from explorer.errors import Cancelled, UserError
 from explorer.gui.common import messages
 from explorer.gui.common.canvas import COLORMAP_NAMES, ImageCanvas, lookup_table
 from explorer.gui.common.section import SectionHost
@@ -80,7 +81,8 @@ class LiveWorker(QThread):
         super().__init__(parent)
         self.engine = engine
         self.source = source
-        self._stop = threading.Event()
+        #: the loop's task: :meth:`stop` cancels it (at most one more frame runs)
+        self.task = FlagTask()
         self._lock = threading.Lock()
         self._slot: LiveResult | None = None
         #: results replaced in the mailbox before the GUI drew them
@@ -88,7 +90,9 @@ class LiveWorker(QThread):
 
     def run(self) -> None:  # the worker thread
         try:
-            self.engine.run(self.source, self._deliver, stop=self._stop)
+            self.engine.run(self.source, self._deliver, task=self.task)
+        except Cancelled:
+            pass  # Stop was pressed
         except UserError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # a bug: one line for the person, the trace for the console
@@ -111,8 +115,8 @@ class LiveWorker(QThread):
         return result
 
     def stop(self, timeout_ms: int = 10000) -> bool:
-        self._stop.set()
-        self.engine.step()  # wake a paused loop so it sees the stop
+        self.task.cancel()
+        self.engine.step()  # wake a paused loop so it sees the cancel
         return self.wait(timeout_ms)
 
 
