@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.core import script_trace
+
 
 @dataclass
 class FilterImage:
@@ -36,13 +38,14 @@ def filter_image(module: nn.Module, max_in: int = 16, max_out: int = 64,
     """
     weight = getattr(module, "weight", None)
     if not isinstance(weight, torch.Tensor) or weight.dim() != 4:
-        raise ValueError(f"{type(module).__name__} has no 2-D convolution kernels")
+        raise ValueError(f"{script_trace.type_name(module)} has no 2-D convolution kernels")
     w = weight.detach().float().cpu()
-    if isinstance(module, nn.ConvTranspose2d):
+    transposed, groups = _layout(module)
+    if transposed:
         w = w.transpose(0, 1)  # stored [in, out, kh, kw]
     out_c, in_c, kh, kw = w.shape
     scale = w.abs().max().clamp_min(1e-12)
-    if in_c == 3 and getattr(module, "groups", 1) == 1:
+    if in_c == 3 and groups == 1:
         n = min(out_c, max_out * 4)
         cols = int(np.ceil(np.sqrt(n)))
         rows = int(np.ceil(n / cols))
@@ -64,3 +67,29 @@ def filter_image(module: nn.Module, max_in: int = 16, max_out: int = 64,
             view[r * (kh + pad): r * (kh + pad) + kh,
                  q * (kw + pad): q * (kw + pad) + kw] = tiles[r, q]
     return FilterImage(canvas, False, rows, cols, (kh, kw), pad, cols, out_c, in_c)
+
+
+def _layout(module: nn.Module) -> tuple[bool, int]:
+    """(transposed, groups) of a convolution: an eager one, the stand-in of a TorchScript
+    layer (:mod:`explorer.core.script_trace`), or a TorchScript layer itself, whose
+    traced form keeps them only in its graph."""
+    if isinstance(module, nn.ConvTranspose2d):
+        return True, module.groups
+    if isinstance(module, nn.Conv2d):
+        return False, module.groups
+    geometry = (script_trace.leaf_geometry(module) if script_trace.is_script(module)
+                else {"transposed": getattr(module, "transposed", None),
+                      "groups": getattr(module, "groups", None)})
+    transposed = geometry.get("transposed")
+    if not isinstance(transposed, bool):
+        transposed = script_trace.type_name(module) == "ConvTranspose2d"
+    groups = geometry.get("groups")
+    return transposed, groups if isinstance(groups, int) and groups > 0 else 1
+
+
+def layer_filter_image(network, name: str, **kwargs) -> FilterImage:
+    """:func:`filter_image` of layer `name` of `network` (an
+    :class:`explorer.core.network.Network`), TorchScript files included."""
+    from explorer.core.trace import submodule
+
+    return filter_image(submodule(network, name), **kwargs)

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from explorer.core import colormaps
+from explorer.core import colormaps, script_trace
 from explorer.core.images import Image
 from explorer.core.network import Network, preprocess, to_display
-from explorer.errors import UserError
+from explorer.core.trace import eager_module, layer_table
+from explorer.errors import ModelError, UserError
 from explorer.insight.layers import default_cam_layer, find_layer, is_map, require_classifier
 
 #: method name -> (pytorch_grad_cam class name, what it does, in a few words)
@@ -107,6 +108,17 @@ def _frozen(module: torch.nn.Module):
             p.requires_grad_(flag)
 
 
+def _require_maps_reachable(network: Network) -> None:
+    """A TorchScript file whose layers with maps are all hidden (see
+    :func:`explorer.core.trace.script_note`) leaves Grad-CAM nothing to hook."""
+    if not script_trace.is_script(network.module):
+        return
+    if not any(is_map(lay) for lay in layer_table(network)):
+        raise ModelError("Grad-CAM needs hooks, which a TorchScript file does not allow "
+                         "and whose layers with maps this file hides; open the model as a "
+                         "state dict or an eager module")
+
+
 def overlay_heatmap(picture: np.ndarray, heatmap: np.ndarray, cmap: str = "inferno"
                     ) -> np.ndarray:
     """picture (float [H, W, 3] in [0, 1]) + heatmap (float [H, W] in [0, 1]) -> uint8
@@ -137,6 +149,7 @@ def class_activation_map(network: Network, image: Image | torch.Tensor, *,
     if method not in METHODS:
         raise UserError(f"unknown CAM method {method!r}; choose from "
                         f"{', '.join(METHOD_NAMES)}")
+    _require_maps_reachable(network)
     layer = layer or default_cam_layer(network)
     info = find_layer(network, layer)
     if not is_map(info):
@@ -148,7 +161,9 @@ def class_activation_map(network: Network, image: Image | torch.Tensor, *,
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     t0 = time.perf_counter()
-    module = network.module
+    # a TorchScript file takes no hooks: its eager stand-in does (same layer names, its
+    # output checked against the file's own on every call)
+    module = eager_module(network, tuple(x.shape[-2:]))
     with torch.no_grad():
         logits = module(x)
     probs = logits.flatten(1)[0].float().softmax(0).cpu()
