@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from explorer.core import script_trace
 from explorer.core.device import pick_device
 from explorer.core.mosaic import Mosaic, mosaic
 from explorer.core.network import Network
 from explorer.core.tasks import FlagTask, NullTask, Task
-from explorer.core.trace import LayerInfo, layer_table
+from explorer.core.trace import LayerInfo, eager_module, layer_table
 from explorer.errors import Cancelled, ModelError, UserError
 from explorer.live.prep import FramePrep, LayerTap, colorize, first_tensor, to_uint8
 from explorer.live.sources import Source
@@ -375,7 +376,9 @@ class LiveEngine:
             return
         if name not in {info.name for info in self.layers}:
             return  # asked for with an older network in mind; keep what is shown
-        self.tap.attach(self.network.module, name)
+        # a TorchScript file takes no hooks: its eager stand-in (same layer names, output
+        # checked against the file's own every frame) does; for others, the module
+        self.tap.attach(eager_module(self.network), name)
 
     # -- one frame ----------------------------------------------------------------------
     def process(self, frame: np.ndarray, index: int = -1) -> LiveResult:
@@ -391,9 +394,12 @@ class LiveEngine:
             x = self._prep(frame)
             t1 = time.perf_counter()
             with autocast:
-                out = net.module(x)
+                out = eager_module(net)(x)
             t2 = time.perf_counter()
             act = self.tap.take()
+            if act is not None and script_trace.is_script(net.module) and \
+                    not script_trace.verified(self.tap.name):
+                act = None  # this frame's replay of the block around it was not used
             scores = self._output_tensor(out)
             if act is None:
                 raise UserError(f"layer {self.tap.name!r} did not run for this input")
