@@ -266,6 +266,8 @@ class NumberGrid(QWidget):
         self._bold: set[tuple[int, int]] = set()
         #: row/col offset of the array's first cell in the labels (padding shows as -1, -2..)
         self.origin = (0, 0)
+        #: never taller than the width lets the cells be (see resizeEvent)
+        self.fit_height = True
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(False)
 
@@ -324,6 +326,9 @@ class NumberGrid(QWidget):
                     self._base[(r, c)] = grey_color(values[r, c], lo, hi)
                 else:
                     self._base[(r, c)] = None
+        if self.fit_height:
+            self.setMaximumHeight(max(self.minimumSizeHint().height(),
+                                      self.height_for(max(1, self.width()))))
         self.updateGeometry()
         self.update()
 
@@ -378,6 +383,24 @@ class NumberGrid(QWidget):
         needed = self._widest(QFont(self.font())) + 10
         width = min(width_room, max(height, min(needed, 1.8 * height)))
         return max(4.0, width), height
+
+    def height_for(self, width: int) -> int:
+        """The height the grid fills at `width` (cells no larger than the width allows)."""
+        rows, cols = max(1, self.rowCount()), max(1, self.columnCount())
+        preferred = self.cell * self._scale()
+        side = preferred * 1.6
+        for _ in range(2):
+            hw, hh = self._headers(side)
+            side = max(4.0, min(preferred * 1.6, (width - hw - 2) / cols))
+        return int(hh + rows * side) + 3
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        # no taller than the cells the width allows: the text below the grid stays close
+        # (a layout gives the rest to a stretch)
+        if self.fit_height:
+            self.setMaximumHeight(max(self.minimumSizeHint().height(),
+                                      self.height_for(self.width())))
+        super().resizeEvent(event)
 
     def cell_side(self) -> float:
         """The height of a cell (its width is :meth:`cell_size`'s)."""

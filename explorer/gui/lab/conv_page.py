@@ -119,6 +119,17 @@ class MatrixOrPicture(QStackedWidget):
     def sizeHint(self):  # noqa: N802 (Qt name)
         return self.grid.sizeHint() if self.numeric else self.canvas.sizeHint()
 
+    def _fit_height(self) -> None:
+        # as tall as the numbers need at this width (a picture takes what it is given)
+        limit = (max(self.grid.minimumSizeHint().height(), self.grid.height_for(self.width()))
+                 if self.numeric else 16777215)
+        if self.maximumHeight() != limit:
+            self.setMaximumHeight(limit)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self._fit_height()
+        super().resizeEvent(event)
+
     def set_values(self, values: np.ndarray, origin=(0, 0), special=None,
                    cmap: str = "grey") -> None:
         self.numeric = max(values.shape) <= MAX_NUMERIC
@@ -130,6 +141,7 @@ class MatrixOrPicture(QStackedWidget):
             self.canvas.set_image(shown, levels=None, lut=lookup_table(cmap))
             self.canvas.set_marker(None)
             self.setCurrentWidget(self.canvas)
+        self._fit_height()
 
     def mark(self, cells: list[tuple[int, int]], target: bool = False) -> None:
         """Highlight `cells` (the window, or the one output cell)."""
@@ -292,14 +304,17 @@ class ConvPage(LabPage):
         in_col = QVBoxLayout()
         in_col.addWidget(self.input_title)
         in_col.addWidget(self.input_view, 1)
+        in_col.addStretch(0)
         out_col = QVBoxLayout()
         out_col.addWidget(self.output_title)
         out_col.addWidget(self.output_view, 1)
+        out_col.addStretch(0)
         k_col = QVBoxLayout()
         k_col.addWidget(self.editor_title)
         k_col.addWidget(self.editor, 1)
         k_col.addWidget(self.applied_title)
         k_col.addWidget(self.applied_grid, 1)
+        k_col.addStretch(0)
         self.grids = grids = QHBoxLayout()
         grids.addLayout(in_col, 5)
         grids.addLayout(k_col, 2)
@@ -316,9 +331,12 @@ class ConvPage(LabPage):
         text.addWidget(self.step_label, 0, 1, 2, 1)
         text.setColumnStretch(0, 3)
         text.setColumnStretch(1, 2)
+        # the grids as tall as their numbers need, the text right under them, the rest
+        # of the height below
         right = QVBoxLayout()
-        right.addLayout(grids, 1)
+        right.addLayout(grids)
         right.addLayout(text)
+        right.addStretch(1)
 
         main = QHBoxLayout()
         main.addWidget(left)

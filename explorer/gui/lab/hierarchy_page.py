@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from explorer.gui.lab.common import (
     ImageGrid,
@@ -45,7 +45,8 @@ class HierarchyPage(LabPage):
         row = QHBoxLayout()
         row.addWidget(QLabel("picture"))
         self.image_combo = SampleChooser(with_table=True, default="camera")
-        row.addWidget(self.image_combo, 1)
+        self.image_combo.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        row.addWidget(self.image_combo)
         row.addWidget(QLabel("size"))
         self.size_combo = QComboBox()
         for s in SIZES:

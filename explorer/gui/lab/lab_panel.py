@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QPainter, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractSlider,
@@ -122,7 +122,14 @@ class _PageArea(QScrollArea):
 
     def setWidget(self, widget: QWidget) -> None:  # noqa: N802 (Qt name)
         super().setWidget(widget)
+        # the page's least size changes with its text (theme, zoom) and content
+        widget.installEventFilter(self)
         self.fit()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.LayoutRequest and obj is self.widget():
+            self.fit()
+        return False
 
     def fit(self) -> None:
         page = self.widget()
