@@ -1,13 +1,16 @@
-"""The insight tabs: each runs in a worker on the network and image it is given, draws its
-answer and leaves no thread or widget behind."""
+"""The Why & training section stands on its own: its own classifier and picture, the heat
+map of the top class without a click, words on the view when an answer cannot mean much,
+captions under every picture, stale answers cleared at once, and a layout that fits
+1366x768. Each panel runs in a worker and leaves no thread or widget behind."""
 
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from explorer.core.images import Image
+from explorer.app.networks import load_network
+from explorer.app.pictures import open_picture, picture_from_array
+from explorer.gui.common.section import SectionHost
 from explorer.gui.insight.section import InsightTab
-from explorer.nets.registry import load_network
 
 
 @pytest.fixture(autouse=True)
@@ -15,34 +18,116 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CNN_EXPLORER_CACHE", str(tmp_path / "cache"))
 
 
-@pytest.fixture
-def tab(qtbot):
-    t = InsightTab()
+def make_tab(qtbot, **host):
+    t = InsightTab(host=SectionHost(**host))
     qtbot.addWidget(t, before_close_func=lambda w: w.shutdown())
-    t.set_network(load_network("lenet5-digits"))
-    rng = np.random.default_rng(0)
-    t.set_image(Image(rng.uniform(0, 1, (40, 40, 3)).astype(np.float32), "noise", None, ""))
+    t.resize(1366, 640)
     t.show()
+    qtbot.waitUntil(lambda: t.cam.result is not None or bool(t.errors or t.cam.errors),
+                    timeout=120_000)
+    assert not t.errors and not t.cam.errors, (t.errors, t.cam.errors)
     return t
 
 
-def test_cam_panel_fills_views_and_offers_the_top_five(tab):
-    cam = tab.cam
-    assert cam.layer_box.currentData() == "pool2"
-    assert cam.run() is not None
-    assert cam.wait(60) and not cam.errors, cam.errors
-    r = cam.result
-    assert r.heatmap.shape == (32, 32) and r.layer == "pool2"
-    assert cam.heat_view.image_shape == (32, 32)
-    assert cam.class_box.count() == 5 and cam.class_box.currentData() == r.class_index
-    # another class from the top five: a new map for that class
-    other = cam.class_box.itemData(1)
-    cam.class_box.setCurrentIndex(1)
-    cam.class_box.activated.emit(1)
-    assert cam.wait(60) and cam.result.class_index == other
+@pytest.fixture
+def tab(qtbot):
+    """The section as the window builds it: tinyvgg-shapes on its own sample."""
+    return make_tab(qtbot)
 
 
-def test_neighbours_panel_on_a_folder(tab, tmp_path):
+@pytest.fixture
+def lenet_tab(tab, qtbot):
+    """The section after the person picked LeNet-5 (its own sample, a digit, comes along)."""
+    tab.cam.result = None
+    tab.choose_network("lenet5-digits")
+    qtbot.waitUntil(lambda: tab.cam.result is not None and tab.network.name ==
+                    "lenet5-digits", timeout=120_000)
+    return tab
+
+
+def test_opens_its_own_network_and_picture_and_explains_at_once(tab):
+    assert tab.network.name == "tinyvgg-shapes" and tab.picture.source == "sample:shape-crop"
+    assert tab.source.network_box.currentData() == "tinyvgg-shapes"
+    r = tab.cam.result  # nobody pressed Explain
+    assert r.class_name == "star" and r.class_index == r.top[0][0]
+    assert tab.cam.heat_view.image_shape == (64, 64)
+    assert not tab.source.banner.isVisible()  # a trained network on its own kind of picture
+
+
+def test_network_menu_offers_classifiers_only(tab):
+    from explorer.app.networks import list_models
+
+    names = {tab.source.network_box.itemData(i)
+             for i in range(tab.source.network_box.count())}
+    tasks = {e.name: e.task for e in list_models()}
+    assert "tinyvgg-shapes" in names and "lenet5-digits" in names
+    assert all(tasks[n] == "classify" for n in names)
+    assert "fcn-shapes" not in names and "mtcnn-pnet" not in names
+
+
+def test_choosing_lenet_brings_its_own_sample(lenet_tab):
+    t = lenet_tab
+    assert t.picture.source == "sample:digit" and t.cam.layer_box.currentData() == "pool2"
+    assert t.cam.result.heatmap.shape == (32, 32) and t.cam.class_box.count() == 5
+
+
+def test_explore_picture_and_the_caveat_on_a_photo(qtbot):
+    t = make_tab(qtbot, explore=lambda: (None, open_picture("sample:chelsea")))
+    assert t.use_explore_picture()
+    qtbot.waitUntil(lambda: t.cam.result is not None and t.picture.name == "chelsea",
+                    timeout=60_000)
+    assert t.source.picture_box.currentText() == "chelsea"
+    text = t.source.banner.text()
+    assert t.source.banner.isVisible()
+    assert "trained on drawn shapes only" in text and "not what the picture shows" in text
+    # a held-out scene is the network's own kind of picture again: the banner goes
+    t.choose_picture("scene:3")
+    qtbot.waitUntil(lambda: t.picture.source == "scene:3", timeout=30_000)
+    assert not t.source.banner.isVisible() and t.source.scene_spin.value() == 3
+
+
+def test_explore_without_a_picture_says_so(qtbot):
+    seen = []
+    t = make_tab(qtbot, show_error=seen.append)
+    assert not t.use_explore_picture()
+    assert seen == ["Explore has no picture yet."]
+
+
+def test_random_weights_say_so_on_the_view(tab, qtbot):
+    net = load_network("resnet18")  # never trained here: random weights
+    tab.set_network(net)
+    assert "random weights" in tab.source.banner.text()
+    assert "never trained" in tab.source.banner.text()
+
+
+def test_a_bad_picture_is_one_line_and_keeps_the_last_one(tab, qtbot, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png at all")
+    tab.choose_picture(str(bad))
+    qtbot.waitUntil(lambda: bool(tab.errors), timeout=30_000)
+    assert len(tab.errors[-1].splitlines()) == 1 and "broken.png" in tab.errors[-1]
+    assert tab.picture.source == "sample:shape-crop"
+
+
+def test_stale_answers_are_cleared_when_the_picture_changes(tab, qtbot):
+    aug = tab.augment
+    assert aug.run() is not None and aug.wait(60) and aug.result is not None
+    assert len(aug.grid.captions) == len(aug.result.variants)
+    tab.set_picture(picture_from_array(np.full((40, 40, 3), 0.5, np.float32), "grey"))
+    assert aug.result is None and aug.grid.captions == []  # at once, not after a run
+
+
+def test_augment_captions_under_each_picture(tab):
+    aug = tab.augment
+    assert aug.run() is not None and aug.wait(60) and not aug.errors, aug.errors
+    r = aug.result
+    assert len(aug.grid.pictures) == len(r.variants) == len(aug.grid.captions)
+    first = aug.grid.captions[0].text()
+    assert "original" in first and "d = 0.00" in first and r.variants[0].label in first
+    assert "flip left-right" in aug.grid.captions[7].text()
+
+
+def test_neighbours_on_a_folder_with_captions(tab, tmp_path):
     rng = np.random.default_rng(1)
     (tmp_path / "g" / "x").mkdir(parents=True)
     for i in range(7):
@@ -53,20 +138,15 @@ def test_neighbours_panel_on_a_folder(tab, tmp_path):
     nb.k_spin.setValue(3)
     assert nb.run() is not None and nb.wait(60) and not nb.errors, nb.errors
     r, query = nb.result
-    assert len(r.neighbours) == 3 and query.shape == (32, 32, 3)
-    assert nb.sheet_view.image_shape is not None
-    assert "1." in nb.captions.text()
+    assert len(r.neighbours) == 3 and query.shape == (64, 64, 3)
+    assert all(n.picture.shape == (64, 64, 3) for n in r.neighbours)
+    captions = [c.text() for c in nb.grid.captions]
+    assert len(captions) == 4 and "this picture" in captions[0]
+    assert "1. x" in captions[1] and "d = " in captions[1]
 
 
-def test_augment_panel_table(tab):
-    aug = tab.augment
-    assert aug.run() is not None and aug.wait(60) and not aug.errors, aug.errors
-    assert aug.table.rowCount() == len(aug.result.variants)
-    assert aug.table.item(0, 0).text() == "original"
-    assert aug.table.item(0, 3).text() == "0.000"
-
-
-def test_finetune_panel_live_curve_and_table(tab, tmp_path):
+def test_finetune_live_curve_table_and_compare(lenet_tab, tmp_path):
+    tab = lenet_tab
     rng = np.random.default_rng(2)
     for cls, level in (("dark", 40), ("light", 200)):
         (tmp_path / "t" / cls).mkdir(parents=True)
@@ -94,6 +174,17 @@ def test_finetune_panel_live_curve_and_table(tab, tmp_path):
     assert 0.5 < c.pairs[0].cosine < 1.0
 
 
+def test_cancel_a_finetune_run_stops_it(lenet_tab, qtbot):
+    ft = lenet_tab.finetune
+    ft.epochs.setValue(50)
+    steps = []
+    ft._steps.step.connect(lambda *a: steps.append(a))
+    assert ft.run() is not None
+    qtbot.waitUntil(lambda: len(steps) >= 1, timeout=60_000)
+    ft.cancel()
+    assert ft.wait(60) and ft.result is None and not ft.errors
+
+
 def test_shipped_task_names_survive_their_tooltips(tab):
     from explorer.insight.finetune import TASKS
 
@@ -103,30 +194,38 @@ def test_shipped_task_names_survive_their_tooltips(tab):
                                                              "xgradcam"]
 
 
-def test_compare_panel_with_a_registry_network(tab):
-    cmp = tab.compare
+def test_compare_with_a_registry_network_fits_the_width(lenet_tab):
+    cmp = lenet_tab.compare
+    lenet_tab.tabs.setCurrentWidget(cmp)
     i = cmp.other_box.findData("registry:tinyvgg-shapes")
     assert i >= 0
     cmp.other_box.setCurrentIndex(i)
     assert cmp.run() is not None and cmp.wait(60) and not cmp.errors, cmp.errors
     assert cmp.result.matched_by == "type order" and cmp.result.pairs
+    # every column, CKA included, lies inside the table's visible width
+    header = cmp.table.horizontalHeader()
+    right = header.sectionViewportPosition(5) + header.sectionSize(5)
+    assert right <= cmp.table.viewport().width()
+    assert header.sectionSize(5) >= header.fontMetrics().horizontalAdvance("0.000")
 
 
-def test_segmenter_is_refused_with_a_message(tab):
+def test_fits_1366_by_768(tab):
+    for panel in tab.panels:
+        tab.tabs.setCurrentWidget(panel)
+        assert tab.minimumSizeHint().width() <= 1366, panel
+        assert tab.minimumSizeHint().height() <= 640, panel
+
+
+def test_a_segmenter_given_directly_is_refused_with_a_message(tab, qtbot):
     tab.set_network(load_network("fcn-shapes"))
-    assert tab.cam.run() is None and "classifier" in tab.cam.errors[-1]
+    qtbot.waitUntil(lambda: bool(tab.cam.errors), timeout=30_000)
+    assert tab.cam.result is None and "classifier" in tab.cam.errors[-1]
 
 
-def test_private_copy_drops_hooks_and_is_made_once():
-    from explorer.gui.insight.common import private_copy
-
-    net = load_network("lenet5-digits")
-    seen = []
-    net.module.conv1.register_forward_hook(lambda *a: seen.append(1))
-    copy_ = private_copy(net)
-    assert copy_.module is not net.module and private_copy(net) is copy_
-    assert not copy_.module.conv1._forward_hooks and net.module.conv1._forward_hooks
+def test_device_change_opens_the_network_there(tab, qtbot):
     import torch
 
-    copy_.module(torch.zeros(1, 1, 32, 32))
-    assert seen == []  # a trace hooked on the original hears nothing from the copy
+    old = tab.network
+    tab.set_device(torch.device("cpu"))
+    assert tab.network is old  # already there: nothing to do
+    assert tab.device == torch.device("cpu")

@@ -2,7 +2,8 @@
 
 Method (Grad-CAM, Grad-CAM++, ...), the class (any of the top five) and the layer (the last
 spatial one by default) are chosen here; the map is made in a worker by
-:func:`explorer.insight.cam.class_activation_map`, the one the ``cam`` command uses.
+:func:`explorer.insight.cam.class_activation_map`, the one the ``cam`` command uses. The
+section asks for the top class's map as soon as its network and picture are there.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ from PySide6.QtWidgets import (
 
 from explorer.gui.common.canvas import ImageCanvas, lookup_table
 from explorer.gui.common.workers import JobContext
-from explorer.gui.insight.common import InsightPanel, private_copy
+from explorer.gui.insight.common import InsightPanel, exclusive
 from explorer.insight.cam import METHODS
+
+#: what each view shows, in words, under it
+CAPTIONS = ("the picture as the network sees it (its input size)",
+            "the map: bright = the places that raised the class's score most",
+            "the map over the picture")
 
 
 class CamPanel(InsightPanel):
@@ -36,11 +42,15 @@ class CamPanel(InsightPanel):
         self.method.setToolTip("how the maps of the layer are weighted")
         self.class_box = QComboBox()
         self.class_box.setToolTip("the class to explain: any of the top five")
-        self.class_box.setMinimumContentsLength(16)
+        self.class_box.setMinimumContentsLength(12)
+        self.class_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("the layer whose maps are weighted (last spatial one "
                                   "by default)")
-        self.layer_box.setMinimumContentsLength(14)
+        self.layer_box.setMinimumContentsLength(12)
+        self.layer_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.run_button = QPushButton("Explain")
         self.run_button.clicked.connect(self.run)
         row = QHBoxLayout()
@@ -59,6 +69,10 @@ class CamPanel(InsightPanel):
                                            ("Overlay", self.overlay_view))):
             grid.addWidget(QLabel(f"<b>{title}</b>"), 0, i)
             grid.addWidget(view, 1, i)
+            caption = QLabel(CAPTIONS[i])
+            caption.setWordWrap(True)
+            grid.addWidget(caption, 2, i)
+            grid.setColumnStretch(i, 1)
         grid.setRowStretch(1, 1)
         self.readout = QLabel("")
         self.readout.setWordWrap(True)
@@ -78,13 +92,14 @@ class CamPanel(InsightPanel):
         self.layer_box.clear()
         if self.network is None:
             return
-        from explorer.app.tracing import layers_of as layer_table
+        from explorer.app.tracing import layers_of
+        from explorer.errors import UserError
         from explorer.insight.layers import default_cam_layer, is_map
 
         try:
-            layers = [lay.name for lay in layer_table(self.network) if is_map(lay)]
+            layers = [lay.name for lay in layers_of(self.network) if is_map(lay)]
             default = default_cam_layer(self.network)
-        except Exception as exc:  # noqa: BLE001 - a network without maps: say so
+        except UserError as exc:  # a network without maps: say so
             self.show_error(str(exc).splitlines()[0])
             return
         self.layer_box.addItem(f"{default} (default)", default)
@@ -95,6 +110,11 @@ class CamPanel(InsightPanel):
     def set_image(self, image) -> None:
         super().set_image(image)
         self.class_box.clear()  # the top five belong to the previous picture
+
+    def clear_view(self) -> None:
+        for view in (self.picture_view, self.heat_view, self.overlay_view):
+            view.set_image(None)
+        self.readout.setText("")
 
     # -- work -------------------------------------------------------------------------
     def _rerun(self, *_args) -> None:
@@ -114,10 +134,10 @@ class CamPanel(InsightPanel):
 
         def job(ctx: JobContext):
             ctx.progress(-1, f"{method} on {network.name}…")
-            net = private_copy(network)
-            ctx.check()
-            return class_activation_map(net, image, method=method, class_index=cls,
-                                        layer=layer)
+            with exclusive(network, ctx) as net:
+                ctx.check()
+                return class_activation_map(net, image, method=method, class_index=cls,
+                                            layer=layer)
 
         self.status.emit(f"{method}…")
         return self.runner.submit(job)
@@ -135,11 +155,8 @@ class CamPanel(InsightPanel):
             self.class_box.addItem(f"{r.class_name} ({r.probability:.1%})", chosen)
         self.class_box.setCurrentIndex(self.class_box.findData(chosen))
         self.class_box.blockSignals(False)
-        warn = ("  <b>Random weights</b>: the map shows where an untrained network "
-                "happens to respond." if self.network is not None
-                and self.network.random_weights else "")
         self.readout.setText(
             f"{r.method} at <b>{r.layer}</b> ({'×'.join(map(str, r.layer_shape))}) for "
             f"<b>{r.class_name}</b> ({r.probability:.1%}); hottest pixel (y, x) = "
-            f"{r.peak}; {r.seconds * 1000:.0f} ms.{warn}")
+            f"{r.peak}; {r.seconds * 1000:.0f} ms.")
         self.status.emit(f"{r.method}: {r.class_name}")

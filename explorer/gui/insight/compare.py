@@ -1,15 +1,18 @@
-"""Side-by-side tab: the window's network against a second one (another registry network,
-or the window's network after fine-tuning) on the same picture, layer by layer: matched
+"""Side-by-side tab: the section's network against a second one (another classifier, or
+the section's network after fine-tuning) on the same picture, layer by layer: matched
 layers, their shapes, and how alike their activations are (cosine, linear CKA), from
-:func:`explorer.insight.compare.compare_networks`."""
+:func:`explorer.insight.compare.compare_networks`. The table takes the whole width (no
+column is cut); the curve sits under it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -21,7 +24,13 @@ from PySide6.QtWidgets import (
 
 from explorer.gui.common.canvas import owning_popups
 from explorer.gui.common.workers import JobContext
-from explorer.gui.insight.common import InsightPanel, private_copy
+from explorer.gui.insight.common import (
+    COLOURS,
+    LINE_WIDTH,
+    InsightPanel,
+    exclusive,
+    style_plot,
+)
 
 
 class ComparePanel(InsightPanel):
@@ -30,8 +39,11 @@ class ComparePanel(InsightPanel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.other_box = QComboBox()
-        self.other_box.setMinimumContentsLength(24)
-        self.other_box.setToolTip("the network to put beside the window's")
+        self.other_box.setMinimumContentsLength(16)
+        self.other_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.other_box.setMaxVisibleItems(20)
+        self.other_box.setToolTip("the network to put beside the section's")
         #: extra networks offered first (e.g. fine-tuned copies): label -> Network
         self.extra: dict[str, object] = {}
         self.run_button = QPushButton("Compare")
@@ -45,18 +57,26 @@ class ComparePanel(InsightPanel):
         self.table.setHorizontalHeaderLabels(["layer A", "layer B", "shape A", "shape B",
                                               "cosine", "CKA"])
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        for c in range(4):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch)
+        for c in (4, 5):  # the numbers: always wide enough to read
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         with owning_popups(self):
-            self.plot = pg.PlotWidget(background="w")
+            self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "matched layer (input → output)")
         self.plot.setLabel("left", "similarity")
         self.plot.setYRange(-0.05, 1.05)
-        self.plot.addLegend()
+        self.plot.addLegend(offset=(10, 10))
+        self.plot.setMinimumHeight(120)
+        self.plots = [self.plot]
+        style_plot(self.plot)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
-        split = QSplitter()
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.plot)
+        split.setSizes([300, 200])
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(split, 1)
@@ -86,6 +106,11 @@ class ComparePanel(InsightPanel):
         self._fill()
         self.other_box.setCurrentIndex(self.other_box.findText(label))
 
+    def clear_view(self) -> None:
+        self.table.setRowCount(0)
+        self.plot.clear()
+        self.summary.setText("")
+
     def network_changed(self) -> None:
         if self.network is not None:
             i = self.other_box.findData(f"registry:{self.network.name}")
@@ -107,14 +132,16 @@ class ComparePanel(InsightPanel):
         device = network.device
 
         def job(ctx: JobContext):
-            ctx.progress(-1, "comparing…")
-            b = other
-            if b is None:
-                from explorer.app.networks import load_network
+            from explorer.app.networks import NetSpec, open_network
 
-                b = load_network(key, device=device)
-            ctx.check()
-            return compare_networks(private_copy(network), private_copy(b), image)
+            ctx.progress(-1, "comparing…")
+            b = other if other is not None else open_network(NetSpec(key), device, ctx)
+            with exclusive(network, ctx) as a:
+                if b.module is a.module:
+                    return compare_networks(a, b, image, task=ctx)
+                with exclusive(b, ctx):
+                    b.to(a.device)
+                    return compare_networks(a, b, image, task=ctx)
 
         self.status.emit("comparing…")
         return self.runner.submit(job)
@@ -129,16 +156,24 @@ class ComparePanel(InsightPanel):
                                       "×".join(map(str, p.shape_b)), num(p.cosine),
                                       num(p.cka))):
                 self.table.setItem(i, j, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
         self.plot.clear()
         x = np.arange(len(c.pairs), dtype=float)
-        for key, colour, name in (("cosine", "#1f77b4", "cosine"), ("cka", "#d62728", "CKA")):
+        for key, name, symbol in (("cosine", "cosine", "o"), ("cka", "CKA", "s")):
+            colour = COLOURS[key]
             ys = np.array([np.nan if getattr(p, key) is None else getattr(p, key)
                            for p in c.pairs], float)
             keep = np.isfinite(ys)
             if keep.any():
-                self.plot.plot(x[keep], ys[keep], pen=pg.mkPen(colour, width=2),
-                               symbol="o", symbolSize=5, symbolBrush=colour, name=name)
+                self.plot.plot(x[keep], ys[keep], pen=pg.mkPen(colour, width=LINE_WIDTH),
+                               symbol=symbol, symbolSize=8, symbolBrush=colour,
+                               symbolPen=pg.mkPen(colour), name=name)
+        # one tick per matched layer, named as in network A (every few when there are many)
+        every = max(1, len(c.pairs) // 12)
+        self.plot.getAxis("bottom").setTicks([[(i, p.name_a.split(".")[-1])
+                                               for i, p in enumerate(c.pairs)
+                                               if i % every == 0]])
+        self.plot.setXRange(-0.5, max(0.5, len(c.pairs) - 0.5), padding=0)
+        style_plot(self.plot)
         top_a = c.top_a[0][0] if c.top_a else "–"
         top_b = c.top_b[0][0] if c.top_b else "–"
         self.summary.setText(f"{c.name_a} says <b>{top_a}</b>, {c.name_b} says "

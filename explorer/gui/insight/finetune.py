@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -24,11 +25,18 @@ from PySide6.QtWidgets import (
 
 from explorer.gui.common.canvas import owning_popups
 from explorer.gui.common.workers import JobContext
-from explorer.gui.insight.common import InsightPanel, private_copy
+from explorer.gui.insight.common import (
+    COLOURS,
+    LINE_WIDTH,
+    InsightPanel,
+    own_copy,
+    style_plot,
+)
 from explorer.insight.finetune import TASKS
+from explorer.insight.settings import MAX_EPOCHS
 
 FOLDER = "Folder…"
-COLOURS = {"head": "#1f77b4", "full": "#d62728"}
+MODE_NAMES = {"head": "head only", "full": "whole network"}
 
 
 class _Steps(QObject):
@@ -54,7 +62,7 @@ class FinetunePanel(InsightPanel):
         self.mode_box.addItem("head only (trunk frozen)", "head")
         self.mode_box.addItem("whole network", "full")
         self.epochs = QSpinBox()
-        self.epochs.setRange(1, 50)
+        self.epochs.setRange(1, min(50, MAX_EPOCHS))
         self.epochs.setValue(3)
         self.run_button = QPushButton("Fine-tune")
         self.run_button.clicked.connect(self.run)
@@ -66,20 +74,28 @@ class FinetunePanel(InsightPanel):
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
         with owning_popups(self):
-            self.loss_plot = pg.PlotWidget(background="w")
-            self.change_plot = pg.PlotWidget(background="w")
+            self.loss_plot = pg.PlotWidget()
+            self.change_plot = pg.PlotWidget()
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.setLabel("left", "training loss")
-        self.loss_plot.addLegend()
+        self.loss_plot.addLegend(offset=(-10, 10))
         self.change_plot.setLabel("left", "weight change ‖ΔW‖/‖W‖")
         self.change_plot.setLabel("bottom", "layer (input → output)")
+        self.change_plot.addLegend(offset=(10, 10))
+        self.plots = [self.loss_plot, self.change_plot]
+        for plot in self.plots:
+            plot.setMinimumHeight(140)
+            style_plot(plot)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.losses: dict[str, list[float]] = {}
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["mode", "held-out before", "after",
                                               "first conv moved", "seconds"])
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        for c in range(5):
+            self.table.horizontalHeader().setSectionResizeMode(
+                c, QHeaderView.ResizeMode.Stretch)
+        self.table.setMaximumHeight(110)
         self.probe_label = QLabel("")
         self.probe_label.setWordWrap(True)
         plots = QSplitter()
@@ -107,9 +123,22 @@ class FinetunePanel(InsightPanel):
         self.task_box.setItemData(i, path)
         self.task_box.setCurrentIndex(i)
 
+    def set_image(self, image) -> None:
+        # a new picture only changes the probe; a fine-tuning run is not thrown away,
+        # but what it said about the old picture is
+        self.image = image
+        self.probe_label.setText("")
+
+    def clear_view(self) -> None:
+        self.loss_plot.clear()
+        self.change_plot.clear()
+        self.curves, self.losses = {}, {}
+        self.table.setRowCount(0)
+        self.probe_label.setText("")
+
     def ready(self) -> bool:
         if self.network is None:
-            self.show_error("Load a network first.")
+            self.show_error("The network is still loading.")
             return False
         if self.network.task != "classify":
             self.show_error(f"{self.network.name} is a {self.network.task} network; "
@@ -134,22 +163,23 @@ class FinetunePanel(InsightPanel):
         self.curves, self.losses = {}, {}
         for m in modes:
             self.losses[m] = []
-            self.curves[m] = self.loss_plot.plot([], [], pen=pg.mkPen(COLOURS[m], width=2),
-                                                 name=m)
+            self.curves[m] = self.loss_plot.plot(
+                [], [], pen=pg.mkPen(COLOURS[m], width=LINE_WIDTH), name=MODE_NAMES[m])
+        style_plot(self.loss_plot)
 
         def job(ctx: JobContext):
+            from explorer.core.tasks import sub_task
+
             ctx.progress(-1, f"preparing {task}…")
-            data = load_task(task)
-            net = private_copy(network)
+            data = load_task(task, task=sub_task(ctx, 0.0, 0.1))
+            net = own_copy(network, ctx)  # minutes of training must not hold up the rest
             results = []
-            for m in modes:
-                ctx.check()
+            for i, m in enumerate(modes):
+                part = sub_task(ctx, 0.1 + 0.9 * i / len(modes),
+                                0.1 + 0.9 * (i + 1) / len(modes))
                 results.append(finetune(
-                    net, data, mode=m, epochs=epochs, probe=image,
-                    on_step=lambda s, t, loss, m=m: (
-                        emit(ctx.request_id, m, s, t, loss),
-                        ctx.progress(s / t, f"{m}: step {s}/{t}, loss {loss:.3f}")),
-                    should_stop=lambda: ctx.cancelled))
+                    net, data, mode=m, epochs=epochs, probe=image, task=part,
+                    on_step=lambda s, t, loss, m=m: emit(ctx.request_id, m, s, t, loss)))
             return results
 
         self.status.emit("fine-tuning…")
@@ -169,21 +199,26 @@ class FinetunePanel(InsightPanel):
         width = 0.8 / max(1, len(results))
         for i, r in enumerate(results):
             moved = "–" if r.first_conv_change is None else f"{r.first_conv_change:.2%}"
-            for j, text in enumerate((r.mode + (" (stopped)" if r.stopped else ""),
+            for j, text in enumerate((MODE_NAMES[r.mode],
                                       f"{r.accuracy_before:.1%}", f"{r.accuracy_after:.1%}",
                                       moved, f"{r.seconds:.1f}")):
                 self.table.setItem(i, j, QTableWidgetItem(text))
             if r.layer_changes:
                 x = np.arange(len(r.layer_changes)) + (i - (len(results) - 1) / 2) * width
-                self.change_plot.addItem(pg.BarGraphItem(
+                bars = pg.BarGraphItem(
                     x=x, height=[c.weight_change for c in r.layer_changes], width=width,
-                    brush=COLOURS[r.mode]))
+                    brush=COLOURS[r.mode], pen=pg.mkPen(COLOURS[r.mode]))
+                self.change_plot.addItem(bars)
+                legend = self.change_plot.getPlotItem().legend
+                if legend is not None:
+                    legend.addItem(bars, MODE_NAMES[r.mode])
             if r.mode in self.curves:
                 self.curves[r.mode].setData(np.arange(1, len(r.losses) + 1),
                                             np.asarray(r.losses))
         if results and results[0].layer_changes:
-            names = [c.name for c in results[0].layer_changes]
+            names = [c.name.split(".")[-1] for c in results[0].layer_changes]
             self.change_plot.getAxis("bottom").setTicks([list(enumerate(names))])
+        style_plot(self.change_plot)
         last = results[-1] if results else None
         if last is not None and last.probe_after:
             before = ", ".join(f"{lab} {p:.0%}" for lab, p in last.probe_before[:3])

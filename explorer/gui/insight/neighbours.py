@@ -1,9 +1,11 @@
 """Nearest-neighbours tab: the gallery pictures the network sees as most alike (AlexNet's
-first figure). The gallery's features are computed once in a worker, with progress and
-Cancel, and cached (memory and disk) by :mod:`explorer.insight.neighbours`."""
+first figure), each with its label and distance under it. The gallery's features are
+computed once in a worker, with progress and Cancel, and cached (memory and disk) by
+:mod:`explorer.insight.neighbours`."""
 
 from __future__ import annotations
 
+import torch
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -15,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from explorer.gui.common.canvas import ImageCanvas
 from explorer.gui.common.workers import JobContext
-from explorer.gui.insight.common import InsightPanel, caption_sheet, private_copy
+from explorer.gui.insight.common import InsightPanel, PictureGrid, own_copy
+from explorer.insight.settings import MAX_K
 
 FOLDER = "Folder…"
 
@@ -33,32 +35,35 @@ class NeighboursPanel(InsightPanel):
         self.gallery_box.addItem(FOLDER, None)
         self.gallery_box.activated.connect(self._on_gallery)
         self.k_spin = QSpinBox()
-        self.k_spin.setRange(1, 24)
+        self.k_spin.setRange(1, min(MAX_K, 24))
         self.k_spin.setValue(6)
         self.run_button = QPushButton("Find neighbours")
         self.run_button.clicked.connect(self.run)
         row = QHBoxLayout()
         row.addWidget(QLabel("Gallery"))
         row.addWidget(self.gallery_box, 1)
-        row.addWidget(QLabel("k"))
+        row.addWidget(QLabel("how many"))
         row.addWidget(self.k_spin)
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
-        self.sheet_view = ImageCanvas(background="#ffffff")
-        self.captions = QLabel("")
-        self.captions.setWordWrap(True)
-        self.captions.setObjectName("readout")
+        self.grid = PictureGrid(caption_lines=2)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        intro = QLabel("The picture (first) and the gallery pictures nearest to it in the "
+                       "last hidden layer, the input of the final Linear layer; d is the "
+                       "distance between the two vectors.")
+        intro.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
-        layout.addWidget(QLabel("The query (first) and its nearest gallery pictures in the "
-                                "last hidden layer (the input of the final Linear layer)"))
-        layout.addWidget(self.sheet_view, 1)
-        layout.addWidget(self.captions)
+        layout.addWidget(intro)
+        layout.addWidget(self.grid, 1)
+        layout.addWidget(self.summary)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.hint)
         self.folder: str | None = None
 
     def _on_gallery(self, index: int) -> None:
+        self.discard()
         if self.gallery_box.itemText(index) != FOLDER:
             return
         path = QFileDialog.getExistingDirectory(self, "Gallery folder")
@@ -76,6 +81,10 @@ class NeighboursPanel(InsightPanel):
     def gallery(self) -> str | None:
         return self.gallery_box.currentData()
 
+    def clear_view(self) -> None:
+        self.grid.clear()
+        self.summary.setText("")
+
     def run(self) -> int | None:
         if not self.ready():
             return None
@@ -83,23 +92,19 @@ class NeighboursPanel(InsightPanel):
         if gallery is None:
             self.show_error("Choose a gallery folder first.")
             return None
-        import torch
-
-        from explorer.insight.inputs import resize_crop, rgb_input
+        from explorer.insight.inputs import rgb_batch, seen_picture
         from explorer.insight.neighbours import nearest_neighbours
 
         network, image, k = self.network, self.image, self.k_spin.value()
 
         def job(ctx: JobContext):
-            net = private_copy(network)
-            r = nearest_neighbours(net, image, gallery, k=k,
-                                   progress=ctx.progress,
-                                   should_stop=lambda: ctx.cancelled)
-            query = rgb_input(net, image)[0].permute(1, 2, 0).cpu().numpy()
-            # each neighbour as the network saw it: same size as the query
-            for n in r.neighbours:
+            ctx.progress(-1, "reading the gallery…")
+            net = own_copy(network, ctx)  # the gallery may take a while: a private copy
+            r = nearest_neighbours(net, image, gallery, k=k, task=ctx)
+            query = seen_picture(net, image)
+            for n in r.neighbours:  # each as the network saw it: the query's size
                 t = torch.from_numpy(n.picture).permute(2, 0, 1)[None]
-                n.picture = resize_crop(net, t)[0].permute(1, 2, 0).numpy()
+                n.picture = rgb_batch(net, t)[0].permute(1, 2, 0).numpy()
             return r, query
 
         self.status.emit("finding neighbours…")
@@ -107,12 +112,12 @@ class NeighboursPanel(InsightPanel):
 
     def show_result(self, result) -> None:
         r, query = result
-        pictures = [query] + [n.picture for n in r.neighbours]
-        self.sheet_view.set_image(caption_sheet(pictures, cols=min(len(pictures), 7)))
-        parts = [f"query: predicted {r.prediction}"] + [
-            f"{i + 1}. {n.label} (d = {n.distance:.3g})" for i, n in enumerate(r.neighbours)]
-        cached = "cached features" if r.features_cached else "features computed"
-        self.captions.setText("   ".join(parts) + f"\n{r.gallery_size} pictures, "
-                              f"{r.query.numel()}-d vectors at {r.layer}, {cached}, "
-                              f"{r.seconds:.1f} s")
+        items = [(query, f"<b>this picture</b><br>the network says {r.prediction}")]
+        items += [(n.picture, f"<b>{i + 1}. {n.label}</b><br>d = {n.distance:.3g}")
+                  for i, n in enumerate(r.neighbours)]
+        self.grid.set_items(items)
+        cached = "features from the cache" if r.features_cached else "features computed"
+        self.summary.setText(f"{r.gallery_size} {r.gallery} pictures, "
+                             f"{r.query.numel()} numbers each at {r.layer}; {cached}, "
+                             f"{r.seconds:.1f} s")
         self.status.emit(f"nearest: {r.neighbours[0].label}" if r.neighbours else "")
