@@ -200,8 +200,8 @@ class ReceptiveFieldPage(LabPage):
             "Receptive field in input pixels of each conv / pooling layer along the main "
             "path; dashed: 224 px, the whole ImageNet input.", "hint")
         right = QVBoxLayout()
-        right.addLayout(pics, 3)
-        right.addWidget(self.plot, 2)
+        right.addLayout(pics, 4)
+        right.addWidget(self.plot, 3)
         right.addWidget(self.legend_label)
         right.addWidget(self.plot_caption)
         main = QHBoxLayout()
