@@ -1,46 +1,70 @@
-"""The Detection tab: the lecture's detectors on one picture, and what each one looks at.
+"""The Detection section: the lecture's detectors on a picture of its own, and what each
+one looks at.
 
 Methods: a sliding window (naive or shared/OverFeat) over an image pyramid, selective-search
 proposals classified by R-CNN (warp + classifier) or Fast R-CNN (one trunk pass + RoIAlign),
-and MTCNN for faces. Overlays: the windows or proposals, the class-score heat map of one
-pyramid level, the final boxes with class and score, and the ground truth of a shapes scene.
-"Watch it slide" replays the windows of one level one after another at a chosen speed, the
-score map filling in behind them.
+and MTCNN for faces. Each method offers only the networks that can do its job. Overlays: the
+windows or proposals, the class-score heat map of one pyramid level, the final boxes with
+class and score (labels placed so that none hides another or a box), and the ground truth
+of a shapes scene. "Watch it slide" replays the windows of one level one after another
+(15 seconds at the default speed), the score map filling in behind them.
 
-All computing is :class:`explorer.detect.pipeline.Detector`, run in a
+The section stands on its own: its own picture (a sample, a held-out scene, a file, or
+Explore's when asked) and network, computed on the window's device. A choice that cannot
+give a meaningful answer says so above the picture, in words. All computing is
+:class:`explorer.detect.pipeline.Detector`, run in a
 :class:`~explorer.gui.common.workers.JobRunner`; this widget only draws.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPen
+import torch
+from PySide6.QtCore import QElapsedTimer, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
     QGraphicsRectItem,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from explorer.app.pictures import Image
+from explorer.app.pictures import MAX_SCENE, SAMPLE_NAMES, Image
 from explorer.core import colormaps
+from explorer.detect import advice
 from explorer.detect.boxes import Detections
-from explorer.detect.draw import PALETTE
+from explorer.detect.draw import (
+    CURRENT_COLOUR,
+    TRUTH_COLOURS,
+    WINDOW_COLOUR,
+    class_colour,
+    label_text,
+    leader,
+    place_labels,
+    text_on,
+)
 from explorer.errors import UserError
 from explorer.gui.common.canvas import ImageCanvas
 from explorer.gui.common.section import SectionHost
-from explorer.gui.common.workers import Cancelled, JobContext, JobRunner
+from explorer.gui.common.workers import JobContext, JobRunner
 
 #: (label in the combo box, pipeline method, head)
 METHODS = [
@@ -49,13 +73,30 @@ METHODS = [
     ("Proposals + Fast R-CNN", "proposals", "fast-rcnn"),
     ("MTCNN (faces)", "mtcnn", None),
 ]
-#: the network used when the window's own network cannot classify windows
-FALLBACK_MODEL = "tinyvgg-shapes"
-GT_COLOUR = "#ffffff"
-WINDOW_COLOUR = "#00e5ff"
+#: shipped classifiers a window can be shown to, best suited first
+SHIPPED_CLASSIFIERS = ("tinyvgg-shapes", "lenet5-digits", "mtcnn-pnet")
+MTCNN = "mtcnn"
+FAST_RCNN = "fast-rcnn-shapes"
+DEFAULT_PICTURE = "sample:shapes"
+#: "Watch it slide" at its default speed lasts this long, whatever the number of windows
+SWEEP_SECONDS = 15.0
+#: the speed slider runs from this slow (seconds for a whole sweep) to this fast
+SWEEP_SLOWEST, SWEEP_FASTEST = 60.0, 2.0
+#: room around the picture (a fraction of its side) for labels outside the boxes
+MARGIN = 0.1
+
+# text takes the palette's colours (a dark presentation palette stays readable); only the
+# frames have a colour of their own, Okabe-Ito's vermillion
+STYLE = """
+QLabel#detTitle { font-weight: bold; }
+QLabel#detNotice { border: 2px solid #D55E00; border-radius: 3px; padding: 4px 8px; }
+QLabel#detError { border: 2px solid #D55E00; border-radius: 3px; padding: 4px 8px;
+                  font-weight: bold; }
+QLabel#detCaption { color: palette(text); }
+"""
 
 
-def _pen(colour, width: float = 2, dashed: bool = False) -> QPen:
+def _pen(colour, width: float = 3, dashed: bool = False) -> QPen:
     pen = QPen(QColor(colour))
     pen.setWidthF(width)
     pen.setCosmetic(True)
@@ -86,250 +127,541 @@ def heat_image(probs: np.ndarray, background: int | None, cls: int | None) -> np
     return p.max(axis=0)
 
 
-class DetectionTab(QWidget):
-    """Run a detector on the picture and show how it got there.
+def sweep_seconds_at(position: int) -> float:
+    """Seconds a whole sweep lasts at speed-slider `position` (0 slow .. 100 fast)."""
+    f = min(max(position, 0), 100) / 100
+    return SWEEP_SLOWEST * (SWEEP_FASTEST / SWEEP_SLOWEST) ** f
 
-    Wiring: ``tab = DetectionTab(parent)``; call :meth:`set_image` with the window's
-    :class:`~explorer.core.images.Image` and :meth:`set_network` with its
-    :class:`~explorer.core.network.Network` (a classifier is slid / used by R-CNN;
-    anything else falls back to tinyvgg-shapes). ``status`` carries one-line messages.
+
+#: the slider position whose sweep lasts SWEEP_SECONDS
+DEFAULT_SPEED = round(100 * math.log(SWEEP_SECONDS / SWEEP_SLOWEST)
+                      / math.log(SWEEP_FASTEST / SWEEP_SLOWEST))
+
+
+@dataclass
+class Run:
+    """One detection as the view shows it."""
+
+    det: Detections
+    network: str
+    random_weights: bool
+    device: str
+    picture: int  # the picture generation it was computed on
+
+
+def _describe(image: Image) -> str:
+    """"held-out shapes scene 5 (128x128)", "sample astronaut (512x512)", "cat.jpg (...)"."""
+    h, w = image.array.shape[:2]
+    source = image.source or image.name
+    if source.startswith("scene:"):
+        what = f"held-out shapes scene {source.split(':', 1)[1]}"
+    elif source.startswith("sample:"):
+        what = f"sample picture '{source.split(':', 1)[1]}'"
+    else:
+        what = image.name
+    return f"{what} ({w}x{h})"
+
+
+class DetectionTab(QWidget):
+    """Run a detector on the section's own picture and show how it got there.
+
+    Built by the window as ``DetectionTab(host=SectionHost(...))``; it computes on
+    ``host.device`` (:meth:`set_device` changes it), starts on ``sample:shapes`` with
+    tinyvgg-shapes, and uses Explore's picture only when "Use Explore's picture" is
+    pressed. ``status`` carries one-line messages for the window's status bar.
     """
 
     status = Signal(str)
     #: emitted with the Detections when a run finishes
     detected = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, device: str = "cpu",
-                 host: SectionHost | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, host: SectionHost | None = None) -> None:
         super().__init__(parent)
         self.host = host or SectionHost()
-        self.device = str(host.device) if host is not None else device
-        self.image: np.ndarray | None = None
-        self.image_name = ""
-        self.gt: tuple[np.ndarray, list[str]] | None = None
-        self.network = None
-        self.result: Detections | None = None
+        self.device = torch.device(self.host.device)
+        self.picture: Image | None = None
+        self.run_result: Run | None = None
         self.errors: list[str] = []
-        self._networks: dict = {}
+        self._networks: dict[tuple[str, str], object] = {}
+        self._available = self._availability()
+        self._generation = 0
         self._anim_i = 0
+        self._anim_start = 0
+        self._anim_clock = QElapsedTimer()
+        self._replay_after_run = False
         self._box_items: list = []
+        self._labels: list = []
+        self._halos: list = []
+        self._leaders: list = []
         self.runner = JobRunner(self)
         self.runner.finished.connect(self._on_result)
         self.runner.failed.connect(self._on_failed)
         self.runner.progress.connect(self._on_progress)
         self.runner.busyChanged.connect(self._on_busy)
         self.timer = QTimer(self)
-        self.timer.setInterval(30)
+        self.timer.setInterval(40)
         self.timer.timeout.connect(self._tick)
+        self._relabel = QTimer(self)
+        self._relabel.setSingleShot(True)
+        self._relabel.setInterval(0)
+        self._relabel.timeout.connect(self._place_labels)
+        self.setStyleSheet(STYLE)
         self._build()
         self._on_method()
+        self.open_spec(DEFAULT_PICTURE)
+
+    # -- compatibility -------------------------------------------------------------------
+    @property
+    def result(self) -> Detections | None:
+        return self.run_result.det if self.run_result is not None else None
+
+    @property
+    def image(self) -> np.ndarray | None:
+        return self.picture.array if self.picture is not None else None
+
+    @property
+    def gt(self) -> tuple[np.ndarray, list[str]] | None:
+        truth = self.picture.truth if self.picture is not None else None
+        return (truth.boxes, truth.names) if truth is not None else None
 
     # -- building ---------------------------------------------------------------------
     def _build(self) -> None:
-        row1 = QHBoxLayout()
-        row1.addWidget(QLabel("Method:"))
-        self.method = QComboBox()
-        for label, _m, _h in METHODS:
-            self.method.addItem(label)
-        self.method.currentIndexChanged.connect(self._on_method)
-        row1.addWidget(self.method)
-        self.impl = QComboBox()
-        self.impl.addItems(["auto", "shared", "naive"])
-        self.impl.setToolTip("shared: the classifier runs as convolutions once over each "
-                             "level (OverFeat); naive: every window is cut out and "
-                             "classified; auto: shared where the network allows it")
-        row1.addWidget(self.impl)
-        self.window_label = QLabel("window")
-        row1.addWidget(self.window_label)
-        self.window_spin = QSpinBox()
-        self.window_spin.setRange(0, 1024)
-        self.window_spin.setSpecialValueText("auto")
-        self.window_spin.setToolTip("window side in pyramid pixels (auto: the network's input)")
-        row1.addWidget(self.window_spin)
-        self.stride_label = QLabel("stride")
-        row1.addWidget(self.stride_label)
-        self.stride_spin = QSpinBox()
-        self.stride_spin.setRange(0, 512)
-        self.stride_spin.setSpecialValueText("auto")
-        row1.addWidget(self.stride_spin)
-        self.scales_label = QLabel("scales")
-        row1.addWidget(self.scales_label)
-        self.scales_edit = QLineEdit("")
-        self.scales_edit.setPlaceholderText("auto (e.g. 2,1.6,1.25,1,0.8)")
-        self.scales_edit.setMinimumWidth(150)
-        row1.addWidget(self.scales_edit)
-        self.mode_label = QLabel("proposals")
-        row1.addWidget(self.mode_label)
-        self.mode = QComboBox()
-        self.mode.addItems(["fast", "quality"])
-        self.mode.setToolTip("selective search: fast (fewer strategies) or quality")
-        row1.addWidget(self.mode)
-        row1.addWidget(QLabel("threshold"))
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 1.0)
-        self.threshold.setSingleStep(0.05)
-        self.threshold.setValue(0.5)
-        row1.addWidget(self.threshold)
-        row1.addWidget(QLabel("NMS IoU"))
-        self.iou = QDoubleSpinBox()
-        self.iou.setRange(0.05, 1.0)
-        self.iou.setSingleStep(0.05)
-        self.iou.setValue(0.3)
-        row1.addWidget(self.iou)
-        row1.addStretch(1)
+        controls = QWidget()
+        side = QVBoxLayout(controls)
+        side.setContentsMargins(4, 4, 4, 4)
+        side.addWidget(self._title("Picture"))
+        side.addLayout(self._picture_controls())
+        side.addWidget(self._rule())
+        side.addWidget(self._title("Detector"))
+        side.addLayout(self._detector_controls())
+        side.addWidget(self._rule())
+        side.addWidget(self._title("Show"))
+        side.addLayout(self._show_controls())
+        side.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedWidth(350)
+        self.controls = scroll
 
-        row2 = QHBoxLayout()
-        self.run_button = QPushButton("Detect")
-        self.run_button.clicked.connect(self.run)
-        row2.addWidget(self.run_button)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        row2.addWidget(self.cancel_button)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.setMaximumWidth(220)
-        row2.addWidget(self.progress)
-        self.scene_spin = QSpinBox()
-        self.scene_spin.setRange(0, 999_999)
-        self.scene_spin.setValue(7)
-        self.scene_spin.setToolTip("seed of a held-out shapes scene (it has ground truth)")
-        row2.addWidget(QLabel("scene"))
-        row2.addWidget(self.scene_spin)
-        self.scene_button = QPushButton("Show scene")
-        self.scene_button.clicked.connect(lambda: self.set_scene(self.scene_spin.value()))
-        row2.addWidget(self.scene_button)
-        row2.addSpacing(16)
-        self.slide_button = QPushButton("Watch it slide")
-        self.slide_button.setCheckable(True)
-        self.slide_button.toggled.connect(self._on_animate)
-        row2.addWidget(self.slide_button)
-        row2.addWidget(QLabel("speed"))
-        self.speed = QSlider(Qt.Orientation.Horizontal)
-        self.speed.setRange(1, 200)
-        self.speed.setValue(20)
-        self.speed.setFixedWidth(120)
-        self.speed.setToolTip("windows (or proposals) shown per frame")
-        row2.addWidget(self.speed)
-        row2.addStretch(1)
+        self.notice = QLabel("")
+        self.notice.setObjectName("detNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+        self.error_label = QLabel("")
+        self.error_label.setObjectName("detError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
 
-        row3 = QHBoxLayout()
-        self.show_windows = QCheckBox("windows / proposals")
-        self.show_heat = QCheckBox("heat map")
-        self.show_boxes = QCheckBox("boxes")
-        self.show_gt = QCheckBox("ground truth")
-        for box in (self.show_windows, self.show_heat, self.show_boxes, self.show_gt):
-            box.setChecked(box is not self.show_windows)  # hundreds of windows hide all
-            box.toggled.connect(self._redraw)
-            row3.addWidget(box)
-        row3.addWidget(QLabel("level"))
-        self.level = QComboBox()
-        self.level.currentIndexChanged.connect(self._redraw)
-        row3.addWidget(self.level)
-        row3.addWidget(QLabel("class"))
-        self.heat_class = QComboBox()
-        self.heat_class.currentIndexChanged.connect(self._redraw)
-        row3.addWidget(self.heat_class)
-        row3.addStretch(1)
-
-        self.canvas = ImageCanvas(background="#202020")
-        self.canvas.setMinimumSize(320, 320)
+        self.canvas = ImageCanvas(background=self.palette().color(QPalette.ColorRole.Base))
+        self.canvas.setMinimumSize(240, 200)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         view = self.canvas.view
+        view.sigTransformChanged.connect(lambda *_: self._relabel.start())
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.heat.setZValue(5)
         self.heat.setOpacity(0.8)
         view.addItem(self.heat)
-        self.windows_item = pg.PlotCurveItem(pen=pg.mkPen(WINDOW_COLOUR, width=1),
-                                             connect="finite")
+        window_pen = pg.mkPen(WINDOW_COLOUR, width=2)
+        self.windows_item = pg.PlotCurveItem(pen=window_pen, connect="finite")
         self.windows_item.setZValue(6)
         view.addItem(self.windows_item, ignoreBounds=True)
-        self.gt_item = pg.PlotCurveItem(pen=pg.mkPen(GT_COLOUR, width=2,
+        # ground truth: white dashes over a black line, readable on any picture
+        self.gt_under = pg.PlotCurveItem(pen=pg.mkPen(TRUTH_COLOURS[1], width=4),
+                                         connect="finite")
+        self.gt_item = pg.PlotCurveItem(pen=pg.mkPen(TRUTH_COLOURS[0], width=2,
                                                      style=Qt.PenStyle.DashLine),
                                         connect="finite")
-        self.gt_item.setZValue(7)
-        view.addItem(self.gt_item, ignoreBounds=True)
+        for z, item in enumerate((self.gt_under, self.gt_item)):
+            item.setZValue(7 + z * 0.1)
+            view.addItem(item, ignoreBounds=True)
         self.current = QGraphicsRectItem()
-        self.current.setPen(_pen("#ffea00", 3))
+        self.current.setPen(_pen(CURRENT_COLOUR, 4))
         self.current.setZValue(12)
         self.current.setVisible(False)
         view.addItem(self.current, ignoreBounds=True)
 
+        self.caption = QLabel("")
+        self.caption.setObjectName("detCaption")
+        self.caption.setWordWrap(True)
+        self.legend = QLabel("")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.info = QLabel("")
         self.info.setWordWrap(True)
         self.timings = QLabel("")
         self.timings.setWordWrap(True)
 
-        layout = QVBoxLayout(self)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(self.error_label)
+        right.addWidget(self.notice)
+        right.addWidget(self.canvas, 1)
+        right.addWidget(self.caption)
+        right.addWidget(self.legend)
+        right.addWidget(self.info)
+        right.addWidget(self.timings)
+
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(row1)
-        layout.addLayout(row2)
-        layout.addLayout(row3)
-        layout.addWidget(self.canvas, 1)
-        layout.addWidget(self.info)
-        layout.addWidget(self.timings)
+        layout.addWidget(scroll)
+        layout.addLayout(right, 1)
 
-    # -- public -----------------------------------------------------------------------
-    def set_image(self, image: Image | np.ndarray | None, gt=None) -> None:
-        """Show `image` (Image or float [H, W, 3] in [0, 1]); `gt` = (boxes np [G, 4],
-        names) draws the ground truth. The "shapes" sample gets its own."""
-        if image is None:
+    @staticmethod
+    def _title(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("detTitle")
+        return label
+
+    @staticmethod
+    def _rule() -> QFrame:
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        return line
+
+    @staticmethod
+    def _form() -> QFormLayout:
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        return form
+
+    @staticmethod
+    def _combo() -> QComboBox:
+        box = QComboBox()
+        # long names must not widen the column (no sideways scrolling)
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(8)
+        return box
+
+    def _picture_controls(self) -> QVBoxLayout:
+        box = QVBoxLayout()
+        form = self._form()
+        self.sample = self._combo()
+        self.sample.addItems(SAMPLE_NAMES)
+        self.sample.setPlaceholderText("(another picture)")
+        self.sample.setCurrentText("shapes")
+        self.sample.setToolTip("a picture that ships with the explorer; 'shapes' has its "
+                               "ground truth")
+        self.sample.activated.connect(
+            lambda _i: self.open_spec(f"sample:{self.sample.currentText()}"))
+        form.addRow("Sample:", self.sample)
+        scene_row = QHBoxLayout()
+        self.scene_spin = QSpinBox()
+        self.scene_spin.setRange(0, MAX_SCENE)
+        self.scene_spin.setValue(5)
+        self.scene_spin.setToolTip("held-out shapes scene N (scene:N on the command line), "
+                                   "with its ground truth; never seen in training")
+        scene_row.addWidget(self.scene_spin, 1)
+        self.scene_button = QPushButton("Show")
+        self.scene_button.clicked.connect(lambda: self.set_scene(self.scene_spin.value()))
+        scene_row.addWidget(self.scene_button)
+        form.addRow("Scene:", scene_row)
+        box.addLayout(form)
+        buttons = QHBoxLayout()
+        self.open_button = QPushButton("Open file…")
+        self.open_button.clicked.connect(self.ask_image)
+        buttons.addWidget(self.open_button)
+        self.explore_button = QPushButton("Use Explore's picture")
+        self.explore_button.clicked.connect(self.use_explore)
+        buttons.addWidget(self.explore_button)
+        box.addLayout(buttons)
+        return box
+
+    def _detector_controls(self) -> QVBoxLayout:
+        box = QVBoxLayout()
+        form = self._form()
+        self.method = self._combo()
+        for label, _m, _h in METHODS:
+            self.method.addItem(label)
+        self.method.currentIndexChanged.connect(self._on_method)
+        form.addRow("Method:", self.method)
+        self.network = self._combo()
+        self.network.setToolTip("the networks that can do this method's job")
+        self.network.currentIndexChanged.connect(self._input_changed)
+        form.addRow("Network:", self.network)
+        self.impl = self._combo()
+        self.impl.addItems(["auto", "shared", "naive"])
+        self.impl.setToolTip("shared: the classifier runs as convolutions once over each "
+                             "level (OverFeat); naive: every window is cut out and "
+                             "classified; auto: shared where the network allows it")
+        self.impl_label = QLabel("Windows:")
+        form.addRow(self.impl_label, self.impl)
+        self.window_spin = QSpinBox()
+        self.window_spin.setRange(0, 4096)
+        self.window_spin.setSpecialValueText("auto")
+        self.window_spin.setToolTip("window side in pyramid pixels (auto: the network's input)")
+        self.window_label = QLabel("Window:")
+        self.stride_label = QLabel("stride:")
+        self.size_row = QWidget()
+        pair = QHBoxLayout(self.size_row)
+        pair.setContentsMargins(0, 0, 0, 0)
+        pair.addWidget(self.window_spin, 1)
+        pair.addWidget(self.stride_label)
+        self.stride_spin = QSpinBox()
+        self.stride_spin.setRange(0, 4096)
+        self.stride_spin.setSpecialValueText("auto")
+        self.stride_spin.setToolTip("pixels between windows (auto: the network's own step)")
+        pair.addWidget(self.stride_spin, 1)
+        form.addRow(self.window_label, self.size_row)
+        self.scales_edit = QLineEdit("")
+        self.scales_edit.setPlaceholderText("auto, e.g. 2,1.6,1.25,1,0.8")
+        self.scales_edit.setToolTip("pyramid levels as factors of the picture's size")
+        self.scales_label = QLabel("Scales:")
+        form.addRow(self.scales_label, self.scales_edit)
+        self.mode = self._combo()
+        self.mode.addItems(["fast", "quality"])
+        self.mode.setToolTip("selective search: fast (fewer strategies) or quality")
+        self.mode_label = QLabel("Proposals:")
+        form.addRow(self.mode_label, self.mode)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setValue(0.5)
+        self.threshold.setToolTip("least class probability for a box (MTCNN: O-Net's)")
+        cut = QHBoxLayout()
+        cut.addWidget(self.threshold, 1)
+        cut.addWidget(QLabel("NMS IoU:"))
+        self.iou = QDoubleSpinBox()
+        self.iou.setRange(0.05, 1.0)
+        self.iou.setSingleStep(0.05)
+        self.iou.setValue(0.3)
+        self.iou.setToolTip("non-maximum suppression: a box overlapping a better one of "
+                            "the same class by more than this is dropped")
+        cut.addWidget(self.iou, 1)
+        form.addRow("Threshold:", cut)
+        for w in (self.impl, self.mode):
+            w.currentIndexChanged.connect(self._input_changed)
+        for w in (self.window_spin, self.stride_spin):
+            w.valueChanged.connect(self._input_changed)
+        for w in (self.threshold, self.iou):
+            w.valueChanged.connect(self._input_changed)
+        self.scales_edit.textChanged.connect(self._input_changed)
+        box.addLayout(form)
+        run = QHBoxLayout()
+        self.run_button = QPushButton("Detect")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self.run)
+        run.addWidget(self.run_button)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        run.addWidget(self.cancel_button)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        run.addWidget(self.progress, 1)
+        box.addLayout(run)
+        return box
+
+    def _show_controls(self) -> QVBoxLayout:
+        box = QVBoxLayout()
+        grid = QGridLayout()
+        self.show_windows = QCheckBox("windows / proposals")
+        self.show_heat = QCheckBox("heat map")
+        self.show_boxes = QCheckBox("boxes")
+        self.show_gt = QCheckBox("ground truth")
+        for k, check in enumerate((self.show_boxes, self.show_gt, self.show_heat,
+                                   self.show_windows)):
+            check.setChecked(check is not self.show_windows)  # hundreds of windows hide all
+            check.toggled.connect(self._redraw)
+            grid.addWidget(check, k // 2, k % 2)
+        box.addLayout(grid)
+        form = self._form()
+        self.level = self._combo()
+        self.level.setToolTip("the pyramid level whose windows and score map are shown")
+        self.level.setPlaceholderText("(after Detect)")
+        self.level.currentIndexChanged.connect(self._on_level)
+        self.level_label = QLabel("Level:")
+        form.addRow(self.level_label, self.level)
+        self.heat_class = self._combo()
+        self.heat_class.setToolTip("the class whose probability the heat map shows")
+        self.heat_class.setPlaceholderText("(after Detect)")
+        self.heat_class.currentIndexChanged.connect(self._redraw)
+        self.heat_label = QLabel("Heat of:")
+        form.addRow(self.heat_label, self.heat_class)
+        box.addLayout(form)
+        self.slide_button = QPushButton("Watch it slide")
+        self.slide_button.setCheckable(True)
+        self.slide_button.setToolTip("replay the windows (or proposals) of the last run one "
+                                     "after another")
+        self.slide_button.toggled.connect(self._on_animate)
+        box.addWidget(self.slide_button)
+        speed = QHBoxLayout()
+        speed.addWidget(QLabel("Speed: slow"))
+        self.speed = QSlider(Qt.Orientation.Horizontal)
+        self.speed.setRange(0, 100)
+        self.speed.setValue(DEFAULT_SPEED)
+        self.speed.setToolTip("how fast the replay goes (a whole sweep takes "
+                              f"{SWEEP_SLOWEST:.0f} s at slow, {SWEEP_FASTEST:.0f} s at fast)")
+        self.speed.valueChanged.connect(self._on_speed)
+        speed.addWidget(self.speed, 1)
+        speed.addWidget(QLabel("fast"))
+        box.addLayout(speed)
+        self.speed_label = QLabel("")
+        self.speed_label.setWordWrap(True)
+        box.addWidget(self.speed_label)
+        return box
+
+    # -- the Section protocol -----------------------------------------------------------
+    def set_device(self, device) -> None:
+        """Compute on `device` from the next run on (networks are opened there again)."""
+        self.device = torch.device(device)
+        self._networks.clear()
+        self.status.emit(f"Detection computes on {self.device}")
+
+    def set_picture(self, picture: Image | None) -> None:
+        """Detect in `picture` (an :class:`~explorer.core.images.Image`) from now on; the
+        old result is cleared at once."""
+        if picture is None:
             return
-        if isinstance(image, Image):
-            self.image_name = image.name
-            if gt is None and image.name == "shapes":
-                from explorer.data.shapes import CLASSES, make_scene
-
-                scene = make_scene(7, size=(128, 128))  # what the sample draws
-                gt = (scene.boxes, [CLASSES[i] for i in scene.labels])
-            array = image.array
+        if not isinstance(picture, Image):
+            raise TypeError("set_picture takes an explorer Image (see explorer.app.pictures)")
+        self.picture = picture
+        source = picture.source or ""
+        self.sample.blockSignals(True)
+        if source.startswith("sample:"):
+            self.sample.setCurrentText(source.split(":", 1)[1])
         else:
-            self.image_name = "picture"
-            array = np.asarray(image, np.float32)
-        self.image = np.ascontiguousarray(array, np.float32)
-        self.gt = gt
-        self.result = None
-        self._stop_animation()
-        self.canvas.set_image(self.image)
+            self.sample.setCurrentIndex(-1)  # shows "other picture"
+        self.sample.blockSignals(False)
+        if source.startswith("scene:"):
+            self.scene_spin.setValue(int(source.split(":", 1)[1]))
+        self._clear_result()
+        self.canvas.set_image(np.ascontiguousarray(picture.array, np.float32))
+        self._frame_view()
         self._redraw()
 
-    def set_scene(self, seed: int) -> None:
-        """A held-out shapes scene with its ground truth."""
-        from explorer.data.shapes import CLASSES, TEST_SEED, make_scene
+    def shutdown(self) -> None:
+        self._stop_animation()
+        self.timer.stop()
+        self._relabel.stop()
+        self.runner.shutdown()
 
-        self.scene_spin.setValue(int(seed))
-        scene = make_scene(np.random.default_rng((TEST_SEED, int(seed))), (128, 128))
-        self.set_image(scene.image, gt=(scene.boxes, [CLASSES[i] for i in scene.labels]))
-        self.image_name = f"held-out scene {seed}"
+    # -- pictures -----------------------------------------------------------------------
+    def open_spec(self, spec: str) -> bool:
+        """Open a picture by spec (a path, ``sample:NAME``, ``scene:N``); one sentence on
+        the view if it cannot be."""
+        from explorer.app.pictures import open_picture
 
-    def set_device(self, device) -> None:
-        """Compute on `device` from the next run on."""
-        self.device = str(device)
+        try:
+            picture = open_picture(spec)
+        except UserError as exc:
+            self.show_error(str(exc))
+            return False
+        self.set_picture(picture)
+        return True
 
-    def set_picture(self, picture) -> None:
-        self.set_image(picture)
+    def set_scene(self, index: int) -> bool:
+        """Held-out shapes scene `index` (``scene:N``) with its ground truth."""
+        from explorer.app.pictures import open_scene
 
-    def set_network(self, network) -> None:
-        """The window's network: slid or used for R-CNN when it is a classifier."""
-        self.network = network
+        self.scene_spin.setValue(int(index))
+        try:
+            picture = open_scene(int(index))
+        except UserError as exc:
+            self.show_error(str(exc))
+            return False
+        self.set_picture(picture)
+        return True
+
+    def ask_image(self) -> None:
+        from explorer.gui.common import messages
+
+        path = messages.ask_open_file(self, "Open a picture to detect in",
+                                      "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp "
+                                      "*.gif *.ppm *.pgm);;All files (*)")
+        if path:
+            self.open_spec(path)
+
+    def use_explore(self) -> bool:
+        """Detect in the picture Explore shows (its network is not used)."""
+        _network, image = self.host.explore()
+        if image is None:
+            self.show_error("Explore has no picture yet; open one there first.")
+            return False
+        self.set_picture(image)
+        return True
+
+    # -- settings -----------------------------------------------------------------------
+    def _availability(self) -> dict[str, bool]:
+        from explorer.app.networks import list_models
+
+        return {e.name: e.available for e in list_models()
+                if e.family == "torchvision" or e.name in (*SHIPPED_CLASSIFIERS, FAST_RCNN)}
+
+    def networks_for(self, method: str, head: str | None) -> list[str]:
+        """The networks that can do `method`'s job, the default first."""
+        if method == "mtcnn":
+            return [MTCNN]
+        if method == "proposals" and head == "fast-rcnn":
+            return [FAST_RCNN]
+        shipped = [n for n in SHIPPED_CLASSIFIERS if n in self._available]
+        torchvision = sorted(n for n in self._available if n not in (*SHIPPED_CLASSIFIERS,
+                                                                       FAST_RCNN))
+        return shipped + torchvision
+
+    def network_name(self) -> str:
+        return self.network.currentData() or MTCNN
+
+    def _fill_networks(self) -> None:
+        _label, method, head = METHODS[self.method.currentIndex()]
+        keep = self.network.currentData()
+        self.network.blockSignals(True)
+        self.network.clear()
+        for name in self.networks_for(method, head):
+            if name == MTCNN:
+                label = "MTCNN cascade: P-Net, R-Net, O-Net"
+            elif not self._available.get(name, True):
+                label = f"{name} (random weights)"
+            else:
+                label = name
+            self.network.addItem(label, name)
+        index = self.network.findData(keep)
+        self.network.setCurrentIndex(max(index, 0))
+        self.network.blockSignals(False)
 
     def config(self):
+        """The settings as a validated :class:`~explorer.detect.pipeline.DetectConfig`
+        (one sentence for a bad one: the same check the command line makes)."""
         from explorer.detect.pipeline import DetectConfig
-        from explorer.detect.sliding import parse_scales
 
         _label, method, head = METHODS[self.method.currentIndex()]
-        text = self.scales_edit.text().strip()
-        scales = tuple(parse_scales(text)) if text else None
-        net = self._classifier_network()
-        return DetectConfig(method=method, model=net.name if net else FALLBACK_MODEL,
-                            impl=self.impl.currentText(), head=head or "fast-rcnn",
-                            window=self.window_spin.value() or None,
-                            stride=self.stride_spin.value() or None, scales=scales,
-                            threshold=self.threshold.value(), iou=self.iou.value(),
-                            mode=self.mode.currentText(), device=self.device)
+        name = self.network_name()
+        return DetectConfig(
+            method=method, model=name if name not in (MTCNN, FAST_RCNN) else "tinyvgg-shapes",
+            impl=self.impl.currentText(), head=head or "fast-rcnn",
+            window=self.window_spin.value() or None, stride=self.stride_spin.value() or None,
+            scales=self.scales_edit.text(), threshold=self.threshold.value(),
+            iou=self.iou.value(), mode=self.mode.currentText(), device=str(self.device),
+        ).check()
 
+    def warnings(self) -> list[str]:
+        """What the view says about the current choice before it runs."""
+        if self.picture is None:
+            return []
+        from explorer.detect import settings
+        from explorer.detect.pipeline import SHAPES_SCALES
+
+        _label, method, _head = METHODS[self.method.currentIndex()]
+        name = self.network_name()
+        try:
+            scales = settings.scales(self.scales_edit.text())
+        except UserError:
+            scales = None
+        if scales is None:
+            scales = SHAPES_SCALES if name == "tinyvgg-shapes" else (1.0,)
+        random = not self._available.get(name, True)
+        return advice.before_run(name, self.picture, random_weights=random,
+                                 window=self.window_spin.value() or None, scales=scales,
+                                 method=method)
+
+    # -- running ------------------------------------------------------------------------
     def run(self) -> int | None:
         """Detect in a worker; returns the request id (None when there is nothing to do)."""
-        if self.image is None:
+        self._clear_error()
+        if self.picture is None:
             self.show_error("Open a picture first.")
             return None
         try:
@@ -337,72 +669,156 @@ class DetectionTab(QWidget):
         except UserError as exc:
             self.show_error(str(exc))
             return None
+        from explorer.app import networks
         from explorer.detect.pipeline import Detector
 
-        image, network, cache = self.image, self._classifier_network(), self._networks
         self._stop_animation()
+        self._clear_result(keep_replay=True)
+        picture, name, device = self.picture, self.network_name(), self.device
+        cache, generation = self._networks, self._generation
 
-        def job(ctx: JobContext):
-            from explorer.detect.mtcnn import DetectionCancelled
+        def job(ctx: JobContext) -> Run:
+            net = None
+            if name != MTCNN:
+                key = (name, str(device))
+                net = cache.get(key)
+                if net is None:
+                    net = networks.open_network(networks.NetSpec(name), device, ctx)
+                    cache[key] = net
+            detector = Detector(cfg, net)
+            detector.plan(picture.size)
+            det = detector(picture.array, ctx)
+            return Run(det, name, bool(net is not None and net.random_weights),
+                       str(device), generation)
 
-            key = (cfg.method, cfg.head, cfg.model)
-            det = cache.get(key)
-            if det is None or det.config != cfg:
-                old = det
-                det = Detector(cfg, network)
-                if old is not None:  # keep networks already loaded
-                    det._network, det._classifier, det._fast = (
-                        old._network, old._classifier, old._fast)
-                cache[key] = det
-            try:
-                return det(image, should_stop=lambda: ctx.cancelled,
-                           progress=ctx.progress)
-            except DetectionCancelled:
-                raise Cancelled from None
-
-        self.status.emit("detecting…")
+        self.status.emit(f"detecting on {device}…")
         return self.runner.submit(job)
 
     def cancel(self) -> None:
+        self._replay_after_run = False
         self.runner.cancel()
         self.status.emit("cancelled")
 
     def wait(self, timeout: float = 60.0) -> bool:
         return self.runner.wait(timeout)
 
-    def shutdown(self) -> None:
-        self._stop_animation()
-        self.runner.shutdown()
-
     def show_error(self, message: str) -> None:
         self.errors.append(message)
-        self.info.setText(f"<span style='color:#c62828'>{message}</span>")
+        self.error_label.setText(message)
+        self.error_label.setVisible(True)
         self.status.emit(message)
 
-    # -- internals --------------------------------------------------------------------
-    def _classifier_network(self):
-        net = self.network
-        if net is not None and getattr(net, "task", "") in ("classify", "detect-stage") \
-                and net.name != "fast-rcnn-shapes":
-            return net
-        return None
+    def _clear_error(self) -> None:
+        self.error_label.clear()
+        self.error_label.setVisible(False)
 
+    # -- reacting -----------------------------------------------------------------------
     def _on_method(self, *_args) -> None:
         method = METHODS[self.method.currentIndex()][1]
         sliding = method == "sliding"
-        for w in (self.impl, self.window_label, self.window_spin, self.stride_label,
-                  self.stride_spin, self.scales_label, self.scales_edit):
+        self._fill_networks()
+        self.network.setEnabled(self.network.count() > 1)
+        for w in (self.impl, self.impl_label, self.window_label, self.size_row,
+                  self.scales_label, self.scales_edit):
             w.setVisible(sliding)
         for w in (self.mode_label, self.mode):
             w.setVisible(method == "proposals")
-        self.level.setEnabled(sliding)
-        self.heat_class.setEnabled(sliding)
+        for w in (self.level, self.level_label, self.heat_class, self.heat_label,
+                  self.show_heat):
+            w.setVisible(sliding)
+        self.threshold.setValue(0.7 if method == "mtcnn" else 0.5)
+        self._input_changed()
 
-    def _on_busy(self, busy: bool) -> None:
+    def _input_changed(self, *_args) -> None:
+        """A setting changed: the drawn result no longer answers it."""
+        self._clear_error()
+        if self.run_result is not None or self.runner.busy:
+            self._clear_result()
+        self._update_notice()
+
+    def _clear_result(self, keep_replay: bool = False) -> None:
+        """Forget the result (and any run still going) the moment the input changes."""
+        self._generation += 1
+        if self.runner.busy:
+            self.runner.cancel()
+        if not keep_replay:
+            self._replay_after_run = False
+        self._stop_animation(redraw=False)
+        self.run_result = None
+        self.progress.setValue(0)
+        self.level.blockSignals(True)
+        self.heat_class.blockSignals(True)
+        self.level.clear()
+        self.heat_class.clear()
+        self.level.blockSignals(False)
+        self.heat_class.blockSignals(False)
+        self.info.clear()
+        self.timings.clear()
+        self._update_notice()
+        self._update_caption()
+        self._update_speed_label()
+        self._redraw()
+
+    def _update_notice(self) -> None:
+        lines = self.warnings()
+        det = self.result
+        if det is not None:
+            if self.run_result.random_weights and not any("random" in w for w in lines):
+                lines.insert(0, advice.before_run(self.run_result.network, None,
+                                                  random_weights=True, method="none")[0])
+            why = advice.why_no_boxes(det)
+            if why:
+                lines.append(why)
+        self.notice.setText("\n".join(lines))
+        self.notice.setVisible(bool(lines))
+
+    def _update_caption(self) -> None:
+        if self.picture is None:
+            self.caption.setText("No picture: choose a sample, a scene or a file.")
+            return
+        text = f"Picture: {_describe(self.picture)}"
+        if self.picture.truth is not None:
+            n = len(self.picture.truth.boxes)
+            text += f", with its ground truth ({n} object{'s' if n != 1 else ''})"
+        det, run = self.result, self.run_result
+        if det is None:
+            text += ". Press Detect."
+        else:
+            looked = (f"{det.extra['windows']:,} windows" if "windows" in det.extra else
+                      f"{len(det.proposals):,} proposals" if det.proposals is not None
+                      else "the picture")
+            text += (f". {METHODS[self.method.currentIndex()][0]} with {run.network} on "
+                     f"{run.device}: {len(det)} box(es) from {looked} in "
+                     f"{det.timings.get('total', 0):.2f} s.")
+        self.caption.setText(text)
+        self._update_legend()
+
+    def _update_legend(self) -> None:
+        def swatch(colour: str, text: str, mark: str = "■") -> str:
+            # the mark takes the colour; the words keep the palette's text colour
+            return f"<span style='color:{colour}'>{mark}</span>&nbsp;{text}"
+
+        items = []
+        det = self.result
+        if det is not None:
+            seen = []
+            for lab in det.labels.tolist():
+                if lab not in seen:
+                    seen.append(lab)
+            items += [swatch(class_colour(lab, det.class_names), det.class_names[lab])
+                      for lab in seen[:8]]
+        if self.picture is not None and self.picture.truth is not None:
+            items.append(f"<span style='color:{TRUTH_COLOURS[0]};background:"
+                         f"{TRUTH_COLOURS[1]}'>&nbsp;- -&nbsp;</span>&nbsp;ground truth")
+        items.append(swatch(WINDOW_COLOUR, "windows / proposals looked at", "▭"))
+        items.append(swatch(CURRENT_COLOUR, "replayed window", "▭"))
+        self.legend.setText("&nbsp;&nbsp; ".join(items))
+
+    def _on_busy(self, busy: int) -> None:
         self.run_button.setEnabled(not busy)
         self.cancel_button.setEnabled(bool(busy))
         if not busy:
-            self.progress.setValue(100 if self.result is not None else 0)
+            self.progress.setValue(100 if self.run_result is not None else 0)
 
     def _on_progress(self, message: str, fraction: float) -> None:
         if fraction >= 0:
@@ -410,13 +826,17 @@ class DetectionTab(QWidget):
         self.status.emit(message)
 
     def _on_failed(self, exc, message: str) -> None:
+        self._replay_after_run = False
         if isinstance(exc, UserError):
             self.show_error(message)
         else:
             self.show_error(message.splitlines()[0] if message else "detection failed")
 
-    def _on_result(self, det: Detections) -> None:
-        self.result = det
+    def _on_result(self, run: Run) -> None:
+        if run.picture != self._generation:
+            return  # computed for a picture or settings that have changed since
+        self.run_result = run
+        det = run.det
         self.progress.setValue(100)
         maps = det.extra.get("maps") or []
         self.level.blockSignals(True)
@@ -424,25 +844,47 @@ class DetectionTab(QWidget):
         self.level.clear()
         for m in maps:
             nh, nw = m.probs.shape[-2:]
-            self.level.addItem(f"x{m.scale:g} ({nw}x{nh} windows of {m.window[1]:.0f} px)")
+            self.level.addItem(f"x{m.scale:g}: {nw}x{nh} windows of {m.window[1]:.0f} px")
         self.heat_class.clear()
         self.heat_class.addItem("best object class")
         for name in det.class_names:
             self.heat_class.addItem(name)
+        # with a placeholder, a filled combo box stays on "no item" until told
+        self.level.setCurrentIndex(0 if maps else -1)
+        self.heat_class.setCurrentIndex(0)
         self.level.blockSignals(False)
         self.heat_class.blockSignals(False)
         found = ", ".join(f"{n} {s:.2f}" for n, s in zip(det.names[:8], det.scores.tolist()))
-        looked = (f"{det.extra['windows']} windows" if "windows" in det.extra else
-                  f"{len(det.proposals)} proposals" if det.proposals is not None else "")
-        self.info.setText(f"{det.method}: {len(det)} box(es) from {looked}"
-                          + (f": {found}" if found else ""))
-        self.timings.setText("time: " + ", ".join(f"{k} {v * 1e3:.0f} ms"
+        self.info.setText(f"Found: {found}." if found else "")
+        self.timings.setText("Time: " + ", ".join(f"{k} {v * 1e3:.0f} ms"
                                                   for k, v in det.timings.items()))
-        self.status.emit(f"{len(det)} detection(s) in {det.timings.get('total', 0):.2f} s")
+        self.status.emit(f"{len(det)} detection(s) in {det.timings.get('total', 0):.2f} s "
+                         f"on {run.device}")
+        self._update_notice()
+        self._update_caption()
+        self._update_speed_label()
         self._redraw()
         self.detected.emit(det)
+        if self._replay_after_run:
+            self._replay_after_run = False
+            self.slide_button.setChecked(True)
+
+    def _on_level(self, *_args) -> None:
+        if self.timer.isActive():
+            self._start_animation()
+        self._update_speed_label()
+        self._redraw()
 
     # -- drawing ----------------------------------------------------------------------
+    def _frame_view(self) -> None:
+        """Show the picture with a margin all round, so labels outside boxes at the
+        border stay in view."""
+        if self.picture is None:
+            return
+        h, w = self.picture.array.shape[:2]
+        m = MARGIN * max(h, w)
+        self.canvas.view.setRange(QRectF(-m, -m, w + 2 * m, h + 2 * m), padding=0)
+
     def _current_map(self):
         if self.result is None:
             return None
@@ -465,7 +907,7 @@ class DetectionTab(QWidget):
         rgba[ok, :3] = colormaps.apply(np.clip(img[ok], 0, 1)[None], "inferno")[0]
         # mostly transparent where no object is seen, so the picture shows through, yet
         # every scored window is tinted (the animation's fill-in stays visible)
-        rgba[ok, 3] = np.round(50 + np.sqrt(np.clip(img[ok], 0, 1)) * 170).astype(np.uint8)
+        rgba[ok, 3] = np.round(25 + np.sqrt(np.clip(img[ok], 0, 1)) * 190).astype(np.uint8)
         self.heat.setImage(rgba, levels=(0, 255))
         nh, nw = img.shape
         # cell (i, j) is drawn over the centre of window (i, j), one stride wide
@@ -475,45 +917,116 @@ class DetectionTab(QWidget):
         self.heat.setVisible(True)
 
     def _clear_boxes(self) -> None:
-        for item in self._box_items:
+        for item in self._box_items + self._labels + self._halos + self._leaders:
             self.canvas.view.removeItem(item)
-        self._box_items = []
+        self._box_items, self._labels, self._halos, self._leaders = [], [], [], []
 
     def _redraw(self, *_args) -> None:
         self._clear_boxes()
         self.heat.setVisible(False)
         self.windows_item.setData([], [])
         self.gt_item.setData([], [])
-        if self.image is None:
+        self.gt_under.setData([], [])
+        if self.picture is None:
             return
-        if self.gt is not None and self.show_gt.isChecked() and len(self.gt[0]):
-            self.gt_item.setData(*rect_path(self.gt[0]))
+        truth = self.picture.truth
+        if truth is not None and self.show_gt.isChecked() and len(truth.boxes):
+            path = rect_path(truth.boxes)
+            self.gt_under.setData(*path)
+            self.gt_item.setData(*path)
         det = self.result
         if det is None:
             return
+        replaying = self.timer.isActive()
         m = self._current_map()
-        if m is not None and self.show_heat.isChecked() and not self.timer.isActive():
+        if m is not None and self.show_heat.isChecked() and not replaying:
             self._heat(m)
-        if self.show_windows.isChecked() and not self.timer.isActive():
+        if self.show_windows.isChecked() and not replaying:
             if m is not None:
                 boxes = m.boxes().numpy()
                 step = max(1, len(boxes) // 400)  # a readable sample of the windows
                 self.windows_item.setData(*rect_path(boxes[::step]))
             elif det.proposals is not None:
                 self.windows_item.setData(*rect_path(det.proposals.numpy()[:2000]))
-        if self.show_boxes.isChecked() and not self.timer.isActive():
-            for b, s, lab in zip(det.boxes.tolist(), det.scores.tolist(), det.labels.tolist()):
-                colour = PALETTE[int(lab) % len(PALETTE)]
+        if self.show_boxes.isChecked() and not replaying:
+            font = QFont(self.font())
+            font.setBold(True)
+            for i, (b, lab) in enumerate(zip(det.boxes.tolist(), det.labels.tolist())):
+                colour = class_colour(lab, det.class_names)
+                # a black line under the colour keeps every box visible on any picture
+                halo = QGraphicsRectItem(QRectF(b[0], b[1], b[2] - b[0], b[3] - b[1]))
+                halo.setPen(_pen("#000000", 5))
+                halo.setZValue(9.5)
+                self.canvas.view.addItem(halo, ignoreBounds=True)
+                self._halos.append(halo)
                 rect = QGraphicsRectItem(QRectF(b[0], b[1], b[2] - b[0], b[3] - b[1]))
-                rect.setPen(_pen(QColor(*colour), 3))
+                rect.setPen(_pen(colour, 3))
                 rect.setZValue(10)
-                text = pg.TextItem(f"{det.class_names[lab]} {s:.2f}", color=(0, 0, 0),
-                                   fill=pg.mkBrush(*colour), anchor=(0, 1))
-                text.setPos(b[0], b[1])
+                text = pg.TextItem(label_text(det, i), color=text_on(colour),
+                                   fill=pg.mkBrush(colour), border=pg.mkPen("#000000"),
+                                   anchor=(0, 0))
+                text.setFont(font)
                 text.setZValue(11)
-                for item in (rect, text):
-                    self.canvas.view.addItem(item, ignoreBounds=True)
-                    self._box_items.append(item)
+                self.canvas.view.addItem(rect, ignoreBounds=True)
+                self.canvas.view.addItem(text, ignoreBounds=True)
+                self._box_items.append(rect)
+                self._labels.append(text)
+            self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Put every label where it hides no other label and no other box
+        (:func:`explorer.detect.draw.place_labels`, in screen pixels)."""
+        det = self.result
+        if det is None or not self._labels:
+            return
+        view = self.canvas.view
+        scene_boxes, sizes = [], []
+        for b, label in zip(det.boxes.tolist(), self._labels):
+            p1 = view.mapViewToScene(QPointF(b[0], b[1]))
+            p2 = view.mapViewToScene(QPointF(b[2], b[3]))
+            scene_boxes.append([min(p1.x(), p2.x()), min(p1.y(), p2.y()),
+                                max(p1.x(), p2.x()), max(p1.y(), p2.y())])
+            r = label.textItem.boundingRect()
+            sizes.append([r.width(), r.height()])
+        area = view.sceneBoundingRect()
+        h, w = self.picture.array.shape[:2]
+        p1, p2 = view.mapViewToScene(QPointF(0, 0)), view.mapViewToScene(QPointF(w, h))
+        picture = (min(p1.x(), p2.x()), min(p1.y(), p2.y()), max(p1.x(), p2.x()),
+                   max(p1.y(), p2.y()))
+        corners = place_labels(np.asarray(scene_boxes), np.asarray(sizes),
+                               (area.left(), area.top(), area.right(), area.bottom()),
+                               picture=picture)
+        for item in self._leaders:
+            view.removeItem(item)
+        self._leaders = []
+        for (x, y), (lw, lh), box, label, lab in zip(corners.tolist(), sizes, scene_boxes,
+                                                     self._labels, det.labels.tolist()):
+            label.setPos(view.mapSceneToView(QPointF(x, y)))
+            line = leader((x, y, x + lw, y + lh), tuple(box))
+            if line is not None:  # a label beside the picture: a line to its box
+                a = view.mapSceneToView(QPointF(line[0], line[1]))
+                b = view.mapSceneToView(QPointF(line[2], line[3]))
+                item = pg.PlotCurveItem([a.x(), b.x()], [a.y(), b.y()],
+                                        pen=pg.mkPen(class_colour(lab, det.class_names),
+                                                     width=2))
+                item.setZValue(10.5)
+                view.addItem(item, ignoreBounds=True)
+                self._leaders.append(item)
+
+    def label_rects(self) -> list[tuple[float, float, float, float]]:
+        """Where the labels are drawn, in scene pixels (x1, y1, x2, y2), for tests."""
+        out = []
+        for label in self._labels:
+            r = label.mapRectToScene(label.boundingRect())
+            out.append((r.left(), r.top(), r.right(), r.bottom()))
+        return out
+
+    def box_rects(self) -> list[tuple[float, float, float, float]]:
+        out = []
+        for rect in self._box_items:
+            r = rect.mapRectToScene(rect.rect())
+            out.append((r.left(), r.top(), r.right(), r.bottom()))
+        return out
 
     # -- animation --------------------------------------------------------------------
     def _anim_boxes(self) -> np.ndarray | None:
@@ -526,52 +1039,99 @@ class DetectionTab(QWidget):
             return self.result.proposals.numpy()
         return None
 
-    def _on_animate(self, on: bool) -> None:
-        if on:
-            if self._anim_boxes() is None or not len(self._anim_boxes()):
-                self.slide_button.setChecked(False)
-                self.show_error("Detect first: the animation replays the windows or "
-                                "proposals of the last run.")
-                return
-            self._anim_i = 0
-            self.timer.start()
-            self._redraw()  # final boxes wait until the replay ends
-        else:
-            self._stop_animation()
+    def sweep_seconds(self) -> float:
+        """How long a whole replay lasts at the current speed."""
+        return sweep_seconds_at(self.speed.value())
 
-    def _stop_animation(self) -> None:
+    def windows_per_second(self) -> float:
+        boxes = self._anim_boxes()
+        n = len(boxes) if boxes is not None else 0
+        return n / self.sweep_seconds()
+
+    def _update_speed_label(self, *_args) -> None:
+        boxes = self._anim_boxes()
+        what = "windows" if self._current_map() is not None else "proposals"
+        if boxes is None or not len(boxes):
+            self.speed_label.setText(f"A whole replay takes {self.sweep_seconds():.0f} s.")
+            return
+        self.speed_label.setText(f"{self.windows_per_second():,.1f} {what}/s: "
+                                 f"{self.sweep_seconds():.0f} s for all {len(boxes):,}")
+
+    def _on_speed(self, *_args) -> None:
+        if self.timer.isActive():
+            # keep the place: restart the clock from the window shown now
+            self._anim_start = self._anim_i
+            self._anim_clock.restart()
+        self._update_speed_label()
+
+    def _on_animate(self, on: bool) -> None:
+        if not on:
+            self._stop_animation()
+            return
+        boxes = self._anim_boxes()
+        if boxes is None or not len(boxes):
+            # nothing to replay yet: detect first, then replay
+            self.slide_button.blockSignals(True)
+            self.slide_button.setChecked(False)
+            self.slide_button.blockSignals(False)
+            if self.runner.busy:
+                self._replay_after_run = True
+            elif self.run() is not None:
+                self._replay_after_run = True
+            return
+        self._start_animation()
+
+    def _start_animation(self) -> None:
+        self._anim_i = 0
+        self._anim_start = 0
+        self._anim_clock.start()
+        self.timer.start()
+        self._update_speed_label()
+        self._redraw()  # the final boxes wait until the replay ends
+
+    def _stop_animation(self, redraw: bool = True) -> None:
+        was = self.timer.isActive()
         self.timer.stop()
         self.current.setVisible(False)
         if self.slide_button.isChecked():
             self.slide_button.blockSignals(True)
             self.slide_button.setChecked(False)
             self.slide_button.blockSignals(False)
-        self._redraw()
+        if redraw and was:
+            self._redraw()
 
-    def _tick(self) -> None:
+    def _tick(self, elapsed: float | None = None) -> None:
+        """Show the window the replay has reached after `elapsed` seconds (default: the
+        time since it started), at :meth:`windows_per_second`."""
         boxes = self._anim_boxes()
         if boxes is None or self._anim_i >= len(boxes):
             self._stop_animation()
             return
-        self._anim_i = min(len(boxes), self._anim_i + self.speed.value())
+        if elapsed is None:
+            elapsed = self._anim_clock.elapsed() / 1000
+        target = self._anim_start + int(elapsed * self.windows_per_second()) + 1
+        self._anim_i = min(len(boxes), max(self._anim_i, target))
         x1, y1, x2, y2 = boxes[self._anim_i - 1]
         self.current.setRect(QRectF(x1, y1, x2 - x1, y2 - y1))
         self.current.setVisible(True)
         m = self._current_map()
+        det = self.result
         if m is not None:
             if self.show_heat.isChecked():
                 self._heat(m, upto=self._anim_i)
             p = m.probs.flatten(1)[:, self._anim_i - 1]
             best = int(p.argmax())
-            self.info.setText(f"window {self._anim_i}/{len(boxes)}: "
-                              f"{self.result.class_names[best]} {float(p[best]):.2f}")
+            self.info.setText(f"Window {self._anim_i:,} of {len(boxes):,} at scale "
+                              f"{m.scale:g}: {det.class_names[best]} {float(p[best]):.2f}")
         else:
-            probs = self.result.extra.get("region_probs")
-            msg = f"proposal {self._anim_i}/{len(boxes)}"
+            probs = det.extra.get("region_probs")
+            msg = f"Proposal {self._anim_i:,} of {len(boxes):,}"
             if probs is not None and len(probs) >= self._anim_i:
                 p = probs[self._anim_i - 1]
                 best = int(p.argmax())
-                msg += f": {self.result.class_names[best]} {float(p[best]):.2f}"
+                msg += f": {det.class_names[best]} {float(p[best]):.2f}"
             self.info.setText(msg)
             start = max(0, self._anim_i - 50)  # a trail of the last proposals
             self.windows_item.setData(*rect_path(boxes[start:self._anim_i]))
+        if self._anim_i >= len(boxes):
+            self._stop_animation()
