@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import copy
 import operator
+import sys
 import warnings
 from collections.abc import Iterable
 
 import torch
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from explorer.core.network import Network
+from explorer.core.trace import first_tensor
 from explorer.graph.structure import Block, Graph, Node
 
 #: how many times a module that stops the trace is made a leaf before giving up
@@ -36,11 +37,18 @@ class _Tracer(fx.Tracer):
     does any module in `extra_leaves` (one that could not be traced through)."""
 
     def __init__(self, extra_leaves: Iterable[str] = ()):
-        super().__init__()
+        # timm marks the modules and functions torch.fx cannot trace through; when a timm
+        # network is open, timm is imported and its lists apply
+        timm_fx = sys.modules.get("timm.layers._fx")
+        self.leaf_types = tuple(timm_fx.get_notrace_modules()) if timm_fx else ()
+        wrap = tuple(f for f in (timm_fx.get_notrace_functions() if timm_fx else ())
+                     if callable(f))
+        super().__init__(autowrap_functions=wrap)
         self.extra_leaves = set(extra_leaves)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if qualname in self.extra_leaves or next(iter(m.children()), None) is None:
+        if (qualname in self.extra_leaves or next(iter(m.children()), None) is None
+                or isinstance(m, self.leaf_types)):
             return True
         return super().is_leaf_module(m, qualname)
 
@@ -67,8 +75,8 @@ def build_graph(network: Network | nn.Module, input_size: tuple[int, int] | None
     except Exception as exc:  # noqa: BLE001 - any failure to trace means: use the chain
         graph = _chain(network, size, table, _reason(exc))
     else:
-        note = _shapes(gm, x, network.device)
-        graph = _from_fx(gm, network, size, table)
+        shapes, note = _shapes(gm, x, network.device)
+        graph = _from_fx(gm, shapes, network, size, table)
         if note or leaves:
             graph.note = note or (f"{', '.join(sorted(leaves)[:3])} could not be traced "
                                   "through and each shows as one node.")
@@ -110,26 +118,34 @@ def _trace(module: nn.Module) -> tuple[fx.GraphModule, set[str]]:
 
 def _reason(exc: Exception) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text.split(" While executing")[0]  # torch.fx appends the node, unreadably
     return text.split(". ")[0][:120]
 
 
-def _shapes(gm: fx.GraphModule, x: torch.Tensor, device: torch.device) -> str | None:
-    """Fill in torch.fx's ``tensor_meta`` for every node: on the meta device first
-    (shapes without arithmetic), else on real zeros. Returns a note when that fails."""
+def _shapes(gm: fx.GraphModule, x: torch.Tensor, device: torch.device
+            ) -> tuple[dict[fx.Node, tuple[int, ...] | None], str | None]:
+    """Each node's output shape (None for a value that is not a tensor), from a pass on
+    the meta device (shapes without arithmetic), else on real zeros; the nodes the pass
+    never reached are missing. Also a note when it stopped early."""
+    meta = _ShapePass(gm, meta=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _ShapePass(gm, meta=True).propagate(x.to("meta"))
-        return None
+            meta.run(x.to("meta"))
+        return meta.shapes, None
     except Exception:  # noqa: BLE001 - an op without a meta kernel: run it for real
         pass
+    real = _ShapePass(gm, meta=False)
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _ShapePass(gm, meta=False).propagate(x.to(device))
-        return None
+            real.run(x.to(device))
+        return real.shapes, None
     except Exception as exc:  # noqa: BLE001
-        return f"Shapes are unknown because the traced graph could not run ({_reason(exc)})."
+        best = max(meta, real, key=lambda p: len(p.shapes))
+        at = f" from {best.failed.name} on" if best.failed is not None else ""
+        return best.shapes, (f"Shapes{at} are unknown because the graph could not run on "
+                             f"a test input ({_reason(exc)}).")
 
 
 def _same_shape_types() -> tuple[type, ...]:
@@ -146,15 +162,29 @@ def _same_shape_types() -> tuple[type, ...]:
 _SAME_SHAPE = _same_shape_types()
 
 
-class _ShapePass(ShapeProp):
-    """ShapeProp that calls each layer's ``forward`` directly, so that hooks someone else
-    put on the network (a trace in progress) never see this pass; with `meta`, on copies
-    of the layers whose parameters live on the meta device."""
+class _ShapePass(fx.Interpreter):
+    """torch.fx's ShapeProp, quieter and safer: it records each node's output shape as it
+    goes (so a failure keeps the shapes before it, and prints no traceback), calls each
+    layer's ``forward`` directly so that hooks someone else put on the network (a trace in
+    progress) never see it, and with `meta` runs copies of the layers whose parameters
+    live on the meta device, leaving the network's own tensors untouched."""
 
     def __init__(self, gm: fx.GraphModule, meta: bool):
         super().__init__(gm)
         self.meta = meta
+        self.shapes: dict[fx.Node, tuple[int, ...] | None] = {}
+        self.failed: fx.Node | None = None
         self._copies: dict[str, nn.Module] = {}
+
+    def run_node(self, n: fx.Node):
+        try:
+            result = super().run_node(n)
+        except Exception:
+            self.failed = n
+            raise
+        t = first_tensor(result)
+        self.shapes[n] = tuple(t.shape) if t is not None else None
+        return result
 
     def get_attr(self, target, args, kwargs):
         value = super().get_attr(target, args, kwargs)
@@ -166,7 +196,7 @@ class _ShapePass(ShapeProp):
                 and isinstance(args[0], torch.Tensor)):
             return torch.empty_like(args[0])
         if self.meta:
-            m = self._copies.get(target) or self._meta_copy(target, m)
+            m = self._copies[target] if target in self._copies else self._meta_copy(target, m)
         return m.forward(*args, **kwargs)
 
     def _meta_copy(self, target: str, m: nn.Module) -> nn.Module:
@@ -179,16 +209,6 @@ class _ShapePass(ShapeProp):
         c._buffers = {k: None if v is None else v.to("meta") for k, v in m._buffers.items()}
         self._copies[target] = c
         return c
-
-
-def _first_meta(meta) -> TensorMetadata | None:
-    if isinstance(meta, TensorMetadata):
-        return meta
-    if isinstance(meta, (tuple, list)):
-        return next((m for m in map(_first_meta, meta) if m is not None), None)
-    if isinstance(meta, dict):
-        return next((m for m in map(_first_meta, meta.values()) if m is not None), None)
-    return None
 
 
 def _op_name(node: fx.Node) -> str:
@@ -217,7 +237,7 @@ def _parent(path: str) -> str:
     return path.rsplit(".", 1)[0] if "." in path else ""
 
 
-def _from_fx(gm: fx.GraphModule, network: Network, size, table) -> Graph:
+def _from_fx(gm: fx.GraphModule, shapes: dict, network: Network, size, table) -> Graph:
     modules = dict(network.module.named_modules())
     stacks = {n: _stack(n) for n in gm.graph.nodes}
     # a module no other module ran inside is a layer; torch.export keeps that in its
@@ -231,20 +251,20 @@ def _from_fx(gm: fx.GraphModule, network: Network, size, table) -> Graph:
     for n in gm.graph.nodes:
         for path, typ in stacks[n]:
             types.setdefault(path, typ)
-        meta = _first_meta(n.meta.get("tensor_meta"))
+        full = shapes.get(n)
         inputs = [a for a in n.all_input_nodes if a.op != "get_attr"]
-        if n.op == "get_attr" or (meta is None and n.op not in ("placeholder", "output")):
+        tensor = full is not None or n not in shapes  # not reached: shown, shape unknown
+        if n.op == "get_attr" or (not tensor and n.op not in ("placeholder", "output")):
             # parameters and non-tensor values (sizes, None) are not steps of the data
             # flow; a tensor computed from them still hangs on what they came from
             feeds[n] = set().union(*(feeds.get(a, set()) for a in inputs))
             continue
-        shape = tuple(meta.shape[1:]) if meta is not None and len(meta.shape) else (
-            () if meta is not None else None)
+        shape = tuple(full[1:]) if full else (() if full is not None else None)
         params = sum(_numel(gm, a.target) for a in n.all_input_nodes if a.op == "get_attr")
         module, block = None, ""
         if n.op == "placeholder":
             kind, op = "input", "input"
-            if shape is None:
+            if shape is None and not nodes:  # the image, if even that did not run
                 shape = (network.in_channels, *size)
         elif n.op == "output":
             kind, op = "output", "output"

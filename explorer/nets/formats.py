@@ -361,7 +361,8 @@ def network_from_module(module: nn.Module, path: str | Path | None = None, *,
                         device: str | torch.device = "cpu") -> Network:
     """`module` as an explorer Network, filling in what is not given.
 
-    in_channels: the ONNX file's input shape, else the first convolution's. input_size:
+    in_channels: the ONNX file's input shape, else timm's ``pretrained_cfg``, else the
+    first convolution's. input_size:
     the ONNX file's static H, W, else the shape a torch.export program was traced with,
     else timm's ``pretrained_cfg``, else 224x224. mean/std: timm's, else ImageNet's for
     three channels and none (0, 1) otherwise.
@@ -379,6 +380,8 @@ def network_from_module(module: nn.Module, path: str | Path | None = None, *,
     if in_channels is None:
         if fixed and len(fixed) == 4 and fixed[1]:
             in_channels = int(fixed[1])
+        elif cfg.get("input_size"):  # timm's; TResNet's first conv follows space-to-depth
+            in_channels = int(cfg["input_size"][0])
         else:
             in_channels = guess_in_channels(module)
     if input_size is None:

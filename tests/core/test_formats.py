@@ -233,3 +233,9 @@ def test_network_from_module_guesses():
     net = formats.network_from_module(nn.Sequential(nn.Conv2d(3, 2, 3)), "x/y/mine.onnx",
                                       input_size=(32, 48))
     assert (net.name, net.input_size, net.mean) == ("mine", (32, 48), (0.485, 0.456, 0.406))
+    # timm's configuration says what the network takes (TResNet's first convolution
+    # follows a space-to-depth step and has 48 input channels)
+    m = nn.Sequential(nn.Conv2d(48, 2, 3))
+    m.pretrained_cfg = {"input_size": (3, 256, 256), "mean": (0.5,) * 3, "std": (0.2,) * 3}
+    net = formats.network_from_module(m)
+    assert (net.in_channels, net.input_size, net.std) == (3, (256, 256), (0.2,) * 3)

@@ -127,6 +127,25 @@ def test_a_network_fx_cannot_trace_becomes_a_chain_with_a_note():
     assert g.edges == [("input", "a"), ("a", "b"), ("b", "output")]
 
 
+def test_shapes_stop_where_the_graph_cannot_run_and_the_rest_is_kept():
+    class TwoInputs(nn.Module):  # like fast-rcnn-shapes: boxes as a second input
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x, boxes=None):
+            x = self.conv(x).mean((2, 3))
+            return self.head(x * boxes.sum())
+
+    g = build_graph(_net(TwoInputs()))
+    assert g.method == "fx"
+    assert g.node("conv").shape == (4, 14, 14) and g.node("mean").shape == (4,)
+    assert g.node("head").shape is None and g.node("head").op == "Linear"
+    assert g.node("boxes").kind == "input"
+    assert g.note.startswith("Shapes from ") and "While executing" not in g.note
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
 def test_torchscript_falls_back_to_the_chain():
     m = torch.jit.script(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval())
