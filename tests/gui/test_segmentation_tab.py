@@ -46,9 +46,10 @@ def test_scene_runs_scores_and_fields(tab, qtbot, tmp_path):
     assert set(tab.scores) == set(SHIPPED_SEGMENTERS)
     assert tab.table.rowCount() == 3
     assert tab.table.item(0, 0).text() == "fcn"
-    assert tab.table.item(0, 0).toolTip() == "fcn-shapes"
+    assert tab.table.item(0, 0).toolTip() == "fcn-shapes: shipped weights"
+    assert tab.table.item(0, 1).text() == "this picture"
     miou = float(tab.table.item(0, 3).text())
-    assert miou == pytest.approx(tab.scores["fcn-shapes"].mean_iou, abs=1e-3)
+    assert miou == pytest.approx(tab.scores["fcn-shapes"].mean_iou, abs=5e-3)
     # every picture has a caption under it
     for key, panel in tab.panels.items():
         assert panel.caption.text(), key
@@ -241,11 +242,16 @@ def test_held_out_scores_fill_the_table(tab, qtbot, monkeypatch):
     _wait(tab, qtbot)
     tab.evaluate_held_out()
     _wait(tab, qtbot)
-    headers = [tab.table.horizontalHeaderItem(c).text()
-               for c in range(tab.table.columnCount())]
-    assert "held-out\nmIoU" in headers
-    assert tab.table.rowCount() == 3
+    # under each network's row for this picture, its row for the held-out scenes
+    assert tab.table.rowCount() == 6
+    assert [tab.table.item(r, 1).text() for r in range(2)] == ["this picture",
+                                                               "2 held-out scenes"]
     assert set(tab.held_out) == set(SHIPPED_SEGMENTERS)
+    miou = float(tab.table.item(1, 3).text())
+    assert miou == pytest.approx(tab.held_out["fcn-shapes"]["mean_iou"], abs=5e-3)
+    # unticking a network drops its held-out row too
+    tab.checks["unet-shapes"].setChecked(False)
+    assert "unet-shapes" not in tab.held_out
 
 
 def _blocking(monkeypatch, module, name, at):
@@ -370,28 +376,53 @@ def test_best_columns():
     assert best_columns(1, 500, 500)[0] == 1
 
 
-@pytest.mark.parametrize("size", [(1366, 740), (1920, 1040), (1366, 600)])
-def test_fits_the_screen_without_sideways_scrolling(qtbot, size):
-    """Everything a class must read is inside the section at laptop and projector sizes:
-    no minimum width beyond the screen, the legend and scores on screen, nothing clipped."""
+@pytest.mark.parametrize("size, presentation", [
+    ((1366, 740), False), ((1920, 1040), False), ((1920, 1040), True), ((1366, 740), True),
+])
+def test_fits_the_screen_without_sideways_scrolling(qtbot, size, presentation):
+    """In a scroll area as the window shows it: at laptop and projector sizes nothing
+    scrolls sideways and nothing is clipped; in the normal theme (and in presentation mode
+    on a projector) the legend and the scores are on screen without scrolling at all."""
     from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtWidgets import QFrame, QScrollArea
 
-    tab = _make(qtbot, size=size)
-    tab.set_scene(6)
-    _wait(tab, qtbot)
-    tab.click(40.0, 70.0)
-    _wait(tab, qtbot)
-    qtbot.wait(50)
-    assert tab.minimumSizeHint().width() <= size[0]
-    assert tab.width() == size[0]
-    screen = QRect(0, 0, *size)
-    for widget in (tab.legend, tab.table, tab.field_label, *tab.panels.values()):
-        top_left = widget.mapTo(tab, QPoint(0, 0))
-        rect = QRect(top_left, widget.size())
-        assert screen.contains(rect), (type(widget).__name__, rect, size)
-    # the scores table shows every column without its own sideways scroll bar
-    assert not tab.table.horizontalScrollBar().isVisible()
-    # the legend is as tall as its wrapped lines
-    assert tab.legend.height() >= tab.legend.heightForWidth(tab.legend.width())
-    for panel in tab.panels.values():
-        assert panel.caption.height() >= panel.caption.heightForWidth(panel.caption.width())
+    from explorer.gui.common import theme
+
+    theme.apply(presentation=presentation, remember=False)
+    try:
+        area = QScrollArea()
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        tab = SegmentationTab(host=SectionHost(device=torch.device("cpu")))
+        area.setWidget(tab)
+        qtbot.addWidget(area, before_close_func=lambda _a: tab.shutdown())
+        area.resize(*size)
+        area.show()
+        tab.set_scene(6)
+        _wait(tab, qtbot)
+        tab.click(40.0, 70.0)
+        _wait(tab, qtbot)
+        qtbot.wait(50)
+        assert not area.horizontalScrollBar().isVisible()
+        assert tab.width() <= size[0]
+        assert not tab.table.horizontalScrollBar().isVisible()
+        everything_on_screen = not presentation or size[1] >= 1000
+        assert area.verticalScrollBar().isVisible() == (not everything_on_screen)
+        page = QRect(0, 0, tab.width(), tab.height())
+        widgets = [tab.legend, tab.table, tab.field_label, *tab.panels.values()]
+        for widget in widgets:
+            rect = QRect(widget.mapTo(tab, QPoint(0, 0)), widget.size())
+            assert page.contains(rect), (type(widget).__name__, rect, size)  # not clipped
+            if everything_on_screen:
+                assert rect.bottom() < size[1], (type(widget).__name__, rect, size)
+        # wrapped text gets the height it needs
+        assert tab.legend.height() >= tab.legend.heightForWidth(tab.legend.width())
+        for panel in tab.panels.values():
+            assert panel.caption.height() >= panel.caption.heightForWidth(
+                panel.caption.width())
+            assert panel.canvas.height() >= 140  # pictures a room can see
+        shot = os.environ.get("SEG_SCREENSHOT_DIR")
+        if shot:
+            area.grab().save(f"{shot}/seg-{size[0]}x{size[1]}-{int(presentation)}.png")
+    finally:
+        theme.apply(presentation=False, remember=False)

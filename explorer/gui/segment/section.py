@@ -18,6 +18,7 @@ the compute functions as their task: this module only draws.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,6 +28,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFrame,
     QGraphicsRectItem,
     QGridLayout,
     QHBoxLayout,
@@ -76,33 +78,33 @@ HELD_OUT_SCENES = 50
 #: scenes per forward pass while scoring: a cancel waits for at most one pass, and 25
 #: U-Net scenes took 1.2 s on two shared CPU cores (8 take about 0.4 s)
 EVAL_BATCH = 8
+HINT = ("Click a pixel on any picture to see what it looks at: white box = theoretical "
+        "receptive field, dashed cyan = 95 % of the gradient, heat = the gradient itself.")
 #: the held-out scene shown first: four shapes of four classes
 FIRST_SCENE = 6
 
-# text takes the palette's colours (a dark presentation palette stays readable); only the
-# warning's frame has a colour of its own, Okabe-Ito's vermillion
-STYLE = """
-QLabel#segTitle { font-size: 12pt; font-weight: bold; }
-QLabel#segWarning { border: 2px solid #D55E00; border-radius: 3px; padding: 4px 8px; }
-QLabel#segError { border: 2px solid #D55E00; border-radius: 3px; padding: 4px 8px;
-                  font-weight: bold; }
-"""
+# every text takes the application theme's colours and sizes (explorer.gui.common.theme)
+# through these object names: "panelTitle", "caption", "hint", "warningBanner" and the
+# "errorBanner" frame; nothing here sets a colour or a font size of its own
 
 
 def _short(name: str) -> str:
     return name.replace("-shapes", "")
 
 
-def best_columns(n: int, width: float, height: float, chrome: float = 64.0,
+def best_columns(n: int, width: float, height: float,
+                 chrome: float | Callable[[float], float] = 64.0,
                  gap: float = 6.0) -> tuple[int, float]:
     """(columns, side): how many columns make `n` square pictures largest in a `width` x
-    `height` area when every row also needs `chrome` pixels for its title and caption, and
-    the side of each picture then."""
+    `height` area when every row also needs `chrome` pixels for its title and caption (a
+    number, or a function of the column's width: captions wrap), and the side of each
+    picture then."""
     best, best_side = 1, -math.inf
     for cols in range(1, max(1, n) + 1):
         rows = math.ceil(n / cols)
-        side = min((width - gap * (cols - 1)) / cols,
-                   (height - gap * (rows - 1)) / rows - chrome)
+        col_width = (width - gap * (cols - 1)) / cols
+        extra = chrome(col_width) if callable(chrome) else chrome
+        side = min(col_width, (height - gap * (rows - 1)) / rows - extra)
         if side > best_side + 0.5:
             best, best_side = cols, side
     return best, best_side
@@ -110,18 +112,25 @@ def best_columns(n: int, width: float, height: float, chrome: float = 64.0,
 
 class PanelGrid(QWidget):
     """Panels reflowed into as many columns as the space allows (one row of six on a wide
-    screen, two rows of three on a laptop), never wider than the window."""
+    screen, two rows of three on a tall one), never wider than the window, with a footer
+    (legend, scores) right under the last row.
 
-    def __init__(self, chrome: float = 64.0, parent: QWidget | None = None) -> None:
+    Pictures never shrink below `min_side` pixels: when the height runs out the grid asks
+    for more (the window's scroll area then scrolls up and down, never sideways)."""
+
+    def __init__(self, chrome: float = 64.0, min_side: int = 150,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(6)
         self._chrome = chrome
+        self.min_side = min_side
         self._panels: list[QWidget] = []
         self._footer: QWidget | None = None
         self.columns = 0
         self.side = 0.0
+        self._min_height = 160
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_panels(self, panels: list[QWidget]) -> None:
@@ -136,15 +145,44 @@ class PanelGrid(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Arrange again (the panels or the footer's height changed)."""
+        """Arrange again (the panels, their captions or the footer's height changed)."""
         self.columns = 0
         self._arrange()
 
+    def chrome_at(self, col_width: float) -> float:
+        """Height a panel needs besides its picture at this width: title and caption as
+        they wrap, and the margins."""
+        need = self._chrome
+        w = max(40, int(col_width) - 4)
+        for panel in self._panels:
+            title, caption = getattr(panel, "title", None), getattr(panel, "caption", None)
+            if title is None or caption is None:
+                continue
+            h = 12
+            for label in (title, caption):
+                if label.text():
+                    hfw = label.heightForWidth(w)
+                    h += hfw if hfw > 0 else label.sizeHint().height()
+            need = max(need, h)
+        return need
+
+    def _footer_height(self) -> int:
+        if self._footer is None:
+            return 0
+        hfw = self._footer.heightForWidth(max(1, self.width()))
+        return (hfw if hfw > 0 else self._footer.sizeHint().height()) + self._grid.spacing()
+
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
-        return QSize(120, 160)
+        return QSize(120, self._min_height)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
-        return QSize(800, 400)
+        return QSize(640, self._min_height)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt name)
+        # the grid takes the height it is given; asking for more (its panels' captions
+        # wrapped at its width) would make the window's scroll area taller than the
+        # screen and push the scores below the fold
+        return False
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
@@ -153,18 +191,27 @@ class PanelGrid(QWidget):
     def _arrange(self) -> None:
         if not self._panels:
             return
-        footer = 0
-        if self._footer is not None:
-            footer = self._footer.sizeHint().height() + self._grid.spacing()
-        cols, side = best_columns(len(self._panels), max(1, self.width()),
-                                  max(1, self.height() - footer), self._chrome)
+        footer = self._footer_height()
+        width = max(1, self.width())
+        # a few pixels of slack: rounding must never push the footer out of the grid
+        cols, side = best_columns(len(self._panels), width,
+                                  max(1, self.height() - footer - 8), self.chrome_at,
+                                  self._grid.spacing())
+        col_width = (width - self._grid.spacing() * (cols - 1)) / cols
+        # at least one row of pictures of min_side, and the footer, must fit
+        wanted = int(footer + min(self.min_side, col_width) + self.chrome_at(col_width)) + 8
+        if wanted != self._min_height:
+            self._min_height = wanted
+            self.updateGeometry()
+        side = int(max(side, min(self.min_side, col_width)))
         self.side = side
-        # a picture no taller than it is wide: its caption sits right under it, and the
-        # height left over stays below the panels instead of framing each picture in grey
+        # every picture exactly `side` tall (it is about as wide): its caption sits right
+        # under it, and the height left over stays below everything instead of framing
+        # each picture in grey
         for panel in self._panels:
             canvas = getattr(panel, "canvas", None)
             if canvas is not None:
-                canvas.setMaximumHeight(max(canvas.minimumHeight(), int(side)))
+                canvas.setFixedHeight(max(60, side))
         if cols == self.columns:
             return
         self.columns = cols
@@ -199,7 +246,9 @@ class Legend(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.items: list[tuple[str, tuple[int, int, int]]] = []
-        sp = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        # not Fixed: a fixed policy would hold it to the height of one line measured at
+        # some earlier width, and a second line of chips would be cut off
+        sp = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
 
@@ -259,13 +308,13 @@ class _Panel(QWidget):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel(title)
-        self.title.setObjectName("segTitle")
+        self.title.setObjectName("panelTitle")
         self.title.setWordWrap(True)
         self.canvas = ImageCanvas(background="#202020")
-        self.canvas.setMinimumSize(110, 110)
+        self.canvas.setMinimumWidth(110)
         self.canvas.view.setMouseEnabled(x=False, y=False)
         self.caption = QLabel("")
-        self.caption.setObjectName("segCaption")
+        self.caption.setObjectName("caption")
         self.caption.setWordWrap(True)
         self.caption.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
@@ -343,6 +392,7 @@ class UpsamplingPage(QWidget):
             "overlaps unevenly and paints a <b>checkerboard</b>; <i>ripple</i> measures it "
             "(how far the answer to a flat input is from flat).")
         intro.setWordWrap(True)
+        intro.setObjectName("hint")
         row = QHBoxLayout()
         row.addWidget(QLabel("Network:"))
         row.addWidget(self.network)
@@ -406,7 +456,6 @@ class SegmentationTab(QWidget):
     def __init__(self, parent: QWidget | None = None, host: SectionHost | None = None
                  ) -> None:
         super().__init__(parent)
-        self.setStyleSheet(STYLE)
         self.host = host or SectionHost()
         self.device = torch.device(self.host.device)
         self.image: Image | None = None  # the picture as opened (a mask must fit it)
@@ -517,13 +566,17 @@ class SegmentationTab(QWidget):
 
         # what the person must know about the answers, and errors, in words
         self.warning = QLabel("")
-        self.warning.setObjectName("segWarning")
+        self.warning.setObjectName("warningBanner")
         self.warning.setWordWrap(True)
         self.warning.setVisible(False)
+        self.error_frame = QFrame()
+        self.error_frame.setObjectName("errorBanner")
         self.error_label = QLabel("")
-        self.error_label.setObjectName("segError")
         self.error_label.setWordWrap(True)
-        self.error_label.setVisible(False)
+        el = QHBoxLayout(self.error_frame)
+        el.setContentsMargins(8, 4, 8, 4)
+        el.addWidget(self.error_label)
+        self.error_frame.setVisible(False)
 
         view_row = QHBoxLayout()
         view_row.addWidget(QLabel("Overlay opacity:"))
@@ -545,10 +598,10 @@ class SegmentationTab(QWidget):
         view_row.addWidget(self.combo_a)
         view_row.addWidget(QLabel("vs"))
         view_row.addWidget(self.combo_b)
-        view_row.addSpacing(16)
-        self.hint = QLabel("Click a pixel on any picture to see what it looks at.")
+        view_row.addStretch(1)
+        self.hint = QLabel(HINT)
+        self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)  # never let a long hint widen the section
-        view_row.addWidget(self.hint, 1)
 
         self.grid = PanelGrid()
         self.panels: dict[str, _Panel] = {}
@@ -571,6 +624,7 @@ class SegmentationTab(QWidget):
         fl.setContentsMargins(0, 0, 0, 0)
         fl.setSpacing(4)
         fl.addWidget(self.legend)
+        fl.addWidget(self.hint)
         fl.addWidget(self.field_label)
         fl.addWidget(self.table)
         self.grid.set_footer(footer)
@@ -593,7 +647,7 @@ class SegmentationTab(QWidget):
         layout.setSpacing(4)
         layout.addLayout(pic_row)
         layout.addLayout(nets_row)
-        layout.addWidget(self.error_label)
+        layout.addWidget(self.error_frame)
         layout.addWidget(self.warning)
         layout.addWidget(self.pages, 1)
         self._fill_table()
@@ -779,12 +833,12 @@ class SegmentationTab(QWidget):
         """One sentence on the section and in the window's banner."""
         self.errors.append(text)
         self.error_label.setText(text)
-        self.error_label.setVisible(True)
+        self.error_frame.setVisible(True)
         self.status.emit(text)
         self.host.show_error(text)
 
     def _clear_error(self) -> None:
-        self.error_label.setVisible(False)
+        self.error_frame.setVisible(False)
         self.error_label.setText("")
 
     # -- internals --------------------------------------------------------------------
@@ -814,6 +868,7 @@ class SegmentationTab(QWidget):
         self._set_warnings()
         self.field_label.setText("")
         self.field_label.setVisible(False)
+        self.hint.setVisible(True)
         self._up_key = None
         self.upsampling.clear()
         self._update_upsampling()
@@ -902,9 +957,6 @@ class SegmentationTab(QWidget):
         self._fill_table()
         self._fill_legend()
         self._set_warnings()
-        self.hint.setText("Click a pixel on any picture to see what it looks at: white box "
-                          "= theoretical receptive field, dashed cyan = 95 % of the "
-                          "gradient.")
         self.status.emit("  ".join(f"{_short(n)} {p.seconds * 1000:.0f} ms"
                                    for n, p in preds.items()))
         if self.pixel is not None:
@@ -949,6 +1001,7 @@ class SegmentationTab(QWidget):
                          f"field {th} px, 95 % of the gradient within {eff} px")
         self.field_label.setText("&nbsp;&nbsp;·&nbsp;&nbsp; ".join(lines))
         self.field_label.setVisible(True)
+        self.hint.setVisible(False)
         self.grid.refresh()
 
     def _panel_names(self, nets: list[str]) -> list[str]:
@@ -968,8 +1021,9 @@ class SegmentationTab(QWidget):
             self.panels = {}
             for key in wanted:
                 title = {"input": "Input", "truth": "Ground truth",
-                         "disagreement": "Disagreement"}.get(key, key)
+                         "disagreement": "Disagreement"}.get(key, _short(key))
                 panel = _Panel(title)
+                panel.title.setToolTip(key if key in self.preds else "")
                 panel.canvas.clicked.connect(self.click)
                 self.panels[key] = panel
             self.grid.set_panels(list(self.panels.values()))
@@ -1095,57 +1149,77 @@ class SegmentationTab(QWidget):
         self.legend.set_items(self.legend_items())
         self.grid.refresh()
 
-    def _fill_table(self) -> None:
+    def table_rows(self) -> list[tuple[str, str, str, dict | None]]:
+        """(network, what it was scored on, ms, scores) for each row of the scores table:
+        this picture's answer and, once scored, the held-out scenes' under it."""
         shown = set(self.selected())
-        names = list(self.preds) or [n for n in self.held_out if n in shown]
-        class_names: list[str] = []
-        for s in self.scores.values():
-            class_names = list(s.iou)
-            break
-        cols = ["network", "weights", "ms", "mIoU", "pixel\nacc", "boundary\nF"]
-        cols += [f"IoU\n{c}" for c in class_names]
         held = {n: v for n, v in self.held_out.items() if n in shown}
-        if held:
-            cols += [f"held-out\n{k}" for k in ("mIoU", "pixel acc", "boundary F")]
-            names += [n for n in held if n not in names]
+        rows = []
+        for name in dict.fromkeys(list(self.preds) + list(held)):
+            p = self.preds.get(name)
+            if p is not None:
+                s = self.scores.get(name)
+                rows.append((name, "this picture", f"{p.seconds * 1000:.0f}", None if s is None
+                             else {"mIoU": s.mean_iou, "pixel acc": s.pixel_accuracy,
+                                   "boundary F": s.boundary_f, "iou": s.iou}))
+            h = held.get(name)
+            if h is not None:
+                rows.append((name, f"{h['scenes']} held-out scenes",
+                             f"{h['seconds_per_scene'] * 1000:.0f}",
+                             {"mIoU": h["mean_iou"], "pixel acc": h["pixel_accuracy"],
+                              "boundary F": h["boundary_f_score"],
+                              "iou": h["iou_per_class"]}))
+        return rows
+
+    def _fill_table(self) -> None:
+        rows = self.table_rows()
+        class_names: list[str] = []
+        for *_, sc in rows:
+            if sc is not None:
+                class_names = list(sc["iou"])
+                break
+        # short headers on two lines and two decimals: the table fits a 1366-pixel screen
+        # in presentation mode too, with no scroll bar of its own
+        cols = ["network", "scored on", "ms", "mIoU", "pixel\nacc", "boundary\nF"]
+        cols += ["IoU\n" + ("backgr." if c == "background" else c) for c in class_names]
         self.table.clear()
         self.table.setColumnCount(len(cols))
         self.table.setHorizontalHeaderLabels(cols)
-        self.table.setRowCount(len(names))
-        for r, name in enumerate(names):
+        self.table.setRowCount(len(rows))
+        for r, (name, on, ms, sc) in enumerate(rows):
             p = self.preds.get(name)
-            s = self.scores.get(name)
-            ho = held.get(name)
-            vals = [_short(name), p.weights_source if p else (ho["weights"] if ho else ""),
-                    f"{p.seconds * 1000:.0f}" if p else ""]
-            if s is not None:
-                vals += [_fmt(s.mean_iou), _fmt(s.pixel_accuracy), _fmt(s.boundary_f)]
-                vals += [_fmt(s.iou.get(c, float("nan"))) for c in class_names]
+            weights = p.weights_source if p is not None else (
+                self.held_out.get(name, {}).get("weights", ""))
+            label = _short(name) + (" (random weights)" if weights == "random" else "")
+            vals = [label, on, ms]
+            if sc is not None:
+                vals += [_fmt(sc["mIoU"]), _fmt(sc["pixel acc"]), _fmt(sc["boundary F"])]
+                vals += [_fmt(sc["iou"].get(c)) for c in class_names]
             else:
-                vals += ["—", "—", "—"] + ["—"] * len(class_names)
-            if held:
-                vals += [_fmt(ho[k]) if ho else "" for k in
-                         ("mean_iou", "pixel_accuracy", "boundary_f_score")]
+                vals += ["—"] * (3 + len(class_names))
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(v)
                 if c == 0:
-                    item.setToolTip(name)
+                    item.setToolTip(f"{name}: {weights} weights")
                 if c >= 2:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight |
                                           Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
+        if class_names:
+            self.table.horizontalHeaderItem(6).setToolTip(
+                "IoU per class: intersection over union of that class's pixels")
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.resizeRowsToContents()
         # exactly as tall as its rows: the pictures above keep the rest
-        rows = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        heights = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
         self.table.setFixedHeight(header.sizeHint().height() + 2 * self.table.frameWidth()
-                                  + max(rows, 24) + 2)
+                                  + max(heights, 24) + 2)
         self.grid.refresh()
         self.table.setToolTip("" if self.scores or not self.preds else
                               "No ground truth for this picture: open a held-out scene (or "
                               "a mask) to score the networks.")
 
 
-def _fmt(v: float) -> str:
-    return "—" if v is None or v != v else f"{v:.3f}"
+def _fmt(v: float | None) -> str:
+    return "—" if v is None or v != v else f"{v:.2f}"
