@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QElapsedTimer, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -162,6 +162,16 @@ def _describe(image: Image) -> str:
     return f"{what} ({w}x{h})"
 
 
+class _Column(QWidget):
+    """The picture and its captions. The wrapped captions give its layout a height for
+    each width, and the window's scroll area would then reserve their *preferred* height
+    and scroll the whole section; saying "no height-for-width" lets the picture shrink
+    instead (the captions still get the lines they need when the column is laid out)."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt name)
+        return False
+
+
 class DetectionTab(QWidget):
     """Run a detector on the section's own picture and show how it got there.
 
@@ -243,8 +253,9 @@ class DetectionTab(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(350)
+        scroll.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
         self.controls = scroll
+        self._fit_controls()
 
         self.notice = QLabel("")
         self.notice.setObjectName("detNotice")
@@ -294,7 +305,8 @@ class DetectionTab(QWidget):
         self.timings = QLabel("")
         self.timings.setWordWrap(True)
 
-        right = QVBoxLayout()
+        column = _Column()
+        right = QVBoxLayout(column)
         right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.error_label)
         right.addWidget(self.notice)
@@ -307,7 +319,25 @@ class DetectionTab(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(scroll)
-        layout.addLayout(right, 1)
+        layout.addWidget(column, 1)
+
+    def _fit_controls(self) -> None:
+        """As wide as the controls' text needs (larger in presentation mode), so nothing
+        is clipped and nothing scrolls sideways; the picture takes the rest."""
+        inner = self.controls.widget()
+        inner.adjustSize()
+        bar = self.controls.verticalScrollBar().sizeHint().width()
+        self.controls.setFixedWidth(inner.minimumSizeHint().width() + bar + 4)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        kind = event.type()
+        if kind in (QEvent.Type.FontChange, QEvent.Type.StyleChange,
+                    QEvent.Type.PaletteChange):
+            if hasattr(self, "controls"):
+                self._fit_controls()
+            if hasattr(self, "canvas"):
+                self.canvas.setBackground(self.palette().color(QPalette.ColorRole.Base))
 
     @staticmethod
     def _title(text: str) -> QLabel:
@@ -784,10 +814,16 @@ class DetectionTab(QWidget):
         if det is None:
             text += ". Press Detect."
         else:
-            looked = (f"{det.extra['windows']:,} windows" if "windows" in det.extra else
-                      f"{len(det.proposals):,} proposals" if det.proposals is not None
-                      else "the picture")
-            text += (f". {METHODS[self.method.currentIndex()][0]} with {run.network} on "
+            if "windows" in det.extra:
+                looked = f"{det.extra['windows']:,} windows"
+            elif det.method == "mtcnn":
+                looked = f"{len(det.proposals):,} P-Net candidate windows"
+            elif det.proposals is not None:
+                looked = f"{len(det.proposals):,} proposals"
+            else:
+                looked = "the picture"
+            who = "the MTCNN cascade" if run.network == MTCNN else run.network
+            text += (f". {METHODS[self.method.currentIndex()][0]} with {who} on "
                      f"{run.device}: {len(det)} box(es) from {looked} in "
                      f"{det.timings.get('total', 0):.2f} s.")
         self.caption.setText(text)
@@ -907,7 +943,10 @@ class DetectionTab(QWidget):
         rgba[ok, :3] = colormaps.apply(np.clip(img[ok], 0, 1)[None], "inferno")[0]
         # mostly transparent where no object is seen, so the picture shows through, yet
         # every scored window is tinted (the animation's fill-in stays visible)
-        rgba[ok, 3] = np.round(25 + np.sqrt(np.clip(img[ok], 0, 1)) * 190).astype(np.uint8)
+        # (during a replay more strongly, so the swept part stands out)
+        floor = 25 if upto is None else 80
+        rgba[ok, 3] = np.round(floor + np.sqrt(np.clip(img[ok], 0, 1)) * (215 - floor)
+                               ).astype(np.uint8)
         self.heat.setImage(rgba, levels=(0, 255))
         nh, nw = img.shape
         # cell (i, j) is drawn over the centre of window (i, j), one stride wide
