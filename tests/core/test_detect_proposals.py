@@ -14,7 +14,7 @@ from explorer.errors import UserError
 
 @pytest.fixture(scope="module")
 def scene():
-    return shapes.make_scene(np.random.default_rng((shapes.TEST_SEED, 0)), (128, 128))
+    return shapes.held_out_scene(0)  # scene:0
 
 
 def test_selective_search_finds_the_shapes(scene):
