@@ -58,17 +58,42 @@ def layout_graph(graph: Graph, *, max_bends: int | None = None, maxiter: int = 1
     kept = [p for p, k in zip(pairs, keep) if k]
     g = igraph.Graph(n=len(graph.nodes), edges=kept, directed=True)
     lay = g.layout_sugiyama(layers=rows, maxiter=maxiter)
-    coords = lay.coords[:len(graph.nodes)]
+    coords = [list(map(float, c)) for c in lay.coords[:len(graph.nodes)]]
+    bends = [[list(map(float, p)) for p in points] for points in lay.edge_routing]
+    _separate(coords, bends)
     x0 = min(c[0] for c in coords)
     for node, (x, y) in zip(graph.nodes, coords):
-        node.x, node.y = float(x - x0), float(y)
-    routing = iter(lay.edge_routing)
+        node.x, node.y = x - x0, y
+    routing = iter(bends)
     graph.routes, graph.routed = [], []
     for k in keep:
         points = next(routing) if k else []
-        graph.routes.append([(float(px - x0), float(py)) for px, py in points])
+        graph.routes.append([(px - x0, py) for px, py in points])
         graph.routed.append(k)
     return graph
+
+
+def _separate(coords: list[list[float]], bends: list[list[list[float]]]) -> None:
+    """Push apart what igraph left too close in a row (in place).
+
+    igraph balances four Brandes-Köpf placements by averaging, which can bring two
+    neighbours closer than the gap it was asked for (googlenet's Inception branches
+    overlapped by half a box). Each row keeps igraph's order; anything closer than a
+    node's width (half of it next to an edge's bend point) moves right, and so does
+    everything after it in that row.
+    """
+    rows: dict[float, list[tuple[list[float], bool]]] = {}
+    for c in coords:
+        rows.setdefault(c[1], []).append((c, True))
+    for points in bends:
+        for p in points:
+            rows.setdefault(p[1], []).append((p, False))
+    for items in rows.values():
+        items.sort(key=lambda item: item[0][0])
+        for (a, a_node), (b, b_node) in zip(items, items[1:]):
+            gap = 1.0 if a_node and b_node else 0.5 if a_node or b_node else 0.25
+            if b[0] < a[0] + gap:
+                b[0] = a[0] + gap
 
 
 def _longest_path_rows(g: igraph.Graph) -> list[int]:

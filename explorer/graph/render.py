@@ -3,7 +3,7 @@
 :func:`scene` turns the layout into pixels once (boxes, texts, polylines); the SVG writer
 prints them as text and the PNG writer rasterises the same primitives with matplotlib
 when it is installed, else with Pillow. Each node shows its type, its output shape and
-its name; each edge carries the shape of the tensor it holds.
+its name; the edges leaving a node carry the shape of the tensor they hold.
 """
 
 from __future__ import annotations
@@ -124,7 +124,6 @@ def scene(graph: Graph) -> Scene:
         out.boxes.append(Box(cx - BOX_W / 2, cy - BOX_H / 2, BOX_W, BOX_H, fill, stroke,
                              [n.op, shape_text(n.shape), _clip(name, 30)],
                              f"{n.name}: {n.op} {shape_text(n.shape)}{params}"))
-    labelled: set[str] = set()
     shapes = {n.name: n.shape for n in graph.nodes}
     routes = graph.routes or [[] for _ in graph.edges]
     routed = graph.routed or [True for _ in graph.edges]
@@ -137,14 +136,11 @@ def scene(graph: Graph) -> Scene:
         else:
             pts = _curve(start, end)
         out.lines.append(Line(pts, dashed=not direct))
-        if direct or a not in labelled:
-            (x0, y0), (x1, y1) = pts[0], pts[1]
-            f = min(1.0, 16 / max(1e-6, math.hypot(x1 - x0, y1 - y0)))
-            lx, ly = x0 + (x1 - x0) * f + 4, y0 + (y1 - y0) * f + 4
-            if not any(abs(lab.x - lx) < 30 and abs(lab.y - ly) < 8 for lab in
-                       out.labels[-6:]):
-                out.labels.append(Label(lx, ly, shape_text(shapes[a])))
-            labelled.add(a)
+    # every edge out of a node holds the same tensor: its shape is written once, where
+    # the edges leave the node
+    for a in dict.fromkeys(a for a, _ in graph.edges):
+        sx, sy = centre[a]
+        out.labels.append(Label(sx + 5, sy + BOX_H / 2 + 6, shape_text(shapes[a])))
     # the curves of long edges bow out to the right of the nodes
     out.width = max([out.width, *(x + MARGIN for ln in out.lines for x, _ in ln.points)])
     return out
