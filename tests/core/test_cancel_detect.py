@@ -206,3 +206,37 @@ def test_cli_cancel_exits_130_and_writes_nothing(monkeypatch, capsys, tmp_path):
     assert code == 130 and "cancelled" in err and not out.exists()
     assert made and made[0].checks == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_eval_cancel_at_scene_k_exits_130(monkeypatch, capsys):
+    """``detect --eval`` checks its task before every scene (and inside each): a Ctrl-C
+    at scene 2 of 10,000 stops it there, with exit code 130."""
+    from contextlib import contextmanager
+
+    from explorer.cli import main
+    from explorer.commands import progress
+    from explorer.detect import evaluate
+
+    scenes = []
+    real = evaluate.held_out_scenes
+
+    def counted(n, seed=None, size=128):
+        for scene in real(n, seed, size):
+            scenes.append(1)
+            yield scene
+
+    monkeypatch.setattr(evaluate, "held_out_scenes", counted)
+
+    class CancelAtSecondScene(FlagTask):
+        def progress(self, fraction: float, message: str = "") -> None:
+            if "scene 2/" in message:
+                self.cancel()
+
+    @contextmanager
+    def task_cancelled_at_scene_two(quiet=False):
+        yield CancelAtSecondScene()
+
+    monkeypatch.setattr(progress, "cli_task", task_cancelled_at_scene_two)
+    code = main(["detect", "--eval", "10000", "--method", "proposals", "--head", "fast-rcnn"])
+    assert code == 130 and "cancelled" in capsys.readouterr().err
+    assert len(scenes) == 2  # scene 1 scored; scene 2 drawn, then the check stopped it
