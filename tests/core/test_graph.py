@@ -74,6 +74,12 @@ def test_googlenet_has_its_nine_inception_concatenations():
     assert all(into[n.name] == 4 for n in cats)  # four branches each
     assert g.node(cats[0].name).shape == (256, 28, 28)  # 64 + 128 + 32 + 32
     assert g.blocks["inception3a"].op == "Inception"
+    # the four branches side by side, none on top of another
+    rows = {}
+    for n in g.nodes:
+        rows.setdefault(n.y, []).append(n.x)
+    assert max(len(xs) for xs in rows.values()) == 4
+    assert all(b - a >= 1 for xs in rows.values() for a, b in zip(sorted(xs), sorted(xs)[1:]))
 
 
 @pytest.mark.slow
@@ -173,6 +179,29 @@ def test_collapse_draws_blocks_as_single_nodes(r18graph):
         n.name for n in c2.nodes]
     with pytest.raises(UserError, match="not a block"):
         collapse(r18graph, ["layer9"])
+
+
+def test_collapsing_a_block_used_in_two_places_closes_a_loop_and_still_lays_out():
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 3, 1)
+            self.c2 = nn.Conv2d(3, 3, 1)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pair = Pair()
+            self.mid = nn.ReLU()
+
+        def forward(self, x):  # pair.c1, then something outside, then pair.c2
+            return self.pair.c2(self.mid(self.pair.c1(x)))
+
+    g = build_graph(_net(Net()))
+    assert [n.block for n in g.nodes if n.kind == "module"] == ["pair", "", "pair"]
+    c = collapse(g, ["pair"])
+    assert ("pair", "mid") in c.edges and ("mid", "pair") in c.edges
+    assert all(n.x is not None for n in c.nodes)
 
 
 def test_layout_rows_follow_the_data_flow(r18graph):
