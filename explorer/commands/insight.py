@@ -14,7 +14,6 @@ from explorer.commands.args import (
     load_image_arg,
     net_spec,
     network_from_args,
-    out_png,
     save_png,
 )
 from explorer.errors import UserError
@@ -42,6 +41,25 @@ def _tile_strip(tiles: list[np.ndarray], captions: list[str], size: int = 128,
     return np.asarray(sheet)
 
 
+def _output(path: str | None, suffixes: tuple[str, ...] = (".png",),
+            what: str = "output"):
+    """``--out``/``--save`` checked before any work (explorer.app.checks.output_file).
+
+    An over-long name is refused first: output_file asks the file system about the path
+    before it looks at the name's length, and the file system answers that with an
+    OSError (reported to the owner of explorer/app/checks.py)."""
+    from pathlib import Path
+
+    from explorer.app import checks
+
+    if path is None:
+        return None
+    name = Path(str(path)).name
+    if len(name.encode()) > 255:
+        raise UserError(f"{name[:60]}…: the file name is too long")
+    return checks.output_file(path, suffixes, what)
+
+
 def _caveat_lines(net, image) -> tuple[list[str], str]:
     """(the caveats, the same as lines to print after the answer)."""
     from explorer.insight.caveats import caveats
@@ -57,7 +75,7 @@ def cmd_cam(args) -> int:
     from explorer.core import colormaps
     from explorer.insight.cam import class_activation_map
 
-    out_png(args.out)
+    _output(args.out)
     image = load_image_arg(args.image)
     net = network_from_args(args)
     r = class_activation_map(net, image, method=args.method, class_index=args.cls,
@@ -86,7 +104,7 @@ def cmd_neighbours(args) -> int:
     from explorer.insight.neighbours import nearest_neighbours
 
     k = settings.k(args.k)
-    out_png(args.out)
+    _output(args.out)
     gallery = get_gallery(args.gallery)
     image = load_image_arg(args.image)
     with cli_task(quiet=args.json) as task:
@@ -115,7 +133,7 @@ def cmd_augment(args) -> int:
     from explorer.insight.settings import variant_names
 
     names = variant_names(args.variants, VARIANT_NAMES)
-    out_png(args.out)
+    _output(args.out)
     image = load_image_arg(args.image)
     with cli_task(quiet=args.json) as task:
         net = network_from_args(args, task)
@@ -156,7 +174,7 @@ def cmd_finetune(args) -> int:
     if args.save:
         if len(modes) != 1:
             raise UserError("--save needs one --mode (head or full), not both")
-        save = checks.output_file(args.save, (".pt", ".pth"), "fine-tuned weights")
+        save = _output(args.save, (".pt", ".pth"), "fine-tuned weights")
     probe = load_image_arg(args.image) if args.image else None
     results = []
     with cli_task(quiet=args.json) as task:
