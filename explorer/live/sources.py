@@ -264,6 +264,37 @@ class SyntheticSource:
         return img
 
 
+class PictureSource:
+    """One still picture as an endless run of frames: a room without a camera, or
+    Explore's picture watched while the layer changes. ``array`` can be replaced while
+    the loop runs; the next frame shows the new picture.
+
+    Args:
+        array: np.float32 [H, W, 3] in [0, 1].
+        fps_hint: how often the picture goes through the network again (it does not
+            change, so a low rate only delays a layer switch).
+    """
+
+    def __init__(self, array: np.ndarray, name: str = "picture",
+                 fps_hint: float | None = 15.0) -> None:
+        a = np.asarray(array, dtype=np.float32)
+        if a.ndim != 3 or a.shape[2] != 3:
+            shape = " x ".join(map(str, a.shape))
+            raise UserError(f"{name}: a picture must be H x W x 3, not {shape}")
+        self.array = a
+        self.name = name
+        self.fps_hint = fps_hint
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def read(self) -> np.ndarray:
+        return self.array
+
+
 def _bounce(p: float, span: int) -> int:
     """Position `p` reflected into [0, span] (a ball bouncing between two walls)."""
     if span <= 0:

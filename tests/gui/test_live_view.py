@@ -26,7 +26,7 @@ def tinyvgg():
 @pytest.fixture
 def view(qtbot, tinyvgg):
     v = LiveView(device="cpu")
-    qtbot.addWidget(v, before_close_func=lambda w: w.stop())
+    qtbot.addWidget(v, before_close_func=lambda w: w.shutdown())
     v.synthetic_size = (128, 128)
     v.set_network(tinyvgg)
     v.show()
@@ -65,12 +65,16 @@ def test_layer_and_network_switch_while_running(qtbot, view):
     assert view.mosaic_canvas.image_shape == view.latest.mosaic.image.shape
     lenet = load_network("lenet5-digits", device="cpu")
     view.set_network(lenet)
-    qtbot.waitUntil(lambda: view.latest.network == "lenet5-digits", timeout=15000)
+    # tinyvgg's maps and top-5 are gone at once: they no longer answer the question
+    assert view.latest is None and view.mosaic_canvas.image_shape is None
+    assert view.topk_label.text() == ""
+    qtbot.waitUntil(lambda: view.latest is not None and view.latest.network == "lenet5-digits",
+                    timeout=15000)
     assert view.latest.layer != "features.conv3"  # lenet has no such layer: its first maps
     assert len(view.latest.shape) == 3
     # precision and device switches take effect while running, too
     view.half_box.setChecked(True)
-    view.device_box.setCurrentText("cpu")
+    view.set_device(torch.device("cpu"))
     shown = view.frames_shown
     qtbot.waitUntil(lambda: view.frames_shown >= shown + 2, timeout=15000)
     assert view.engine.half and view.latest.device == "cpu"
@@ -121,8 +125,8 @@ def test_missing_camera_reports_and_stops(qtbot, view):
 
 
 def test_cannot_start_without_network_or_video(qtbot):
-    v = LiveView(device="cpu")
-    qtbot.addWidget(v, before_close_func=lambda w: w.stop())
+    v = LiveView(device="cpu", network=None)  # no network of its own to open
+    qtbot.addWidget(v, before_close_func=lambda w: w.shutdown())
     with qtbot.waitSignal(v.errorOccurred, timeout=1000):
         assert not v.start()
     v.set_network(load_network("tinyvgg-shapes", device="cpu"))

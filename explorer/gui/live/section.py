@@ -1,22 +1,19 @@
-"""The Live panel: a camera, a video file or moving shapes go through the current network
-frame after frame; the panel shows the frame, the current layer's feature maps and the
-top-5.
+"""The Live section: a camera, a video file, moving shapes or one still picture go through
+a classifier frame after frame; the section shows the frame, one layer's feature maps and
+the top-5.
+
+The section stands on its own: it opens its own network (a classifier, default
+tinyvgg-shapes, through :func:`explorer.app.networks.open_network` on a worker), picks its
+own layer (PgDown / PgUp or J / K step through them while the section has the focus) and
+computes on the window's device (``host.device``). What a student must know before
+trusting the top-5 (random weights, a network shown frames unlike what it learned from) is
+written on the view.
 
 The frame loop (:class:`~explorer.live.engine.LiveEngine`) runs on a :class:`LiveWorker`
 thread and hands each result over through a one-slot mailbox: the worker emits
 ``resultReady`` only when the slot was empty, and the GUI thread takes whatever is newest
 when it gets round to drawing. A GUI slower than the network therefore skips results
 instead of queueing them, and the GUI thread never runs the network.
-
-Wiring (the main window keeps the network and the layer)::
-
-    live = LiveView(device=window.device)
-    # a tab of its own: it needs room for the frame and a large mosaic
-    live.set_network(window.network)      # in _on_loaded, after every load (cheap when
-                                          # the network is the same: not copied again)
-    window.layer_tree.layerSelected.connect(live.set_layer)
-    live.errorOccurred.connect(window.show_error)
-    # MainWindow.closeEvent: live.stop() (a child panel gets no closeEvent of its own)
 """
 
 from __future__ import annotations
@@ -27,8 +24,8 @@ import traceback
 
 import numpy as np
 import torch
-from PySide6.QtCore import QCoreApplication, QThread, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QCoreApplication, QSize, Qt, QThread, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -48,22 +45,72 @@ from explorer.errors import Cancelled, UserError
 from explorer.gui.common import messages
 from explorer.gui.common.canvas import COLORMAP_NAMES, ImageCanvas, lookup_table
 from explorer.gui.common.section import SectionHost
-from explorer.live.engine import FpsMeter, LiveEngine, LiveResult
-from explorer.live.sources import VIDEO_FILTER, CameraSource, SyntheticSource, VideoFileSource
+from explorer.gui.common.workers import JobRunner
+from explorer.live.engine import FpsMeter, LiveEngine, LiveResult, default_layer
+from explorer.live.notes import live_note
+from explorer.live.sources import (
+    MAX_CAMERA,
+    VIDEO_FILTER,
+    CameraSource,
+    PictureSource,
+    SyntheticSource,
+    VideoFileSource,
+)
 
-SOURCES = ("Moving shapes (synthetic)", "Camera", "Video file")
+#: the source menu, in the order of SOURCE_KINDS
+SOURCES = ("Moving shapes", "Camera", "Video file", "Still picture")
+SOURCE_KINDS = ("synthetic", "camera", "video", "picture")
+#: the network Live opens on: trained, small, and at home on the synthetic shapes
+DEFAULT_NETWORK = "tinyvgg-shapes"
+#: keys that step through the layers (as in Explore)
+LAYER_KEYS = (("PgDown", 1), ("J", 1), ("PgUp", -1), ("K", -1))
 
 
 def _blit(canvas: ImageCanvas, image: np.ndarray) -> None:
     """Show a finished uint8 RGB(A) image as it is: with no levels pyqtgraph neither
     scales nor looks anything up (half the time of levels=(0, 255) at 903 x 903)."""
     canvas.item.setLookupTable(None)
+    # no pyqtgraph downsampling: it averages uint8 into floats, which it then cannot draw
+    # without levels; Qt scales the finished image while painting instead
+    canvas.item.setAutoDownsample(False)
     canvas.item.setImage(image, levels=None, autoLevels=False)
     shape = (int(image.shape[0]), int(image.shape[1]))
     if shape != canvas.image_shape:
         canvas.view.autoRange(padding=0.01)
     # ImageCanvas maps hover/click positions with the shape its set_image would record
     canvas._shape = shape
+
+
+class _Canvas(ImageCanvas):
+    """An ImageCanvas that asks for little room: the section's word-wrapped captions make
+    its layout height-for-width, which adds up the canvases' preferred heights, and a
+    large preference pushed the captions and the top-5 out of a 768-pixel screen. The
+    canvases still take all the room there is (stretch)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(320, 200)
+
+
+def classifier_choices() -> list[tuple[str, str]]:
+    """(registry name, menu text) of every classifier, the shipped ones first; those
+    without trained weights here say so."""
+    from explorer.app.networks import list_models
+
+    entries = [e for e in list_models() if e.task == "classify"]
+    entries.sort(key=lambda e: (e.family != "shipped", not e.available, e.name))
+    return [(e.name, e.name if e.available else f"{e.name} (random weights)")
+            for e in entries]
+
+
+def _open_classifier(name: str, device: torch.device, ctx):
+    """The worker's job: the network and its layer table (both off the GUI thread)."""
+    from explorer.app.networks import NetSpec, open_network
+    from explorer.app.tracing import layers_of
+
+    network = open_network(NetSpec(name), device, ctx)
+    layers = layers_of(network)
+    ctx.check()
+    return network, layers
 
 
 class LiveWorker(QThread):
@@ -121,9 +168,11 @@ class LiveWorker(QThread):
 
 
 class LiveView(QWidget):
-    """The Live panel. Public: :meth:`set_network`, :meth:`set_layer`, :meth:`start`,
-    :meth:`pause`, :meth:`step`, :meth:`stop`; ``engine``; ``latest`` (the last result
-    drawn); ``frames_shown``."""
+    """The Live section. Public: :meth:`choose_network`, :meth:`set_network`,
+    :meth:`set_layer`, :meth:`step_layer`, :meth:`choose_source`, :meth:`set_picture`,
+    :meth:`start`, :meth:`pause`, :meth:`step`, :meth:`stop`, :meth:`shutdown`;
+    ``engine``, ``network``, ``layer``, ``latest`` (the last result drawn), ``frames_shown``.
+    """
 
     #: a result was drawn (LiveResult)
     resultShown = Signal(object)
@@ -133,92 +182,144 @@ class LiveView(QWidget):
     runningChanged = Signal(bool)
     #: one sentence for the window's error banner
     errorOccurred = Signal(str)
-
+    #: a network was loaded and is what the next frame runs (Network)
+    networkReady = Signal(object)
     #: one-line status for the window's status bar
     status = Signal(str)
 
     def __init__(self, parent: QWidget | None = None,
                  device: str | torch.device | None = None,
-                 host: SectionHost | None = None) -> None:
+                 host: SectionHost | None = None, *,
+                 network: str | None = DEFAULT_NETWORK) -> None:
         super().__init__(parent)
         self.host = host or SectionHost()
         if host is not None:
             device = host.device
-        dev = device if isinstance(device, torch.device) else pick_device(device)
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
         # threads="auto": 1 thread can beat all cores by far when they are busy
-        self.engine = LiveEngine(device=dev, copy_network=True, threads="auto",
+        self.engine = LiveEngine(device=self.device, copy_network=True, threads="auto",
                                  colormap=COLORMAP_NAMES[0])
         self.network: Network | None = None
+        self.layers: list = []
         self.layer: str | None = None
         self.worker: LiveWorker | None = None
         self.latest: LiveResult | None = None
         self.frames_shown = 0
         self.video_path: str | None = None
+        #: the still picture (an explorer.core.images.Image) the picture source shows
+        self.picture = None
+        self._picture_source: PictureSource | None = None
         #: the synthetic source's frame size (H, W) and rate
         self.synthetic_size = (224, 224)
         self.synthetic_fps = 30.0
+        self._start_when_loaded = False
         self._draw_fps = FpsMeter()
+        self.loader = JobRunner(self)
+        self.loader.finished.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_load_failed)
+        self.picture_loader = JobRunner(self)
+        self.picture_loader.finished.connect(self.set_picture)
+        self.picture_loader.failed.connect(lambda _exc, message: self._error(message))
         self._build()
         self.errorOccurred.connect(self.host.show_error)
-        # a panel inside a tab gets no closeEvent when the window closes: stop on quit too
+        for keys, delta in LAYER_KEYS:
+            # within this section only, so other sections keep their own keys
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda d=delta: self.step_layer(d))
+        # a section inside a tab gets no closeEvent when the window closes: stop on quit too
         app = QCoreApplication.instance()
         if app is not None:
-            app.aboutToQuit.connect(self.stop)
+            app.aboutToQuit.connect(self.shutdown)
+        if network:
+            self.choose_network(network)
 
     # -- layout -------------------------------------------------------------------------
     def _build(self) -> None:
         self.source_box = QComboBox()
         self.source_box.addItems(SOURCES)
+        self.network_box = QComboBox()
+        self.network_box.setToolTip("The classifier the frames go through (its own choice, "
+                                     "not Explore's)")
+        for name, text in classifier_choices():
+            self.network_box.addItem(text, name)
+        self.network_box.activated.connect(
+            lambda i: self.choose_network(self.network_box.itemData(i)))
+        self.layer_box = QComboBox()
+        self.layer_box.setToolTip("The layer whose feature maps are shown "
+                                  "(PgDown / PgUp or J / K step through them)")
+        self.layer_box.currentIndexChanged.connect(self._on_layer_box)
+        for box, chars in ((self.network_box, 14), (self.layer_box, 20)):
+            # long names must not widen the window beyond the screen: the boxes take the
+            # row's free room (stretch) and the open list shows every name in full
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(chars)
+        self.source_box.setToolTip("Moving shapes: drawn shapes that move (no camera "
+                                   "needed); or a camera, a video file, one still picture")
+        self.half_box = QCheckBox("Half precision")
+        self.half_box.setToolTip("float16 on a GPU, bfloat16 on a CPU that has it: faster "
+                                 "for big networks, values within about 1 %")
+        self.half_box.toggled.connect(self.set_half)
+        self.cmap_box = QComboBox()
+        self.cmap_box.addItems(COLORMAP_NAMES)
+        self.cmap_box.setCurrentText(self.engine.colormap)
+        # the loop colours the mosaic on its thread: the GUI thread only blits it
+        self.cmap_box.currentTextChanged.connect(self._on_colormap)
+
         self.camera_spin = QSpinBox()
-        self.camera_spin.setRange(0, 99)
+        self.camera_spin.setRange(0, MAX_CAMERA)
         self.camera_spin.setPrefix("camera ")
         self.video_button = QPushButton("Open video…")
         self.video_button.clicked.connect(self._ask_video)
+        self.picture_button = QPushButton("Open picture…")
+        self.picture_button.clicked.connect(self._ask_picture)
+        self.explore_button = QPushButton("Explore's picture")
+        self.explore_button.setToolTip("Use the picture Explore shows now")
+        self.explore_button.clicked.connect(self.use_explore_picture)
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.step_button = QPushButton("Step")
         self.stop_button = QPushButton("Stop")
-        self.cmap_box = QComboBox()
-        self.cmap_box.addItems(COLORMAP_NAMES)
-        self.cmap_box.setCurrentText(self.engine.colormap)
-        # the loop colours the mosaic on its thread: the GUI thread only blits it
-        self.cmap_box.currentTextChanged.connect(lambda name: setattr(self.engine,
-                                                                      "colormap", name))
-        self.device_box = QComboBox()
-        self.device_box.addItems(["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
-        self.device_box.setCurrentText(self.engine.device.type)
-        self.device_box.setToolTip("Where the network runs; switching moves it at the "
-                                   "next frame")
-        self.device_box.currentTextChanged.connect(self.set_device)
-        self.half_box = QCheckBox("Half precision")
-        self.half_box.setToolTip("float16 on a GPU, bfloat16 on a CPU that has it: faster "
-                                 "for big networks, values within about 1 %")
-        self.half_box.toggled.connect(self.set_half)
         self.start_button.clicked.connect(self.start)
         self.pause_button.toggled.connect(self._on_pause_toggled)
         self.step_button.clicked.connect(self.step)
         self.stop_button.clicked.connect(self.stop)
-        self.source_box.currentIndexChanged.connect(self._update_controls)
+        self.source_box.currentIndexChanged.connect(self._on_source_changed)
 
-        bar = QHBoxLayout()
+        what = QHBoxLayout()
+        what.addWidget(QLabel("Network:"))
+        what.addWidget(self.network_box, 2)
+        what.addWidget(QLabel("Layer:"))
+        what.addWidget(self.layer_box, 3)
+        for w in (self.half_box, QLabel("Colours:"), self.cmap_box):
+            what.addWidget(w)
+        where = QHBoxLayout()
         for w in (QLabel("Source:"), self.source_box, self.camera_spin, self.video_button,
-                  self.start_button, self.pause_button, self.step_button, self.stop_button):
-            bar.addWidget(w)
-        bar.addStretch(1)
-        bar.addWidget(self.device_box)
-        bar.addWidget(self.half_box)
-        bar.addWidget(QLabel("Colours:"))
-        bar.addWidget(self.cmap_box)
+                  self.picture_button, self.explore_button, self.start_button,
+                  self.pause_button, self.step_button, self.stop_button):
+            where.addWidget(w)
+        where.addStretch(1)
 
-        self.frame_canvas = ImageCanvas()
-        self.mosaic_canvas = ImageCanvas()
-        self.fps_label = QLabel("– fps")
-        self.fps_label.setObjectName("readout")
-        self.layer_label = QLabel("No network yet")
+        self.note_label = QLabel("")
+        self.note_label.setObjectName("warningBanner")
+        self.note_label.setWordWrap(True)
+        self.note_label.hide()
+
+        self.frame_canvas = _Canvas()
+        self.mosaic_canvas = _Canvas()
+        self.frame_caption = QLabel("The frame the network sees appears here.")
+        self.mosaic_caption = QLabel("")
+        self.topk_title = QLabel("Top 5")
         self.topk_label = QLabel("")
         self.topk_label.setObjectName("readout")
-        self.topk_label.setMinimumWidth(220)
+        for label in (self.frame_caption, self.mosaic_caption):
+            label.setObjectName("caption")
+            label.setWordWrap(True)
+        self.fps_label = QLabel("– fps")
+        self.fps_label.setObjectName("readout")
+        self.fps_label.setWordWrap(True)
         self.status_label = QLabel("Stopped")
         self.status_label.setObjectName("hint")
         self.status_label.setWordWrap(True)
@@ -226,97 +327,236 @@ class LiveView(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QLabel("Frame"))
         left_layout.addWidget(self.frame_canvas, 1)
-        left_layout.addWidget(QLabel("Top 5"))
+        left_layout.addWidget(self.frame_caption)
+        left_layout.addWidget(self.topk_title)
         left_layout.addWidget(self.topk_label)
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
-        centre_layout.addWidget(self.layer_label)
         centre_layout.addWidget(self.mosaic_canvas, 1)
+        centre_layout.addWidget(self.mosaic_caption)
         split = QSplitter()
+        split.setChildrenCollapsible(False)
         split.addWidget(left)
         split.addWidget(centre)
+        split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 2)
 
-        info = QHBoxLayout()
-        info.addWidget(self.fps_label)
-        info.addWidget(self.status_label, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(bar)
+        layout.addLayout(what)
+        layout.addLayout(where)
+        layout.addWidget(self.note_label)
         layout.addWidget(split, 1)
-        layout.addLayout(info)
+        layout.addWidget(self.fps_label)
+        layout.addWidget(self.status_label)
         self._update_controls()
+        self._show_caption()
+
+    @property
+    def source_kind(self) -> str:
+        return SOURCE_KINDS[self.source_box.currentIndex()]
 
     def _update_controls(self) -> None:
-        kind = self.source_box.currentIndex()
-        running = self.running
-        self.camera_spin.setVisible(kind == 1)
-        self.video_button.setVisible(kind == 2)
-        self.source_box.setEnabled(not running)
-        self.camera_spin.setEnabled(not running)
-        self.video_button.setEnabled(not running)
-        self.start_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+        kind = self.source_kind
+        busy = self.running or self._start_when_loaded
+        self.camera_spin.setVisible(kind == "camera")
+        self.video_button.setVisible(kind == "video")
+        self.picture_button.setVisible(kind == "picture")
+        self.explore_button.setVisible(kind == "picture")
+        for w in (self.source_box, self.camera_spin, self.video_button, self.start_button):
+            w.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
 
-    # -- what to run ----------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.status.emit(text)
+
+    def _show_note(self) -> None:
+        kind = self.source_kind
+        if kind == "picture" and getattr(self.picture, "truth", None) is not None:
+            kind = "synthetic"  # a picture of the shapes world (scene:N, sample:shapes)
+        note = live_note(self.network, kind)
+        self.note_label.setText(note or "")
+        self.note_label.setVisible(bool(note))
+
+    # -- the network --------------------------------------------------------------------
+    def choose_network(self, name: str) -> int:
+        """Open classifier `name` (a registry name) on a worker; what is shown now is
+        cleared at once, and the loop (if running) switches at the next frame after the
+        load. Returns the load's request id."""
+        index = self.network_box.findData(name)
+        if index >= 0:
+            self.network_box.setCurrentIndex(index)
+        self._clear_results(f"Loading {name}…")
+        device = self.device
+        return self.loader.submit(lambda ctx: _open_classifier(name, device, ctx))
+
     def set_network(self, network: Network | None) -> None:
-        """Run `network` from the next frame on (the engine runs its own copy, so the
-        window's network is never moved or hooked)."""
-        self.network = network
-        if network is not None:
-            self.engine.set_network(network, self.layer)
-            self.layer_label.setText(f"{network.name}: layer {self.layer or '(first maps)'}")
+        """Run `network` (already open) from the next frame on; a load in progress is
+        dropped. The engine runs its own copy, so `network` is never moved or hooked."""
+        self.loader.cancel()
+        if network is None:
+            return
+        from explorer.app.tracing import layers_of
 
+        self._install(network, layers_of(network))
+
+    def _on_loaded(self, result) -> None:
+        network, layers = result
+        self._install(network, layers)
+
+    def _on_load_failed(self, _exc, message: str) -> None:
+        self._start_when_loaded = False
+        self._update_controls()
+        if self.network is not None:  # the combo shows what still runs
+            index = self.network_box.findData(self.network.name)
+            if index >= 0:
+                self.network_box.setCurrentIndex(index)
+        self._error(message)
+
+    def _install(self, network: Network, layers: list) -> None:
+        self.network = network
+        self.layers = list(layers)
+        names = [info.name for info in self.layers]
+        layer = self.layer if self.layer in names else default_layer(self.layers)
+        self.layer = layer
+        self.layer_box.blockSignals(True)
+        self.layer_box.clear()
+        for info in self.layers:
+            shape = " × ".join(map(str, info.out_shape))
+            self.layer_box.addItem(f"{info.name}  ({shape})", info.name)
+        if layer in names:
+            self.layer_box.setCurrentIndex(names.index(layer))
+        self.layer_box.blockSignals(False)
+        index = self.network_box.findData(network.name)
+        if index >= 0:
+            self.network_box.setCurrentIndex(index)
+        self.engine.set_network(network, layer)
+        self._show_note()
+        self._clear_results(f"{network.name} ready ({network.weights_source} weights), "
+                            f"on {self.device}.")
+        self.networkReady.emit(network)
+        if self._start_when_loaded:
+            self._start_when_loaded = False
+            self.start()
+
+    # -- the layer --------------------------------------------------------------------------
     def set_layer(self, name: str) -> None:
         """Show layer `name` from the next frame on."""
+        names = [info.name for info in self.layers]
+        if names and name not in names:
+            self._error(f"{self.network.name} has no layer {name!r}")
+            return
         try:
             self.engine.set_layer(name)
         except UserError as exc:
             self._error(str(exc))
             return
         self.layer = name
+        if name in names and self.layer_box.currentIndex() != names.index(name):
+            self.layer_box.blockSignals(True)
+            self.layer_box.setCurrentIndex(names.index(name))
+            self.layer_box.blockSignals(False)
+        if not self.running:  # the maps on screen are another layer's now
+            self.mosaic_canvas.set_image(None)
+            self.latest = None
+            self._show_caption()
 
-    def set_picture(self, picture) -> None:
-        """Live runs on frames, not on one picture."""
+    def step_layer(self, delta: int) -> str | None:
+        """Next (+1) or previous (-1) layer in network order; returns its name."""
+        count = self.layer_box.count()
+        if count == 0:
+            return None
+        index = min(max(self.layer_box.currentIndex() + delta, 0), count - 1)
+        self.layer_box.setCurrentIndex(index)  # -> _on_layer_box -> set_layer
+        return self.layer_box.itemData(index)
 
-    def shutdown(self) -> None:
-        self.stop()
+    def _on_layer_box(self, index: int) -> None:
+        name = self.layer_box.itemData(index)
+        if name is not None and name != self.layer:
+            self.set_layer(name)
 
-    def set_device(self, name) -> None:
-        """Run on `name` ("cpu", "cuda") from the next frame on."""
+    # -- device, precision, colours -----------------------------------------------------------
+    def set_device(self, device) -> None:
+        """Compute on `device` from the next frame on (and load networks there)."""
         try:
-            self.engine.set_device(str(name))
+            dev = device if isinstance(device, torch.device) else pick_device(str(device))
+            self.engine.set_device(dev)
         except UserError as exc:
             self._error(str(exc))
+            return
+        self.device = dev
 
     def set_half(self, on: bool) -> None:
         self.engine.half = bool(on)  # read once per frame by the worker
 
+    def _on_colormap(self, name: str) -> None:
+        self.engine.colormap = name
+        if self.latest is not None and not self.running:
+            self.show_result(self.latest, count=False)
+
+    # -- the source -------------------------------------------------------------------------
     def choose_source(self, kind: str, camera: int = 0, path: str | None = None) -> None:
-        """Pick the source as the controls would: "synthetic", "camera" or "video"."""
-        index = {"synthetic": 0, "camera": 1, "video": 2}[kind]
-        self.source_box.setCurrentIndex(index)
-        self.camera_spin.setValue(camera)
+        """Pick the source as the controls would: "synthetic", "camera", "video" or
+        "picture"."""
+        self.source_box.setCurrentIndex(SOURCE_KINDS.index(kind))
+        self.camera_spin.setValue(min(max(int(camera), 0), MAX_CAMERA))
         if path is not None:
             self.video_path = path
 
+    def _on_source_changed(self, _index: int) -> None:
+        self._update_controls()
+        self._show_note()
+
+    def set_picture(self, picture) -> None:
+        """Show `picture` (an explorer.core.images.Image) as the still-picture source;
+        a loop already running on a still picture shows it from the next frame on."""
+        if picture is None:
+            return
+        self.picture = picture
+        if self._picture_source is not None and self.running:
+            self._picture_source.array = picture.array
+            self._picture_source.name = picture.name
+        self.choose_source("picture")
+        self._show_note()
+        self._say(f"Still picture: {picture.name}")
+
+    def use_explore_picture(self) -> None:
+        _network, picture = self.host.explore()
+        if picture is None:
+            self._error("Explore has no picture yet: open one there first")
+            return
+        self.set_picture(picture)
+
     def make_source(self):
-        kind = self.source_box.currentIndex()
-        if kind == 1:
+        kind = self.source_kind
+        if kind == "camera":
             return CameraSource(self.camera_spin.value())
-        if kind == 2:
+        if kind == "video":
             if not self.video_path:
                 raise UserError("choose a video file first (Open video…)")
             return VideoFileSource(self.video_path, loop=True)
+        if kind == "picture":
+            if self.picture is None:
+                raise UserError("choose a picture first (Open picture… or Use Explore's "
+                                "picture)")
+            self._picture_source = PictureSource(self.picture.array, self.picture.name)
+            return self._picture_source
         return SyntheticSource(self.synthetic_size, seed=0, fps_hint=self.synthetic_fps)
 
     def _ask_video(self) -> None:
         path = messages.ask_open_file(self, "Open video", VIDEO_FILTER)
         if path:
             self.video_path = path
-            self.status_label.setText(f"Video: {path}")
+            self._say(f"Video: {path}")
+
+    def _ask_picture(self) -> None:
+        from explorer.app.pictures import IMAGE_FILTER, open_picture
+
+        path = messages.ask_open_file(self, "Open picture", IMAGE_FILTER)
+        if path:
+            self.picture_loader.submit(lambda _ctx: open_picture(path))
 
     # -- the loop -------------------------------------------------------------------------
     @property
@@ -324,16 +564,22 @@ class LiveView(QWidget):
         return self.worker is not None
 
     def start(self) -> bool:
-        """Start the loop on the chosen source; False (with a message) if it cannot."""
-        if self.running:
+        """Start the loop on the chosen source (once the network has loaded, if it is
+        still loading); False (with a message) if it cannot."""
+        if self.running or self._start_when_loaded:
             return True
-        if self.network is None:
-            self._error("choose a network first")
-            return False
         try:
             source = self.make_source()
         except UserError as exc:
             self._error(str(exc))
+            return False
+        if self.network is None:
+            if self.loader.busy:
+                self._start_when_loaded = True
+                self._say("Starting as soon as the network has loaded…")
+                self._update_controls()
+                return True
+            self._error("choose a network first")
             return False
         if self.pause_button.isChecked():
             self.engine.pause()
@@ -341,11 +587,11 @@ class LiveView(QWidget):
             self.engine.resume()
         self.worker = LiveWorker(self.engine, source)
         self.worker.resultReady.connect(self._draw_latest)
-        self.worker.failed.connect(self._on_failed)
+        self.worker.failed.connect(self._error)
         self.worker.finished.connect(self._on_finished)
         self._draw_fps.reset()
         self.worker.start()
-        self.status_label.setText(f"Running on {source.name}, {self.engine.device}")
+        self._say(f"Running {self.network.name} on {source.name}, {self.device}")
         self._update_controls()
         self.runningChanged.emit(True)
         return True
@@ -356,11 +602,11 @@ class LiveView(QWidget):
     def _on_pause_toggled(self, paused: bool) -> None:
         if paused:
             self.engine.pause()
-            self.status_label.setText("Paused: Step shows the next frame")
+            self._say("Paused: Step shows the next frame")
         else:
             self.engine.resume()
             if self.running:
-                self.status_label.setText("Running")
+                self._say("Running")
 
     def step(self) -> None:
         """Show exactly one more frame (pausing first; starting paused if stopped)."""
@@ -372,42 +618,80 @@ class LiveView(QWidget):
 
     def stop(self) -> None:
         """Stop the loop and wait for its thread to finish."""
+        pending, self._start_when_loaded = self._start_when_loaded, False
         worker, self.worker = self.worker, None
         if worker is None:
+            if pending:
+                self._say("Stopped")
+                self._update_controls()
             return
         worker.stop()
         worker.resultReady.disconnect(self._draw_latest)
         self._draw_latest(worker)  # what was already computed is still worth showing
         worker.deleteLater()
-        self.status_label.setText("Stopped")
+        self._picture_source = None
+        self._say("Stopped")
         self._update_controls()
         self.runningChanged.emit(False)
+
+    def shutdown(self) -> None:
+        """Stop the loop and every load (the window is closing)."""
+        self.stop()
+        self.loader.shutdown()
+        self.picture_loader.shutdown()
 
     def _on_finished(self) -> None:
         # the loop ended by itself (end of a video, an error): tidy up as Stop does
         if self.worker is not None and self.worker is self.sender():
             self.stop()
 
-    def _on_failed(self, message: str) -> None:
-        self._error(message)
-
     def _error(self, message: str) -> None:
-        self.status_label.setText(message)
+        self._say(message)
         self.errorOccurred.emit(message)
 
     # -- drawing (GUI thread) ---------------------------------------------------------------
+    def _clear_results(self, message: str | None = None) -> None:
+        """Forget what was drawn: it belongs to another network or layer."""
+        self.latest = None
+        self.mosaic_canvas.set_image(None)
+        self.topk_label.setText("")
+        self._show_caption()
+        if message:
+            self._say(message)
+
+    def _show_caption(self, result: LiveResult | None = None) -> None:
+        if result is None:
+            name = self.layer or "(first feature maps)"
+            self.mosaic_caption.setText(f"Feature maps of layer {name} appear here once "
+                                        "frames run (Start, or Step for one frame).")
+            return
+        cmap = self.cmap_box.currentText()
+        if len(result.shape) == 3:
+            c, h, w = result.shape
+            what = f"{c} feature maps of {h} × {w}"
+        else:
+            what = f"{result.mosaic.channels} values (not maps)"
+        self.mosaic_caption.setText(
+            f"{result.network}, layer {result.layer}: {what}, each scaled to its own "
+            f"range ({cmap}: dark = low, bright = high).")
+        self.frame_caption.setText(f"Frame {result.index} as it came from the source, "
+                                   f"before the network's resizing.")
+
     def _draw_latest(self, worker: LiveWorker | None = None) -> None:
         worker = worker if isinstance(worker, LiveWorker) else self.worker
         result = worker.take() if worker is not None else None
         if result is None:
             return
+        if self.network is not None and result.network != self.network.name:
+            return  # computed before the network changed: stale
         self.show_result(result)
 
-    def show_result(self, result: LiveResult) -> None:
+    def show_result(self, result: LiveResult, count: bool = True) -> None:
         """Draw one result: frame, mosaic, top-5 and rates."""
         self.latest = result
-        self.frames_shown += 1
-        draw_fps = self._draw_fps.tick()
+        if count:
+            self.frames_shown += 1
+        draw_fps = self._draw_fps.tick() if count else 0.0
         cmap = self.cmap_box.currentText()
         if result.frame8 is not None:
             _blit(self.frame_canvas, result.frame8)
@@ -419,18 +703,17 @@ class LiveView(QWidget):
         else:
             self.mosaic_canvas.set_image(result.mosaic.image, lut=lookup_table(cmap),
                                          autorange=False)
-        shape = " × ".join(map(str, result.shape))
-        self.layer_label.setText(f"{result.network}: {result.layer}  ({shape})")
+        self._show_caption(result)
         self.topk_label.setText("\n".join(f"{p:6.1%}  {name}" for name, p in result.topk)
                                 or "(not a classifier)")
         undrawn = self.worker.dropped if self.worker else 0
         self.fps_label.setText(f"{result.fps:5.1f} fps network, {draw_fps:5.1f} fps drawn, "
-                               f"{result.seconds * 1e3:.0f} ms/frame; skipped: "
-                               f"{result.dropped} frames, {undrawn} drawings")
+                               f"{result.seconds * 1e3:.0f} ms/frame on {result.device}; "
+                               f"skipped: {result.dropped} frames, {undrawn} drawings")
         self.resultShown.emit(result)
         self.fpsChanged.emit(result.fps)
 
     # -- lifetime ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
-        self.stop()
+        self.shutdown()
         super().closeEvent(event)
