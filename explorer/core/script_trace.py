@@ -14,8 +14,8 @@ output (within 1e-5 of its largest value, 1e-2 in half precision) when the stand
 built, and the stand-in's root checks its whole output against the script's on every
 call. A module whose replay fails or differs (a function outside torch, a graph that sets
 attributes, ...) is kept as one opaque layer, and :attr:`StandIn.note` says so in one
-line. Parameters and buffers are the script's own (live views), so the stand-in never
-holds a stale copy; move the script module, not the stand-in.
+line. The stand-in's parameters and buffers are the script's own tensor objects (freezing
+or reading a weight acts on the script's); move the script module, not the stand-in.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import inspect
 import operator
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -288,7 +289,24 @@ def _own_tensors(module: nn.Module, script, recurse: bool) -> None:
     object.__setattr__(module, "_buffers", dict(script.named_buffers(recurse=recurse)))
 
 
-class ScriptLeaf(nn.Module):
+def _refer(module: nn.Module, script) -> None:
+    # weakly: the stand-in is cached under its script (a WeakKeyDictionary) and must not
+    # keep it alive; the script's own submodules live as long as it does
+    object.__setattr__(module, "_script_ref", weakref.ref(script))
+
+
+class _Standing:
+    """What both kinds of stand-in share: the script they stand for."""
+
+    @property
+    def script(self):
+        script = self._script_ref()
+        if script is None:
+            raise RuntimeError("the TorchScript module behind this stand-in is gone")
+        return script
+
+
+class ScriptLeaf(_Standing, nn.Module):
     """A TorchScript submodule shown as one layer: calling it runs its script.
 
     ``hidden`` says why its inside is not shown when it has children of its own. It
@@ -298,7 +316,7 @@ class ScriptLeaf(nn.Module):
     def __init__(self, script: torch.jit.ScriptModule, qualname: str,
                  hidden: str | None = None) -> None:
         super().__init__()
-        object.__setattr__(self, "script", script)  # not a child: its inside is hidden
+        _refer(self, script)  # not a child: its inside is hidden
         _own_tensors(self, script, recurse=True)
         self.original_name = type_name(script)
         self.qualname = qualname
@@ -330,7 +348,7 @@ def _tell_tracker(rule, args: tuple, out) -> None:
             tracker.leaf(rule, args[0], t)
 
 
-class Replayed(nn.Module):
+class Replayed(_Standing, nn.Module):
     """A TorchScript module with children, run by replaying its graph: each child is
     called through its own stand-in (so hooks on it fire).
 
@@ -341,7 +359,7 @@ class Replayed(nn.Module):
                  children: dict[str, nn.Module], root: bool = False,
                  opaque: bool = False) -> None:
         super().__init__()
-        object.__setattr__(self, "script", script)
+        _refer(self, script)
         _own_tensors(self, script, recurse=opaque)
         for name, child in children.items():
             self.add_module(name, child)
