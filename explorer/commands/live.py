@@ -64,7 +64,8 @@ def cmd_live(args) -> int:
     from explorer.commands.progress import cli_task
     from explorer.core import colormaps
     from explorer.live.engine import LiveEngine
-    from explorer.live.sources import open_source
+    from explorer.live.notes import live_note
+    from explorer.live.sources import CameraSource, VideoFileSource, open_source
 
     settings = live_settings(args)
     out = out_png(args.out)  # a bad --out is found now, not after the run
@@ -99,21 +100,24 @@ def cmd_live(args) -> int:
     if out is not None:
         save_png(colormaps.enlarge(colormaps.apply(last.mosaic.image, args.cmap)), out)
     threads = engine.tuned_threads.get(net.name, settings["threads"])
+    kind = ("camera" if isinstance(source, CameraSource) else
+            "video" if isinstance(source, VideoFileSource) else "synthetic")
+    note = live_note(net, kind)
     data = {"model": net.name, "weights": net.weights_source, "source": source.name,
             "device": last.device, "threads": threads,
             "layer": last.layer, "shape": list(last.shape),
             "frames": len(results), "dropped": engine.dropped, "fps": fps,
             "frame_ms": 1e3 * sorted(r.seconds for r in results)[len(results) // 2],
             "top5": [{"label": n, "prob": p} for n, p in last.topk],
-            "out": None if out is None else str(out)}
+            "out": None if out is None else str(out), "note": note}
     on = last.device + (f", {threads} thread(s)" if last.device == "cpu" else "")
     lines = [f"{net.name} ({net.weights_source} weights) on {source.name}, {on}: "
              f"{len(results)} frames, {fps:.1f} fps, {engine.dropped} dropped, median "
              f"{data['frame_ms']:.1f} ms/frame",
              f"layer {last.layer}: {' x '.join(map(str, last.shape))}"]
     lines += [f"  {p:6.1%}  {n}" for n, p in last.topk]
-    if not last.topk:
-        lines.append(f"  (no top-5: {net.name} is not a classifier)")
+    if note:
+        lines.append(f"note: {note}")
     if out is not None:
         lines.append(f"mosaic of the last frame written to {out}")
     emit(args, data, "\n".join(lines))

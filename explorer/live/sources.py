@@ -158,8 +158,12 @@ class VideoFileSource(_Capture):
 
         from explorer.app.checks import input_file
 
-        if not self.path.exists() and not self.path.is_symlink():
+        try:
+            self.path.lstat()
+        except FileNotFoundError:
             return None  # "no such video file"
+        except (OSError, ValueError):
+            pass  # a name too long, a loop of links: input_file says which
         # a FIFO would block OpenCV for good, /dev/zero or a folder would confuse it:
         # one sentence instead (the same check as every other file the explorer reads)
         input_file(self.path, "video file")
