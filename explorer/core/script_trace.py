@@ -379,7 +379,15 @@ class Replayed(_Standing, nn.Module):
     def replay(self, method: str, args: tuple):
         program = self._programs.get(method)
         if program is None:
-            program = self._programs[method] = _compile(_bound(self.script, method).graph)
+            fn = _bound(self.script, method)
+            program = self._programs[method] = _compile(fn.graph)
+            # arguments the caller may leave out, as the script itself fills them in
+            program.defaults = [a.default_value if a.has_default_value() else _NO_DEFAULT
+                                for a in fn.schema.arguments[1:]]
+        if len(args) < len(program.defaults):
+            args = tuple(args) + tuple(program.defaults[len(args):])
+            if any(a is _NO_DEFAULT for a in args):
+                raise Unreplayable("it was called without an argument its graph needs")
         return program.run(self, args)
 
     def forward(self, *args, _method: str = "forward"):
@@ -586,6 +594,9 @@ class _Step:
     blocks: list[_Program] = field(default_factory=list)
 
 
+_NO_DEFAULT = object()
+
+
 @dataclass
 class _Program:
     """A compiled graph or block: steps over value ids."""
@@ -593,6 +604,8 @@ class _Program:
     params: tuple[int, ...]
     steps: list[_Step]
     returns: tuple[int, ...]
+    #: default values of a method's arguments after self (_NO_DEFAULT: none)
+    defaults: list = field(default_factory=list)
 
     def run(self, owner: Replayed, args: tuple):
         env: dict[int, Any] = {self.params[0]: owner}
