@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 from pathlib import Path
 
 from explorer import PRETRAINED
 from explorer.cli import emit
-from explorer.errors import Cancelled, UserError
+from explorer.errors import UserError
 
 #: trained last: its head starts from tinyvgg-shapes' trunk
 FAST_RCNN = "fast-rcnn-shapes"
@@ -51,28 +50,13 @@ def names_to_train(name: str) -> list[str]:
 
 
 def train_fast_rcnn(out_dir: Path, epochs: int | None, task) -> dict:
-    """fast-rcnn-shapes' own trainer, called with the task (``task=``) when it takes one;
-    an older signature (progress, should_stop, a ``{"stopped": True}`` answer) is adapted
-    to the same contract until its conversion lands."""
-    from explorer.detect import fast_rcnn_train
+    """fast-rcnn-shapes' own trainer (its head starts from tinyvgg-shapes in `out_dir`
+    when that has been trained there, else from the shipped one)."""
+    from explorer.detect.fast_rcnn_train import train_fast_rcnn as train_head
 
     tiny = out_dir / "tinyvgg-shapes.pt"
-    kwargs = {"tinyvgg_weights": tiny if tiny.exists() else None}
-    params = inspect.signature(fast_rcnn_train.train_fast_rcnn).parameters
-    if "task" in params:
-        return fast_rcnn_train.train_fast_rcnn(out_dir, epochs, task=task, **kwargs)
-    def should_stop() -> bool:
-        try:
-            task.check()
-        except Cancelled:
-            return True
-        return False
-
-    card = fast_rcnn_train.train_fast_rcnn(
-        out_dir, epochs, progress=task.progress, should_stop=should_stop, **kwargs)
-    if card.get("stopped"):
-        raise Cancelled
-    return card
+    return train_head(out_dir, epochs, task=task,
+                      tinyvgg_weights=tiny if tiny.exists() else None)
 
 
 class _Named:
