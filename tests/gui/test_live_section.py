@@ -206,3 +206,21 @@ def test_text_takes_the_palettes_colours():
     text = Path(live_section.__file__).read_text()
     assert "setStyleSheet" not in text and "color:" not in text
     assert "#" not in "".join(line for line in text.splitlines() if "QColor" in line)
+
+
+def test_in_the_window_the_layer_keys_step_lives_layer_not_explores(qtbot, window):
+    window.show_section("Live")
+    live = window.section("Live")
+    qtbot.waitUntil(lambda: live.network is not None, timeout=60000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    live.start_button.setFocus()
+    explore_layer = window.layer_tree.current_name
+    before = live.layer
+    qtbot.keyClick(live.start_button, Qt.Key.Key_PageDown)
+    assert live.layer != before and live.layer == live.layer_box.currentData()
+    qtbot.keyClick(live.start_button, Qt.Key.Key_K)
+    assert live.layer == before
+    assert window.layer_tree.current_name == explore_layer
+    # Live runs its own network on the window's device, not Explore's
+    assert live.network is not window.network and live.device == window.device
