@@ -112,6 +112,7 @@ def test_photo_without_ground_truth_says_shapes_networks_mean_little(tab, qtbot)
     assert list(tab.preds) == ["fcn-shapes", "unet-shapes"]
     assert tab.scores == {} and "truth" not in tab.panels
     assert tab.table.item(0, 3).text() == "—"
+    assert tab.table.item(0, 1).text() == "no ground truth"
     assert tab.preds["fcn-shapes"].classes.shape == tab.picture.size
     assert "fcn-shapes and unet-shapes were trained only on synthetic shapes" in \
         tab.warning.text()

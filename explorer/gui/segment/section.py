@@ -1159,7 +1159,10 @@ class SegmentationTab(QWidget):
             p = self.preds.get(name)
             if p is not None:
                 s = self.scores.get(name)
-                rows.append((name, "this picture", f"{p.seconds * 1000:.0f}", None if s is None
+                on = "this picture" if s is not None else (
+                    "no ground truth" if self.picture is None or self.picture.gt is None
+                    else "other classes")
+                rows.append((name, on, f"{p.seconds * 1000:.0f}", None if s is None
                              else {"mIoU": s.mean_iou, "pixel acc": s.pixel_accuracy,
                                    "boundary F": s.boundary_f, "iou": s.iou}))
             h = held.get(name)
