@@ -100,6 +100,8 @@ def output_file(path: str | Path, suffixes: Iterable[str] = (".png",),
         raise UserError(f"no {what} file was given")
     p = Path(path).expanduser()
     suffixes = tuple(s.lower() for s in suffixes)
+    if len(p.name.encode()) > 255:  # before any lookup: stat() fails on such a name
+        raise UserError(f"{p.name[:60]}…: the file name is too long")
     if p.exists() or p.is_symlink():
         st = _stat(p, UserError)
         if stat.S_ISDIR(st.st_mode):

@@ -97,22 +97,6 @@ def test_the_next_request_after_a_cancel_does_not_bring_the_cancelled_one_back(w
     assert window.network_panel.chosen_name == network.name
 
 
-def test_segmentation_scoring_stops_within_a_second(qtbot):
-    from explorer.gui.segment.section import SegmentationTab
-
-    tab = SegmentationTab()
-    qtbot.addWidget(tab, before_close_func=lambda w: w.shutdown())
-    seen: list[str] = []
-    tab.runner.progress.connect(lambda message, _f: seen.append(message))
-    assert tab.evaluate_held_out() is not None
-    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=120_000)
-    t0 = time.perf_counter()
-    tab.runner.cancel()
-    ended = time.perf_counter() - t0 + _until_idle(tab.runner)
-    TIMES["segmentation scoring (tab): worker end"] = ended
-    check(ended, LIMIT_S, "scoring end after cancel")
-
-
 def test_closing_the_window_mid_trace_is_prompt_and_clean(qtbot, capfd, small_net):
     from explorer.gui.main_window import MainWindow
 
