@@ -231,11 +231,10 @@ def cmd_compare(args) -> int:
     rows = [f"{p.name_a:28s} {p.name_b:28s} {'x'.join(map(str, p.shape_a)):14s} "
             f"{'x'.join(map(str, p.shape_b)):14s} {num(p.cosine):>7s} {num(p.cka):>7s}"
             for p in c.pairs]
-    found = _caveat_lines(a, image)[0] + _caveat_lines(b, image)[0]
-    emit(args, {"image": image.name, **c.as_dict(), "caveats": found},
+    emit(args, {"image": image.name, **c.as_dict()},
          f"{c.name_a} vs {c.name_b} on {image.name} (layers matched by {c.matched_by})\n"
          f"{'layer A':28s} {'layer B':28s} {'shape A':14s} {'shape B':14s} {'cosine':>7s} "
-         f"{'CKA':>7s}\n" + "\n".join(rows) + "".join(f"\nnote: {x}" for x in found))
+         f"{'CKA':>7s}\n" + "\n".join(rows) + "".join(f"\nnote: {x}" for x in c.caveats))
     return 0
 
 

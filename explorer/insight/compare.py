@@ -12,7 +12,7 @@ samples, so layers of different widths compare too.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -54,9 +54,12 @@ class Comparison:
     pairs: list[LayerPair]
     top_a: list[tuple[str, float]]
     top_b: list[tuple[str, float]]
+    #: sentences a person must read first (random weights, a picture from elsewhere)
+    caveats: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"a": self.name_a, "b": self.name_b, "matched_by": self.matched_by,
+                "caveats": self.caveats,
                 "top_a": [{"label": lab, "probability": p} for lab, p in self.top_a],
                 "top_b": [{"label": lab, "probability": p} for lab, p in self.top_b],
                 "layers": [p.as_dict() for p in self.pairs]}
@@ -147,4 +150,8 @@ def compare_networks(a: Network, b: Network, image: Image, *, leaves_only: bool 
     ta, _, _ = trace_picture(a, image, sub_task(task, 0.0, 0.3))
     task.progress(-1, f"tracing {b.name}…")
     tb, _, _ = trace_picture(b, image, sub_task(task, 0.3, 0.6))
-    return compare_traces(ta, tb, leaves_only=leaves_only, task=sub_task(task, 0.6, 1.0))
+    c = compare_traces(ta, tb, leaves_only=leaves_only, task=sub_task(task, 0.6, 1.0))
+    from explorer.insight.caveats import caveats
+
+    c.caveats = list(dict.fromkeys(caveats(a, image) + caveats(b, image)))
+    return c

@@ -35,6 +35,15 @@ from explorer.gui.common.workers import JobContext, JobRunner
 
 #: Okabe-Ito: colour-blind-safe categorical colours, one per meaning in this section
 COLOURS = {"head": "#0072B2", "full": "#D55E00", "cosine": "#009E73", "cka": "#E69F00"}
+#: on the presentation theme's black, Okabe-Ito's blue is too dark: its sky blue instead
+DARK_COLOURS = {**COLOURS, "head": "#56B4E9"}
+
+
+def colour(meaning: str) -> str:
+    """The colour of `meaning` ("head", "full", "cosine", "cka") on the current theme."""
+    from explorer.gui.common import theme
+
+    return (DARK_COLOURS if theme.current() is theme.PRESENTATION else COLOURS)[meaning]
 #: lines a projector still shows
 LINE_WIDTH = 3
 

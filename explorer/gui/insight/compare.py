@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
 from explorer.gui.common.canvas import owning_popups
 from explorer.gui.common.workers import JobContext
 from explorer.gui.insight.common import (
-    COLOURS,
     LINE_WIDTH,
     InsightPanel,
     exclusive,
     style_plot,
 )
+from explorer.gui.insight.common import colour as colour_of
 
 
 class ComparePanel(InsightPanel):
@@ -159,7 +159,7 @@ class ComparePanel(InsightPanel):
         self.plot.clear()
         x = np.arange(len(c.pairs), dtype=float)
         for key, name, symbol in (("cosine", "cosine", "o"), ("cka", "CKA", "s")):
-            colour = COLOURS[key]
+            colour = colour_of(key)
             ys = np.array([np.nan if getattr(p, key) is None else getattr(p, key)
                            for p in c.pairs], float)
             keep = np.isfinite(ys)
@@ -176,7 +176,9 @@ class ComparePanel(InsightPanel):
         style_plot(self.plot)
         top_a = c.top_a[0][0] if c.top_a else "–"
         top_b = c.top_b[0][0] if c.top_b else "–"
+        # the section's banner speaks for network A; this line for both
+        warn = " ".join(c.caveats)
         self.summary.setText(f"{c.name_a} says <b>{top_a}</b>, {c.name_b} says "
                              f"<b>{top_b}</b>; {len(c.pairs)} layers matched by "
-                             f"{c.matched_by}.")
+                             f"{c.matched_by}." + (f" <b>{warn}</b>" if warn else ""))
         self.status.emit(f"compared with {c.name_b}")

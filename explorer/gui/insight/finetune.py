@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 from explorer.gui.common.canvas import owning_popups
 from explorer.gui.common.workers import JobContext
 from explorer.gui.insight.common import (
-    COLOURS,
     LINE_WIDTH,
     InsightPanel,
+    colour,
     own_copy,
     style_plot,
 )
@@ -164,7 +164,7 @@ class FinetunePanel(InsightPanel):
         for m in modes:
             self.losses[m] = []
             self.curves[m] = self.loss_plot.plot(
-                [], [], pen=pg.mkPen(COLOURS[m], width=LINE_WIDTH), name=MODE_NAMES[m])
+                [], [], pen=pg.mkPen(colour(m), width=LINE_WIDTH), name=MODE_NAMES[m])
         style_plot(self.loss_plot)
 
         def job(ctx: JobContext):
@@ -207,7 +207,7 @@ class FinetunePanel(InsightPanel):
                 x = np.arange(len(r.layer_changes)) + (i - (len(results) - 1) / 2) * width
                 bars = pg.BarGraphItem(
                     x=x, height=[c.weight_change for c in r.layer_changes], width=width,
-                    brush=COLOURS[r.mode], pen=pg.mkPen(COLOURS[r.mode]))
+                    brush=colour(r.mode), pen=pg.mkPen(colour(r.mode)))
                 self.change_plot.addItem(bars)
                 legend = self.change_plot.getPlotItem().legend
                 if legend is not None:
@@ -226,5 +226,4 @@ class FinetunePanel(InsightPanel):
                 f"{r.mode}: " + ", ".join(f"{lab} {p:.0%}" for lab, p in r.probe_after[:3])
                 for r in results)
             self.probe_label.setText(f"This picture, before: {before}.  After: {after}.")
-        self.table.resizeColumnsToContents()
         self.status.emit("fine-tuning done")

@@ -88,6 +88,15 @@ class InsightTab(QWidget):
     def runners(self) -> list[JobRunner]:
         return [self.net_runner, self.pic_runner] + [p.runner for p in self.panels]
 
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
+        # The window's scroll area sizes the section by asking this (its word-wrapped
+        # labels make the layout height-for-width). The preferred height it would get
+        # counts every picture and plot at its preferred size and pushes the bottom of
+        # the section out of a 768-pixel screen; the least height the section works at
+        # lets it fill the visible area instead (the layout gives wrapped labels their
+        # lines within it).
+        return self.minimumSizeHint().height()
+
     # -- the section's own network and picture ------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
