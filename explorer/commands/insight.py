@@ -72,14 +72,18 @@ def _caveat_lines(net, image) -> tuple[list[str], str]:
 
 def cmd_cam(args) -> int:
     from explorer.cli import emit
+    from explorer.commands.progress import cli_task
     from explorer.core import colormaps
     from explorer.insight.cam import class_activation_map
 
     _output(args.out)
     image = load_image_arg(args.image)
-    net = network_from_args(args)
-    r = class_activation_map(net, image, method=args.method, class_index=args.cls,
-                             layer=args.layer)
+    with cli_task(quiet=args.json) as task:
+        net = network_from_args(args, task)
+        task.progress(-1, f"{args.method}…")
+        r = class_activation_map(net, image, method=args.method, class_index=args.cls,
+                                 layer=args.layer)
+        task.check()
     if args.out:
         save_png(colormaps.enlarge(r.overlay), args.out)
     found, notes = _caveat_lines(net, image)
