@@ -2,7 +2,8 @@
 
 import dataclasses
 
-from explorer.live.notes import live_note, trained_on
+from explorer.app.pictures import open_picture
+from explorer.live.notes import live_note, picture_kind, trained_on
 from tests.core.test_live_engine import tiny_net
 
 
@@ -26,3 +27,14 @@ def test_notes_say_when_the_top5_means_little():
 def test_trained_on():
     assert [trained_on(named(n)) for n in ("tinyvgg-shapes", "lenet5-digits", "vgg16")] == [
         "shapes", "digits", "photos"]
+
+
+def test_still_pictures_are_told_apart():
+    assert picture_kind(open_picture("scene:3")) == "synthetic"
+    assert picture_kind(open_picture("sample:shape-crop")) == "synthetic"
+    assert picture_kind(open_picture("shape-crop")) == "synthetic"
+    assert picture_kind(open_picture("sample:digit")) == "digits"
+    assert picture_kind(open_picture("sample:astronaut")) == "picture"
+    assert live_note(named("lenet5-digits"), "digits") is None
+    assert "digit" in live_note(named("tinyvgg-shapes"), "digits")
+    assert "not a drawn shape" in live_note(named("tinyvgg-shapes"), "picture")

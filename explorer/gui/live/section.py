@@ -47,7 +47,7 @@ from explorer.gui.common.canvas import COLORMAP_NAMES, ImageCanvas, lookup_table
 from explorer.gui.common.section import SectionHost
 from explorer.gui.common.workers import JobRunner
 from explorer.live.engine import FpsMeter, LiveEngine, LiveResult, default_layer
-from explorer.live.notes import live_note
+from explorer.live.notes import live_note, picture_kind
 from explorer.live.sources import (
     MAX_CAMERA,
     VIDEO_FILTER,
@@ -192,6 +192,7 @@ class LiveView(QWidget):
                  host: SectionHost | None = None, *,
                  network: str | None = DEFAULT_NETWORK) -> None:
         super().__init__(parent)
+        self._standalone = host is None
         self.host = host or SectionHost()
         if host is not None:
             device = host.device
@@ -274,7 +275,7 @@ class LiveView(QWidget):
         self.video_button.clicked.connect(self._ask_video)
         self.picture_button = QPushButton("Open picture…")
         self.picture_button.clicked.connect(self._ask_picture)
-        self.explore_button = QPushButton("Explore's picture")
+        self.explore_button = QPushButton("Use Explore's picture")
         self.explore_button.setToolTip("Use the picture Explore shows now")
         self.explore_button.clicked.connect(self.use_explore_picture)
         self.start_button = QPushButton("Start")
@@ -323,6 +324,8 @@ class LiveView(QWidget):
         self.status_label = QLabel("Stopped")
         self.status_label.setObjectName("hint")
         self.status_label.setWordWrap(True)
+        # in the window its status bar and banner say the same: room for the pictures
+        self.status_label.setVisible(self._standalone)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -374,8 +377,8 @@ class LiveView(QWidget):
 
     def _show_note(self) -> None:
         kind = self.source_kind
-        if kind == "picture" and getattr(self.picture, "truth", None) is not None:
-            kind = "synthetic"  # a picture of the shapes world (scene:N, sample:shapes)
+        if kind == "picture" and self.picture is not None:
+            kind = picture_kind(self.picture)  # a shapes scene, the digit, a photo
         note = live_note(self.network, kind)
         self.note_label.setText(note or "")
         self.note_label.setVisible(bool(note))
