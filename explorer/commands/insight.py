@@ -14,6 +14,7 @@ from explorer.commands.args import (
     load_image_arg,
     net_spec,
     network_from_args,
+    out_png,
     save_png,
 )
 from explorer.errors import UserError
@@ -41,25 +42,6 @@ def _tile_strip(tiles: list[np.ndarray], captions: list[str], size: int = 128,
     return np.asarray(sheet)
 
 
-def _output(path: str | None, suffixes: tuple[str, ...] = (".png",),
-            what: str = "output"):
-    """``--out``/``--save`` checked before any work (explorer.app.checks.output_file).
-
-    An over-long name is refused first: output_file asks the file system about the path
-    before it looks at the name's length, and the file system answers that with an
-    OSError (reported to the owner of explorer/app/checks.py)."""
-    from pathlib import Path
-
-    from explorer.app import checks
-
-    if path is None:
-        return None
-    name = Path(str(path)).name
-    if len(name.encode()) > 255:
-        raise UserError(f"{name[:60]}…: the file name is too long")
-    return checks.output_file(path, suffixes, what)
-
-
 def _caveat_lines(net, image) -> tuple[list[str], str]:
     """(the caveats, the same as lines to print after the answer)."""
     from explorer.insight.caveats import caveats
@@ -76,7 +58,7 @@ def cmd_cam(args) -> int:
     from explorer.core import colormaps
     from explorer.insight.cam import class_activation_map
 
-    _output(args.out)
+    out_png(args.out)
     image = load_image_arg(args.image)
     with cli_task(quiet=args.json) as task:
         net = network_from_args(args, task)
@@ -108,7 +90,7 @@ def cmd_neighbours(args) -> int:
     from explorer.insight.neighbours import nearest_neighbours
 
     k = settings.k(args.k)
-    _output(args.out)
+    out_png(args.out)
     gallery = get_gallery(args.gallery)
     image = load_image_arg(args.image)
     with cli_task(quiet=args.json) as task:
@@ -137,7 +119,7 @@ def cmd_augment(args) -> int:
     from explorer.insight.settings import variant_names
 
     names = variant_names(args.variants, VARIANT_NAMES)
-    _output(args.out)
+    out_png(args.out)
     image = load_image_arg(args.image)
     with cli_task(quiet=args.json) as task:
         net = network_from_args(args, task)
@@ -178,7 +160,7 @@ def cmd_finetune(args) -> int:
     if args.save:
         if len(modes) != 1:
             raise UserError("--save needs one --mode (head or full), not both")
-        save = _output(args.save, (".pt", ".pth"), "fine-tuned weights")
+        save = checks.output_file(args.save, (".pt", ".pth"), "fine-tuned weights")
     probe = load_image_arg(args.image) if args.image else None
     results = []
     with cli_task(quiet=args.json) as task:
