@@ -123,7 +123,7 @@ def test_augment_captions_under_each_picture(tab):
     r = aug.result
     assert len(aug.grid.pictures) == len(r.variants) == len(aug.grid.captions)
     first = aug.grid.captions[0].text()
-    assert "original" in first and "d = 0.00" in first and r.variants[0].label in first
+    assert "original" in first and "d&nbsp;=&nbsp;0.00" in first and r.variants[0].label in first
     assert "flip left-right" in aug.grid.captions[7].text()
 
 

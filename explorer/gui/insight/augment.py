@@ -36,7 +36,7 @@ class AugmentPanel(InsightPanel):
         row.addWidget(self.layer_box, 1)
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
-        self.grid = PictureGrid(caption_lines=3)
+        self.grid = PictureGrid()
         legend = QLabel("Under each variant: what was done, what the network says, and d = "
                         "‖a − a₀‖ / ‖a₀‖, how far the layer's activation moved from the "
                         "original's. Turns and shifts move the maps even when the answer "
@@ -92,5 +92,5 @@ class AugmentPanel(InsightPanel):
     def show_result(self, r) -> None:
         self.grid.set_items([
             (v.picture, f"<b>{v.name}</b><br>{v.label} {v.probability:.0%}<br>"
-                        f"d = {v.distance:.2f}") for v in r.variants])
+                        f"d&nbsp;=&nbsp;{v.distance:.2f}") for v in r.variants])
         self.status.emit(f"{len(r.variants)} variants at {r.layer}")

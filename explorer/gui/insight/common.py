@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -125,19 +126,30 @@ class PictureGrid(QWidget):
     allows (the number of columns is chosen for the largest pictures); pixels stay crisp
     when enlarged."""
 
-    def __init__(self, parent: QWidget | None = None, caption_lines: int = 3) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._grid = QGridLayout(self)
+        # the cells are sized from the grid's size, never the other way round: a grid
+        # that asked for its cells' width would push the section into sideways scrolling
+        self._grid.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setHorizontalSpacing(8)
         self._grid.setVerticalSpacing(6)
-        self._caption_lines = caption_lines
         self._items: list[tuple[QPixmap, str]] = []
         self._cells: list[QWidget] = []
         self.pictures: list[QLabel] = []
         self.captions: list[QLabel] = []
         self._cols = 1
+        self._probe = QLabel(self)  # measures captions; never shown
+        self._probe.setWordWrap(True)
+        self._probe.hide()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(64, 64)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(320, 240)
 
     def set_items(self, items: list[tuple[np.ndarray, str]]) -> None:
         """(picture float [h, w, 3] in [0, 1], caption: rich text) for each cell."""
@@ -172,21 +184,58 @@ class PictureGrid(QWidget):
     def columns(self) -> int:
         return self._cols
 
-    def _side(self, cols: int) -> int:
+    def _widest_word(self) -> int:
+        """Pixels of the widest word of any caption (bold where the caption is bold): no
+        word may be cut."""
+        import html
+        import re
+
+        from PySide6.QtGui import QFontMetrics
+
+        bold_font = self.font()
+        bold_font.setBold(True)
+        plain, bold = QFontMetrics(self.font()), QFontMetrics(bold_font)
+
+        def words(text: str) -> list[str]:
+            # a line breaks at plain spaces only (&nbsp; keeps "d = 0.28" together)
+            text = html.unescape(re.sub(r"<[^>]+>", " ", text))
+            return [w for w in re.split(r"[ \t\n]+", text) if w]
+
+        widest = 0
+        for _pix, text in self._items:
+            strong = " ".join(re.findall(r"<b>(.*?)</b>", text))
+            rest = re.sub(r"<b>.*?</b>", " ", text)
+            widest = max([widest] + [bold.horizontalAdvance(w) for w in words(strong)]
+                         + [plain.horizontalAdvance(w) for w in words(rest)])
+        return widest + 4
+
+    def _caption_height(self, text: str, width: int) -> int:
+        # measured on a label of its own: a caption whose size is fixed answers
+        # heightForWidth with its fixed height, whatever the width
+        self._probe.setFont(self.font())
+        self._probe.setText(text)
+        return self._probe.heightForWidth(width) + 2
+
+    def _plan(self, cols: int) -> tuple[int, int, int]:
+        """(picture side, cell width, caption height) with `cols` columns; side 0 when a
+        caption's longest word would not fit in the cell."""
         n = len(self._items)
         rows = -(-n // cols)
-        caption_h = self.fontMetrics().lineSpacing() * self._caption_lines + 4
-        w = (self.width() - cols * self._grid.horizontalSpacing()) / cols
-        h = (self.height() - rows * caption_h
+        cell_w = int((self.width() - cols * self._grid.horizontalSpacing()) / cols) - 1
+        if cell_w < self._widest_word() and cols > 1:
+            return 0, cell_w, 0
+        caption_h = max(self._caption_height(text, cell_w) for _pix, text in self._items)
+        h = (self.height() - rows * (caption_h + 2)
              - (rows - 1) * self._grid.verticalSpacing()) / rows
-        return int(min(w, h))
+        return max(0, int(min(cell_w, h))), cell_w, caption_h
 
     def _relayout(self) -> None:
         n = len(self._items)
         if not n:
             return
-        cols = max(range(1, n + 1), key=lambda c: (self._side(c), -c))
-        side = max(16, self._side(cols))
+        cols = max(range(1, n + 1), key=lambda c: (self._plan(c)[0], -c))
+        side, cell_w, caption_h = self._plan(cols)
+        side = max(16, side)
         self._cols = cols
         while self._grid.count():  # the cells stay; only their places change
             self._grid.takeAt(0)
@@ -195,8 +244,8 @@ class PictureGrid(QWidget):
                     else Qt.TransformationMode.SmoothTransformation)
             self.pictures[k].setPixmap(pix.scaled(side, side,
                                                   Qt.AspectRatioMode.KeepAspectRatio, mode))
-            self.pictures[k].setFixedHeight(side)
-            self.captions[k].setFixedWidth(side)
+            self.pictures[k].setFixedSize(max(side, cell_w), side)
+            self.captions[k].setFixedSize(max(side, cell_w), max(caption_h, 1))
             self._grid.addWidget(cell, k // cols, k % cols,
                                  Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter)
         # empty columns and rows take the rest, so the cells stay packed at the top left

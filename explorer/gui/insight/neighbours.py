@@ -46,7 +46,7 @@ class NeighboursPanel(InsightPanel):
         row.addWidget(self.k_spin)
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
-        self.grid = PictureGrid(caption_lines=2)
+        self.grid = PictureGrid()
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         intro = QLabel("The picture (first) and the gallery pictures nearest to it in the "
