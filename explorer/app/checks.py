@@ -148,6 +148,10 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     p = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}-", suffix=p.suffix, dir=p.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); a saved picture follows the umask like any file
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
     try:
         write(Path(tmp))
         os.replace(tmp, p)
