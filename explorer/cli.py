@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "explorer.commands.live",
     "explorer.commands.insight",
     "explorer.commands.graph",
+    "explorer.commands.unit",
 ]
 
 

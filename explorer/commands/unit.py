@@ -1,0 +1,193 @@
+"""unit: what does this unit look for? A unit card for channels of any network's layer:
+feature visualisation, top dataset patches, backward views on a picture."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from explorer.errors import UserError
+
+#: more steps than this is a typing mistake, not a wish (256 already gives clear pictures)
+MAX_STEPS = 100_000
+
+
+def _check_out(out: str) -> Path:
+    from explorer.commands.args import out_png
+
+    return out_png(out)
+
+
+def _check_steps(steps: int) -> None:
+    if steps <= 0:
+        raise UserError(f"--steps {steps}: give at least 1 step (256 is a good start)")
+    if steps > MAX_STEPS:
+        raise UserError(f"--steps {steps} is more than {MAX_STEPS:,}; 256 to 1024 is "
+                        "plenty")
+
+
+def _open(args):
+    """The network, the picture and the gallery from the arguments, gallery first (its
+    checks are cheap). The one place that knows where pictures and networks come from."""
+    from explorer.commands.args import load_image_arg, network_from_args
+    from explorer.nets import shipped
+    from explorer.units.galleries import default_gallery_name, gallery_from_spec
+
+    gallery = gallery_from_spec(args.gallery) if args.gallery else None
+    net = network_from_args(args)
+    if gallery is None:
+        gallery = gallery_from_spec(default_gallery_name(net.name))
+    spec = shipped.load_all().get(net.name)
+    image = load_image_arg(args.image or f"sample:{(spec and spec.default_image) or 'chelsea'}")
+    return net, image, gallery
+
+
+class _Progress:
+    """A task that writes one updating line on stderr (nothing with --json)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.stage, self._last = quiet, "", 0.0
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if self.quiet or (now - self._last < 0.2 and fraction < 1):
+            return
+        self._last = now
+        print(f"\r{self.stage}{message} ({max(0.0, fraction):.0%})\033[K", end="",
+              file=sys.stderr, flush=True)
+
+    def check(self) -> None:
+        pass
+
+    def done(self) -> None:
+        if not self.quiet:
+            print(file=sys.stderr)
+
+
+def _save(rgb: np.ndarray, path: Path) -> None:
+    from explorer.commands.args import save_png
+
+    save_png(np.ascontiguousarray(rgb), path)
+
+
+def cmd_unit(args) -> int:
+    import torch
+
+    from explorer.cli import emit
+    from explorer.core import colormaps
+    from explorer.core.network import preprocess
+    from explorer.units.backward import VIEW_NAMES, backward_views
+    from explorer.units.card import CardRow, compose_card, view_rgb
+    from explorer.units.common import LayerProbe, channel_means, check_channels, unit_layer
+    from explorer.units.featvis import visualise
+    from explorer.units.toppatches import top_patches
+
+    # everything a person can get wrong is checked before the work starts
+    _check_steps(args.steps)
+    out = _check_out(args.out)
+    views = [v.strip() for v in args.views.split(",") if v.strip()] if args.views \
+        else list(VIEW_NAMES)
+    unknown = [v for v in views if v not in VIEW_NAMES]
+    if unknown:
+        raise UserError(f"--views: unknown {', '.join(unknown)}; choose from "
+                        f"{', '.join(VIEW_NAMES)}")
+    if args.engine == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise UserError("--engine ray needs Ray: pip install 'cnn-explorer[ray]'")
+    net, image, gallery = _open(args)
+    info = unit_layer(net, args.layer)
+    if args.channel is not None and args.channel < 0:
+        raise UserError(f"--channel {args.channel}: channels count from 0")
+    channels = check_channels(info, None if args.channel is None else [args.channel])
+
+    task = _Progress(quiet=args.json)
+    task.stage = "feature visualisation: "
+    fv = visualise(net, info.name, channels, steps=args.steps, task=task)
+    task.stage = "top patches: "
+    tp = top_patches(net, info.name, gallery, k=9, engine=args.engine, task=task)
+    x = preprocess(net, image)
+    with torch.no_grad():
+        on_picture = channel_means(LayerProbe(net, info.name)(x))[0].float().cpu().numpy()
+    picture = colormaps.to_uint8_rgb(_network_view(net, x))
+    task.stage = "backward views: "
+    rows, entries = [], []
+    stem = out.with_suffix("")
+    for c in channels:
+        bv = backward_views(net, x, info.name, c, views=views, task=task)
+        vis_path = Path(f"{stem}_ch{c}_visualisation.png")
+        _save(colormaps.to_uint8_rgb(fv.image(c)), vis_path)
+        view_paths = {}
+        for name, view in bv.items():
+            view_paths[name] = str(Path(f"{stem}_ch{c}_{name}.png"))
+            _save(view_rgb(view), Path(view_paths[name]))
+        rows.append(CardRow(c, fv.image(c), float(fv.activations[fv.channels.index(c)]),
+                            tp.crops(net, c), bv, picture))
+        entries.append({
+            "channel": c, "visualisation": str(vis_path),
+            "activation": float(fv.activations[fv.channels.index(c)]),
+            "activation_on_picture": float(on_picture[c]),
+            "top_patches": [p.as_dict() for p in tp.patches(c)],
+            "backward_views": view_paths,
+            "notes": sorted({v.note for v in bv.values() if v.note}),
+        })
+    task.done()
+    title = (f"{net.name} ({net.weights_source} weights)  {info.name}  "
+             f"{'x'.join(map(str, info.out_shape))}  picture: {image.name}  "
+             f"gallery: {gallery.key.split(':')[0]} ({len(gallery)})")
+    _save(compose_card(rows, title), out)
+    data = {"model": net.name, "weights": net.weights_source, "layer": info.name,
+            "layer_shape": list(info.out_shape), "picture": image.name,
+            "gallery": gallery.key, "gallery_size": len(gallery), "steps": args.steps,
+            "engine": args.engine, "views": views, "out": str(out),
+            "seconds": {"visualisation": fv.seconds, "top_patches": tp.seconds},
+            "cached": {"visualisation": fv.cached, "top_patches": tp.cached},
+            "channels": entries}
+    warn = "  (random weights: the units mean nothing)" if net.random_weights else ""
+    lines = [f"{net.name} {info.name}: {len(channels)} channel(s){warn} -> {out}"]
+    for e in entries[:16]:
+        best = e["top_patches"][0] if e["top_patches"] else None
+        lines.append(f"  channel {e['channel']:4d}: {e['activation']:8.3g} on its "
+                     f"visualisation, {e['activation_on_picture']:8.3g} on {image.name}"
+                     + (f", best patch {best['activation']:.3g} ({best['source']})"
+                        if best else ""))
+    if len(entries) > 16:
+        lines.append(f"  ... {len(entries) - 16} more (--json lists all)")
+    emit(args, data, "\n".join(lines))
+    return 0
+
+
+def _network_view(net, x) -> np.ndarray:
+    from explorer.core.network import to_display
+
+    return to_display(net, x.detach())
+
+
+def register(sub) -> None:
+    from explorer.commands.args import add_network_args
+
+    p = sub.add_parser("unit", help="what does a unit look for: feature visualisation, "
+                       "top dataset patches and backward views as one card")
+    add_network_args(p)
+    p.add_argument("--layer", "-l", required=True, help="layer name (see `layers`)")
+    p.add_argument("--channel", "-c", type=int,
+                   help="one channel (default: every channel of the layer)")
+    p.add_argument("--image", "-i", help="picture for the backward views (default: the "
+                   "network's sample picture)")
+    p.add_argument("--gallery", "-g", help="where top patches come from: shapes, shapes:N, "
+                   "digits, samples or a folder of images (default: what suits the network)")
+    p.add_argument("--steps", type=int, default=256,
+                   help="optimisation steps of the feature visualisation (default 256)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="where the top-patch sweep runs (ray: pip install "
+                   "'cnn-explorer[ray]')")
+    p.add_argument("--views", help="backward views, comma separated (default: "
+                   "gradient,guided,deconvnet,occlusion,integrated)")
+    p.add_argument("--out", "-o", required=True, metavar="CARD.png",
+                   help="the card; one PNG per visualisation and view goes beside it")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_unit)
