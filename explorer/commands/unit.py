@@ -56,7 +56,7 @@ class _Progress:
         if self.quiet or (now - self._last < 0.2 and fraction < 1):
             return
         self._last = now
-        print(f"\r{self.stage}{message} ({max(0.0, fraction):.0%})\033[K", end="",
+        print(f"\r{message} ({max(0.0, fraction):.0%})\033[K", end="",
               file=sys.stderr, flush=True)
 
     def check(self) -> None:

@@ -117,11 +117,12 @@ def functional_relus(network: Network, layer: str) -> int:
 
         hooks = [m.register_forward_hook(count) for m in network.module.modules()
                  if isinstance(m, nn.ReLU)]
+        probe = LayerProbe(network, layer)  # first: it may run a whole pass itself
         mode = _CountRelu()
         x = torch.zeros(1, network.in_channels, *network.input_size, device=network.device)
         try:
             with torch.no_grad(), mode:
-                LayerProbe(network, layer)(x)
+                probe(x)
         finally:
             for h in hooks:
                 h.remove()
