@@ -242,8 +242,11 @@ _POINTWISE = {
     "LocalResponseNorm", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU",
     "SELU", "CELU", "GELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Hardtanh",
     "Sigmoid", "Tanh", "Softplus", "Softsign", "Tanhshrink", "Threshold", "Dropout",
-    "Dropout2d", "AlphaDropout", "Identity", "Softmax2d", "ChannelShuffle",
-    "FrozenBatchNorm2d",
+    "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+    "Identity", "Softmax2d", "ChannelShuffle", "FrozenBatchNorm2d", "StochasticDepth",
+    # as the field tracker treats their functions in an eager network: ConvNeXt's
+    # layer norms and permutes work across channels at each position
+    "LayerNorm", "LayerNorm2d", "Permute",
 }
 
 
@@ -252,10 +255,10 @@ def _field_rule(kind: str, geometry: dict[str, Any], script) -> tuple[str, tuple
     through this leaf, for :meth:`explorer.core.fields.FieldTracker.leaf`; None when
     the leaf is not one whose geometry is known."""
     g = geometry
-    if kind in _POINTWISE or kind == "Flatten":
-        return ("", ())  # a flat output sees everything: the tracker's rule says so
-    if kind == "Linear":
-        return ("linear", ())
+    if kind in _POINTWISE or kind in ("Flatten", "Linear"):
+        # a flat output sees everything (the tracker's rule says so); a Linear on maps
+        # (ConvNeXt's, on channels last) keeps the field, as the tracker's F.linear does
+        return ("", ())
     weight = getattr(script, "weight", None)
     has_kernel = "kernel_size" in g and "stride" in g and "padding" in g
     if kind in ("Conv2d", "ConvTranspose2d") and has_kernel and \
@@ -527,7 +530,8 @@ def _aten_call(node) -> Callable:
     inplace = name.endswith("_") and not name.endswith("__")
 
     def call(*args):
-        if py is not None and not any(isinstance(a, torch.Tensor) for a in args):
+        # ints, lists (of tensors too: DenseNet's features.append(x)), strings: Python
+        if py is not None and args and not isinstance(args[0], torch.Tensor):
             return py(*args)
         if op is None:
             raise Unreplayable(f"it uses {node.kind()} on tensors")
