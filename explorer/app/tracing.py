@@ -21,7 +21,7 @@ from explorer.app.networks import NetSpec, open_network
 from explorer.app.pictures import Picture, describe, open_picture
 from explorer.core.network import Network, preprocess, to_display
 from explorer.core.tasks import NullTask, Task
-from explorer.core.trace import LayerInfo, Trace, layer_table, trace
+from explorer.core.trace import LayerInfo, Trace, layer_table, script_note, trace
 from explorer.errors import Cancelled, ModelError, UserError
 
 
@@ -109,6 +109,11 @@ def layers_of(network: Network, input_size: tuple[int, int] | None = None
     h, w = input_size or network.input_size
     with _as_model_error(network, f"a {h} × {w} input"):
         return layer_table(network, input_size)
+
+
+def network_note(network: Network) -> str | None:
+    """One line when a TorchScript file hides some of its layers, else None."""
+    return script_note(network)
 
 
 def trace_tensor(network: Network, x: torch.Tensor) -> Trace:

@@ -48,11 +48,14 @@ def cmd_models(args) -> int:
 
 
 def cmd_layers(args) -> int:
-    from explorer.app.tracing import layers_of
+    from explorer.app.tracing import layers_of, network_note
     from explorer.cli import emit
 
     net = network_from_args(args)
     layers = layers_of(net)
+    note = network_note(net)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     total = sum(p.numel() for p in net.module.parameters())
     lines = [f"{'layer':40s} {'type':22s} {'output':18s} {'params':>12s} {'RF':>7s} "
              f"{'jump':>5s}"]
@@ -134,14 +137,13 @@ def cmd_filters(args) -> int:
     from explorer.app.tracing import layers_of
     from explorer.cli import emit
     from explorer.core import colormaps
-    from explorer.core.filters import filter_image
+    from explorer.core.filters import layer_filter_image
 
     out_png(args.out)
     net = network_from_args(args)
     info = find_layer(layers_of(net), args.layer)
-    module = net.module.get_submodule(info.name)
     try:
-        f = filter_image(module)
+        f = layer_filter_image(net, info.name)  # eager or a TorchScript file's layer
     except ValueError as exc:
         raise UserError(f"{info.name}: {exc}") from None
     rgb = colormaps.to_uint8_rgb(f.image) if f.rgb else colormaps.apply(f.image, "coolwarm")

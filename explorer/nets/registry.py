@@ -119,6 +119,8 @@ def _no_inplace(module: nn.Module) -> None:
     # In-place activations overwrite the output of the layer before them, and a trace
     # would then show post-ReLU values as the convolution's output.
     for m in module.modules():
+        if isinstance(m, torch.jit.ScriptModule):
+            continue  # its constants cannot be set; the trace copies before in-place ops
         if getattr(m, "inplace", False) is True:
             m.inplace = False
 

@@ -189,10 +189,6 @@ def test_cli_predict_layers_features_equal_eager(files, name, kind, capsys, tmp_
     np.testing.assert_array_equal(*pictures)
 
 
-@pytest.mark.xfail(raises=RuntimeError, strict=False,
-                   reason="commands/foundation.py cmd_filters calls net.module.get_submodule,"
-                          " which ScriptModules lack (explorer.core.filters."
-                          "layer_filter_image(net, name) works for both)")
 def test_cli_filters(files, capsys, tmp_path, shipped_metadata):
     code, out, err = run(capsys, "filters", "--model", "file", "--weights",
                          files["tinyvgg-shapes", "trace"], "--layer", "features.conv1",
@@ -230,11 +226,7 @@ def resnet_files(tmp_path_factory):
 
 
 def resnet_kinds():
-    return ["trace", "script-no-inplace", pytest.param(
-        "script", marks=pytest.mark.xfail(
-            raises=RuntimeError, strict=False,
-            reason="registry._no_inplace sets a scripted ReLU's inplace, a TorchScript "
-                   "constant (Can't set constant 'inplace'); it should skip ScriptModules"))]
+    return ["trace", "script-no-inplace", "script"]
 
 
 @pytest.mark.parametrize("kind", resnet_kinds())
