@@ -86,7 +86,9 @@ def _calls_per_pass(network: Network, name: str) -> int:
             count[0] += 1
 
         h = network.module.get_submodule(name).register_forward_hook(hook)
-        x = torch.zeros(1, network.in_channels, *network.input_size, device=network.device)
+        dtype = next(network.module.parameters(), torch.empty(0)).dtype
+        x = torch.zeros(1, network.in_channels, *network.input_size, device=network.device,
+                        dtype=dtype)
         try:
             with torch.no_grad():
                 network.module(x)
@@ -163,21 +165,23 @@ def frozen(module: nn.Module):
             p.requires_grad_(flag)
 
 
-_TWINS: weakref.WeakKeyDictionary[nn.Module, tuple[str, Network | None]] = \
+_TWINS: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, Network | None]] = \
     weakref.WeakKeyDictionary()
 
 
-def fused_twin(network: Network, layer: str) -> Network:
+def fused_twin(network: Network, layer: str, dtype: torch.dtype | None = None) -> Network:
     """A copy of `network` with every batch norm folded into the convolution before it
     (torch.fx's ``fuse``; in eval mode the two are one affine map), for work that runs the
-    network many times, such as feature visualisation: about 1.5x faster on a CPU.
+    network many times, such as feature visualisation: about 1.5x faster on a CPU. With
+    `dtype` (torch.bfloat16) the copy's weights are stored in that type, so no pass casts
+    them again (autocast re-casts weights that need no gradient on every pass).
 
     The same network comes back when the fold does not apply: a network in training
     mode, one torch.fx cannot trace, or a `layer` that is not a leaf module the fused
     graph still calls (a container block, or a batch norm that was folded away)."""
     if network.module.training:
         return network
-    key = weights_key(network)
+    key = (weights_key(network), str(dtype))
     known = _TWINS.get(network.module)
     if known is None or known[0] != key:
         twin = None
@@ -188,6 +192,10 @@ def fused_twin(network: Network, layer: str) -> Network:
 
             fused = fuse(copy.deepcopy(network.module))
             fused.eval()
+            if dtype is not None:
+                fused.to(dtype)
+            if network.device.type == "cpu":  # oneDNN's convolutions prefer NHWC
+                fused.to(memory_format=torch.channels_last)
             twin = dataclasses.replace(network, module=fused)
         except Exception:  # noqa: BLE001 - any trace failure: use the network as it is
             twin = None

@@ -268,7 +268,8 @@ def visualise(network: Network, layer: str, channels: list[int] | None = None, *
 
     t0 = time.perf_counter()
     # optimised on a copy with batch norms folded in (faster); judged on the network
-    probe = LayerProbe(fused_twin(network, layer), layer, pre_activation=True)
+    bf16 = torch.bfloat16 if s.precision == "bfloat16" else None
+    probe = LayerProbe(fused_twin(network, layer, bf16), layer, pre_activation=True)
     plain = LayerProbe(network, layer)
     per = batch_size or batch_size_for(network)
     chunks = [chans[i:i + per] for i in range(0, len(chans), per)]
@@ -300,7 +301,9 @@ def _optimise(network: Network, probe: LayerProbe, chunk: list[int], s: Settings
     opt = torch.optim.Adam(image.parameters(), lr=s.lr)
     target = torch.tensor(chunk, device=dev)
     every = max(1, s.steps // 64)
-    bf16 = s.precision == "bfloat16"
+    # a bfloat16 twin takes bfloat16 pictures; the network itself runs under autocast
+    dtype = next(network.module.parameters(), torch.empty(0)).dtype
+    bf16 = s.precision == "bfloat16" and dtype != torch.bfloat16
     free = s.steps - int(round(s.polish * s.steps))
 
     def rate(step: int) -> float:
@@ -313,7 +316,7 @@ def _optimise(network: Network, probe: LayerProbe, chunk: list[int], s: Settings
     with frozen(network.module), torch.enable_grad():
         for step in range(s.steps):
             if step in swaps and len(chunk) > 1:
-                _exchange(image, opt, probe, network, target, bf16)
+                _exchange(image, opt, probe, network, target, bf16, dtype)
             task.check()
             opt.zero_grad(set_to_none=True)
             for group in opt.param_groups:
@@ -323,12 +326,14 @@ def _optimise(network: Network, probe: LayerProbe, chunk: list[int], s: Settings
             if dev.type == "cpu":  # oneDNN's convolutions are faster on NHWC
                 warped = warped.contiguous(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                act = probe(normalise(network, warped)).float()
+                act = probe(normalise(network, warped).to(dtype))
+            # each picture's own channel first: everything after works on 1/C of the maps
+            own = act[torch.arange(len(chunk), device=dev), target].float()
             if probe.pre:
                 # the ReLU itself, leaky: where a channel is off everywhere (a grey start
                 # often is) a plain ReLU passes no gradient and the picture never moves
-                act = F.leaky_relu(act, LEAK)
-            obj = unit_values(act, target)
+                own = F.leaky_relu(own, LEAK)
+            obj = own.flatten(1).mean(1) if own.dim() > 1 else own
             loss = -obj.sum()
             if s.tv:
                 loss = loss + s.tv * _total_variation(x).sum()
@@ -342,7 +347,8 @@ def _optimise(network: Network, probe: LayerProbe, chunk: list[int], s: Settings
 
 
 def _exchange(image: FourierImage, opt: torch.optim.Optimizer, probe: LayerProbe,
-              network: Network, target: torch.Tensor, bf16: bool) -> int:
+              network: Network, target: torch.Tensor, bf16: bool,
+              dtype: torch.dtype) -> int:
     """Score every picture on every channel of the batch (one forward pass); where picture
     i excites channel target[j] more than picture j does, picture j (and its optimiser
     state) becomes a copy of picture i. Returns how many pictures were replaced."""
@@ -351,7 +357,7 @@ def _exchange(image: FourierImage, opt: torch.optim.Optimizer, probe: LayerProbe
         if x.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            act = probe(normalise(network, x)).float()
+            act = probe(normalise(network, x).to(dtype)).float()
         if probe.pre:
             act = F.relu(act)
         act = act[:, target]
