@@ -157,6 +157,7 @@ def cmd_unit(args) -> int:
                         if best else ""))
     if len(entries) > 16:
         lines.append(f"  ... {len(entries) - 16} more (--json lists all)")
+    lines += [f"note: {n}" for n in sorted({n for e in entries for n in e["notes"]})]
     emit(args, data, "\n".join(lines))
     return 0
 

@@ -15,7 +15,8 @@ The unit is channel c of a layer at position (y, x) of its map, or the channel's
 over positions. Guided backprop and deconvnet change the backward pass of ``nn.ReLU``
 *modules* only (Captum hooks modules): a network that calls ``F.relu`` in its forward
 code (torchvision's GoogLeNet and Inception v3) gets the plain gradient at those places,
-and :attr:`BackwardView.note` says how many there were. In-place ReLUs are fine: Captum
+and a network without ReLUs (LeNet-5's tanh) gets the plain gradient throughout;
+:attr:`BackwardView.note` says so. In-place ReLUs are fine: Captum
 hands each hooked ReLU a copy of its input, and the explorer turns ``inplace`` off on
 load anyway.
 """
@@ -102,22 +103,22 @@ class _CountRelu(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-_FUNCTIONAL: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+_RELU_COUNTS: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
 
-def functional_relus(network: Network, layer: str) -> int:
-    """How many ReLUs the forward pass up to `layer` applies as functions rather than as
-    ``nn.ReLU`` modules (guided backprop and deconvnet cannot change those)."""
-    known = _FUNCTIONAL.setdefault(network.module, {})
+def relu_counts(network: Network, layer: str) -> tuple[int, int]:
+    """(ReLUs applied by ``nn.ReLU`` modules, ReLUs applied as functions) in the forward
+    pass up to `layer`: guided backprop and deconvnet change only the first kind."""
+    known = _RELU_COUNTS.setdefault(network.module, {})
     if layer not in known:
         module_calls = [0]
 
         def count(_m, _i, _o):
             module_calls[0] += 1
 
+        probe = LayerProbe(network, layer)  # first: it may run a whole pass itself
         hooks = [m.register_forward_hook(count) for m in network.module.modules()
                  if isinstance(m, nn.ReLU)]
-        probe = LayerProbe(network, layer)  # first: it may run a whole pass itself
         mode = _CountRelu()
         x = torch.zeros(1, network.in_channels, *network.input_size, device=network.device)
         try:
@@ -126,8 +127,25 @@ def functional_relus(network: Network, layer: str) -> int:
         finally:
             for h in hooks:
                 h.remove()
-        known[layer] = max(0, mode.calls - module_calls[0])
+        known[layer] = (module_calls[0], max(0, mode.calls - module_calls[0]))
     return known[layer]
+
+
+def functional_relus(network: Network, layer: str) -> int:
+    """How many ReLUs the forward pass up to `layer` applies as functions rather than as
+    ``nn.ReLU`` modules (guided backprop and deconvnet cannot change those)."""
+    return relu_counts(network, layer)[1]
+
+
+def _relu_note(network: Network, layer: str) -> str:
+    modules, functions = relu_counts(network, layer)
+    if not modules and not functions:
+        return (f"{network.name} has no ReLU below {layer}: guided backprop and deconvnet "
+                "are the plain gradient here")
+    if functions:
+        return (f"{network.name} applies {functions} ReLU(s) as functions below {layer}; "
+                "there the plain gradient passes")
+    return ""
 
 
 def _display(attr: torch.Tensor) -> np.ndarray:
@@ -187,12 +205,7 @@ def backward_views(network: Network, x: torch.Tensor, layer: str, channel: int,
         raise ValueError(f"backward views take Tensor[1, C, H, W], got {list(x.shape)}")
     x = x.detach().to(network.device).float()
     model = UnitOutput(network, layer, channel, position if info.spatial else None)
-    relu_note = ""
-    if {"guided", "deconvnet"} & set(views):
-        n = functional_relus(network, layer)
-        if n:
-            relu_note = (f"{network.name} applies {n} ReLU(s) as functions below {layer}; "
-                         "there the plain gradient passes")
+    relu_note = _relu_note(network, layer) if {"guided", "deconvnet"} & set(views) else ""
     out: dict[str, BackwardView] = {}
     was_training = network.module.training
     network.module.eval()

@@ -121,6 +121,9 @@ def test_lenet_and_linear_units():
         assert v.map.shape == (32, 32) and v.raw.shape == (1, 32, 32)
         assert np.isfinite(v.map).all()
     assert views["gradient"].rgb.shape == (32, 32, 3)
+    # tanh everywhere: Captum's ReLU rules have nothing to change, and the note says so
+    assert "no ReLU" in views["guided"].note
+    np.testing.assert_allclose(views["guided"].raw, views["gradient"].raw, rtol=1e-5)
 
 
 def test_bad_requests(net, x):
