@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +82,10 @@ def _calls_per_pass(network: Network, name: str) -> int:
     known = _CALLS.setdefault(network.module, {})
     if name not in known:
         count = [0]
+        me = threading.get_ident()
 
         def hook(_m, _i, _o):
-            count[0] += 1
+            count[0] += threading.get_ident() == me
 
         h = network.module.get_submodule(name).register_forward_hook(hook)
         dtype = next(network.module.parameters(), torch.empty(0)).dtype
@@ -102,6 +104,8 @@ class LayerProbe:
     """Runs `network` on a batch and returns `layer`'s output, Tensor[N, C, H, W] or
     Tensor[N, K]. When the layer runs once per pass the rest of the network is skipped
     (a hook ends the pass), which makes a unit's gradient cost only what lies below it.
+    The hook acts only on the calling thread's pass, so another thread may run the same
+    module meanwhile.
 
     ``pre_activation=True`` returns what goes *into* a ReLU layer instead of its output:
     the same ranking of inputs where the ReLU is positive, and a gradient where it is 0.
@@ -117,8 +121,11 @@ class LayerProbe:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         seen: list[torch.Tensor] = []
         stop_after = self.calls
+        me = threading.get_ident()
 
         def hook(_m, inputs, output):
+            if threading.get_ident() != me:
+                return  # another thread's pass through the same module (the window's)
             t = first_tensor(inputs) if self.pre else first_tensor(output)
             seen.append(t)
             if len(seen) == stop_after:

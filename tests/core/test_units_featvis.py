@@ -129,7 +129,7 @@ def test_env_variable_moves_the_cache(tinyvgg, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name, layer", [("resnet18", "layer2"),
-                                         ("vgg11", "features.3")])
+                                         ("squeezenet1_1", "features.3")])
 def test_imagenet_networks_at_224(name, layer):
     net = load_network(name)  # random weights: only the shapes and the plumbing matter
     fv = visualise(net, layer, [0, 5], steps=3, cache_dir=False)

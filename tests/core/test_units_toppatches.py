@@ -189,3 +189,39 @@ def test_bad_requests(net, crops):
         top_patches(net, LAYER, TensorGallery(crops.x[:0]), cache_dir=False)
     with pytest.raises(UserError, match="no layer"):
         top_patches(net, "nope", crops, cache_dir=False)
+
+
+def test_probe_leaves_other_threads_passes_alone():
+    """While a probe's hook sits on a shared module, another thread's full pass through
+    that module runs to its end (the window traces while a sweep runs)."""
+    import threading
+
+    from torch import nn
+
+    from explorer.core.network import Network
+
+    got = {}
+
+    class Spawner(nn.Module):
+        def forward(self, x):
+            if threading.current_thread() is threading.main_thread():
+                def other():
+                    try:
+                        got["out"] = net.module(x)
+                    except BaseException as exc:  # noqa: BLE001
+                        got["error"] = exc
+                t = threading.Thread(target=other)
+                t.start()
+                t.join()
+            return x
+
+    torch.manual_seed(0)
+    module = nn.Sequential(Spawner(), nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3))
+    net = Network(module.eval(), "spawner", "classify", (8, 8))
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        probe = LayerProbe(net, "1")
+        got.clear()
+        act = probe(x)
+    assert "error" not in got and got["out"].shape == (1, 2, 4, 4)
+    assert act.shape == (1, 4, 6, 6)
