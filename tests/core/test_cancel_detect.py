@@ -175,8 +175,7 @@ def test_training_stops_at_scene_k(tmp_path):
     from explorer import PRETRAINED
     from explorer.detect import fast_rcnn_train
 
-    if not (PRETRAINED / "tinyvgg-shapes.pt").exists():
-        pytest.skip("tinyvgg-shapes is not trained")
+    assert (PRETRAINED / "tinyvgg-shapes.pt").exists(), "the repository ships its weights"
     task = CancelAt(3)
     with pytest.raises(Cancelled):
         fast_rcnn_train.train_fast_rcnn(tmp_path / "out", epochs=1, task=task, n_train=20,

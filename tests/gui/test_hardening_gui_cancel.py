@@ -9,30 +9,12 @@ threads; here the close time and Qt's "QThread: Destroyed while thread is still 
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 import torch
 
 from explorer.gui.app import wait_until_idle
-
-LIMIT_S = 1.0
-
-
-def _overloaded() -> str | None:
-    """Why a latency may be missed through no fault of the code: load average above twice
-    the cores (others' training runs on this shared machine)."""
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    return f"load average {load:.1f} on {cores} cores" if load > 2 * cores else None
-
-
-def check(seconds: float, limit: float, what: str) -> None:
-    if seconds < limit:
-        return
-    if why := _overloaded():
-        pytest.xfail(f"{what} took {seconds:.2f} s with {why}")
-    raise AssertionError(f"{what} took {seconds:.3f} s (limit {limit} s)")
 
 
 @pytest.fixture(autouse=True)
@@ -70,20 +52,31 @@ def test_cancelling_a_vgg16_trace_frees_the_view_and_stops_the_worker(window, qt
     network, image, trace = window.network, window.image, window.trace
     _until_forward(window, qtbot)
     assert window.cancel_button.isVisible()
+    # count the leaf layers that still run after the cancel (the deterministic measure;
+    # seconds go to the benchmark, not to a test)
+    after: list[str] = []
+    cancelled = [False]
+
+    def count(module, _inputs):
+        if cancelled[0] and next(module.children(), None) is None:
+            after.append(type(module).__name__)
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(count)
     t0 = time.perf_counter()
+    cancelled[0] = True
     window.cancel_button.click()
     freed = time.perf_counter() - t0
     assert not window.cancel_button.isVisible() and not window.busy_bar.isVisible()
     ended = freed + _until_idle(window.runner)
-    assert freed < 0.05, f"view freed after {freed:.3f} s"
+    handle.remove()
+    assert not window.runner.busy
     assert window.errors == []
     assert window.network is network and window.image is image and window.trace is trace
     TIMES["vgg16 trace (window): view free"] = freed
     TIMES["vgg16 trace (window): worker end"] = ended
-    check(ended, LIMIT_S, "worker end after cancel")
-    # stopped at the next layer (VGG-16's biggest at 224 takes < 0.1 s on two cores), not
-    # at the end of the forward pass (0.5 s after the cancel when nothing checked)
-    check(ended, 0.3, "worker end after cancel (not between layers?)")
+    # stopped at the next layer, not at the end of the forward pass: at most one more
+    # layer ran after the cancel (VGG-16 has 39 leaf layers)
+    assert len(after) <= 1, after
 
 
 def test_the_next_request_after_a_cancel_does_not_bring_the_cancelled_one_back(window, qtbot):
@@ -108,12 +101,12 @@ def test_closing_the_window_mid_trace_is_prompt_and_clean(qtbot, capfd, small_ne
     t0 = time.perf_counter()
     assert win.close()
     closed = time.perf_counter() - t0
+    assert not win.runner.busy  # close waited for the worker: nothing left running
     win.deleteLater()
     qtbot.wait(50)
     err = capfd.readouterr().err
     assert "Destroyed while" not in err and "Traceback" not in err, err
     TIMES["close window mid vgg16 trace"] = closed
-    check(closed, LIMIT_S, "close")
 
 
 def test_closing_the_window_with_live_running_and_scoring_is_clean(qtbot, capfd, small_net):
@@ -136,13 +129,13 @@ def test_closing_the_window_with_live_running_and_scoring_is_clean(qtbot, capfd,
     t0 = time.perf_counter()
     assert win.close()
     closed = time.perf_counter() - t0
+    assert not win.runner.busy  # close waited for the worker: nothing left running
     win.deleteLater()
     qtbot.wait(50)
     err = capfd.readouterr().err
     assert not live.running
     assert "Destroyed while" not in err and "Traceback" not in err, err
     TIMES["close window with live + scoring"] = closed
-    check(closed, 2 * LIMIT_S, "close")
 
 
 #: measured latencies (seconds), printed at the end of the module for HARDENING.md
