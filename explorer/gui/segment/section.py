@@ -718,11 +718,11 @@ class SegmentationTab(QWidget):
         return True
 
     def ask_image(self) -> None:
+        from explorer.app.pictures import IMAGE_FILTER
         from explorer.gui.common import messages
 
         path = messages.ask_open_file(self, "Open a picture to segment",
-                                      "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp "
-                                      "*.gif *.ppm *.pgm);;All files (*)")
+                                      IMAGE_FILTER)
         if path:
             self.open_file(path)
 
