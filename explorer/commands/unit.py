@@ -11,9 +11,6 @@ import numpy as np
 
 from explorer.errors import UserError
 
-#: more steps than this is a typing mistake, not a wish (256 already gives clear pictures)
-MAX_STEPS = 100_000
-
 
 def _check_out(out: str) -> Path:
     from explorer.commands.args import out_png
@@ -21,25 +18,17 @@ def _check_out(out: str) -> Path:
     return out_png(out)
 
 
-def _check_steps(steps: int) -> None:
-    if steps <= 0:
-        raise UserError(f"--steps {steps}: give at least 1 step (256 is a good start)")
-    if steps > MAX_STEPS:
-        raise UserError(f"--steps {steps} is more than {MAX_STEPS:,}; 256 to 1024 is "
-                        "plenty")
-
-
 def _open(args):
     """The network, the picture and the gallery from the arguments, gallery first (its
     checks are cheap). The one place that knows where pictures and networks come from."""
+    from explorer.app.units import open_gallery
     from explorer.commands.args import load_image_arg, network_from_args
     from explorer.nets import shipped
-    from explorer.units.galleries import default_gallery_name, gallery_from_spec
 
-    gallery = gallery_from_spec(args.gallery) if args.gallery else None
+    gallery = open_gallery(args.gallery) if args.gallery else None
     net = network_from_args(args)
     if gallery is None:
-        gallery = gallery_from_spec(default_gallery_name(net.name))
+        gallery = open_gallery(None, net)
     spec = shipped.load_all().get(net.name)
     image = load_image_arg(args.image or f"sample:{(spec and spec.default_image) or 'chelsea'}")
     return net, image, gallery
@@ -74,19 +63,22 @@ def _save(rgb: np.ndarray, path: Path) -> None:
 
 
 def cmd_unit(args) -> int:
-    import torch
-
+    from explorer.app.units import (
+        VIEW_NAMES,
+        check_steps,
+        network_input,
+        unit_activations,
+        unit_patches,
+        unit_views,
+        visualise_layer,
+    )
     from explorer.cli import emit
     from explorer.core import colormaps
-    from explorer.core.network import preprocess
-    from explorer.units.backward import VIEW_NAMES, backward_views
     from explorer.units.card import CardRow, compose_card, view_rgb
-    from explorer.units.common import LayerProbe, channel_means, check_channels, unit_layer
-    from explorer.units.featvis import visualise
-    from explorer.units.toppatches import top_patches
+    from explorer.units.common import check_channels, unit_layer
 
     # everything a person can get wrong is checked before the work starts
-    _check_steps(args.steps)
+    check_steps(args.steps)
     out = _check_out(args.out)
     views = [v.strip() for v in args.views.split(",") if v.strip()] if args.views \
         else list(VIEW_NAMES)
@@ -107,18 +99,17 @@ def cmd_unit(args) -> int:
 
     task = _Progress(quiet=args.json)
     task.stage = "feature visualisation: "
-    fv = visualise(net, info.name, channels, steps=args.steps, task=task)
+    fv = visualise_layer(net, info.name, channels, steps=args.steps, task=task)
     task.stage = "top patches: "
-    tp = top_patches(net, info.name, gallery, k=9, engine=args.engine, task=task)
-    x = preprocess(net, image)
-    with torch.no_grad():
-        on_picture = channel_means(LayerProbe(net, info.name)(x))[0].float().cpu().numpy()
+    tp = unit_patches(net, info.name, gallery, k=9, engine=args.engine, task=task)
+    x = network_input(net, image)
+    on_picture = unit_activations(net, x, info.name)
     picture = colormaps.to_uint8_rgb(_network_view(net, x))
     task.stage = "backward views: "
     rows, entries = [], []
     stem = out.with_suffix("")
     for c in channels:
-        bv = backward_views(net, x, info.name, c, views=views, task=task)
+        bv = unit_views(net, x, info.name, c, views=views, task=task)
         vis_path = Path(f"{stem}_ch{c}_visualisation.png")
         _save(colormaps.to_uint8_rgb(fv.image(c)), vis_path)
         view_paths = {}

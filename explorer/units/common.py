@@ -158,18 +158,36 @@ def channel_means(act: torch.Tensor) -> torch.Tensor:
     return act.flatten(2).mean(2) if act.dim() == 4 else act
 
 
+_FROZEN_LOCK = threading.Lock()
+#: module -> [how many callers are inside frozen(), the flags they found]
+_FROZEN: weakref.WeakKeyDictionary[nn.Module, list] = weakref.WeakKeyDictionary()
+
+
 @contextlib.contextmanager
 def frozen(module: nn.Module):
     """Parameters stop asking for gradients while an input is optimised or attributed: the
-    backward pass reaches only the input, and no ``.grad`` is left on a shared network."""
-    saved = [(p, p.requires_grad) for p in module.parameters()]
-    for p, _ in saved:
-        p.requires_grad_(False)
+    backward pass reaches only the input, and no ``.grad`` is left on a shared network.
+
+    Counted per module, so that two threads working on one network (the window's unit
+    card and its hierarchy page) give back the flags the first one found, whichever ends
+    first."""
+    with _FROZEN_LOCK:
+        entry = _FROZEN.get(module)
+        if entry is None:
+            entry = [0, [(p, p.requires_grad) for p in module.parameters()]]
+            _FROZEN[module] = entry
+            for p, _ in entry[1]:
+                p.requires_grad_(False)
+        entry[0] += 1
     try:
         yield
     finally:
-        for p, flag in saved:
-            p.requires_grad_(flag)
+        with _FROZEN_LOCK:
+            entry[0] -= 1
+            if entry[0] == 0:
+                for p, flag in entry[1]:
+                    p.requires_grad_(flag)
+                _FROZEN.pop(module, None)
 
 
 _TWINS: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, Network | None]] = \
