@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from explorer.app.pictures import SPEC_HELP
+from explorer.app.names import SPEC_HELP
 from explorer.errors import UserError
 from explorer.lab import settings
 
@@ -40,7 +40,14 @@ def register(subparsers) -> None:
     p.add_argument("--mode", choices=("convolution", "correlation"), default="convolution",
                    help="convolution flips the kernel (the lecture's formula, default); "
                    "correlation is what CNN layers compute")
-    p.add_argument("--transposed", action="store_true", help="transposed convolution")
+    p.add_argument("--transposed", action="store_true", help="transposed convolution: each "
+                   "input cell scatters the kernel, scaled by its value, --stride cells apart")
+    p.add_argument("--upsample", type=int, default=None, metavar="FACTOR",
+                   help="up-sampling followed by convolution: make the input FACTOR times "
+                   "larger (--interpolation), then convolve (--padding defaults to "
+                   "same-zeros)")
+    p.add_argument("--interpolation", choices=("bilinear", "nearest"), default=None,
+                   help="how --upsample fills the new cells (default bilinear)")
     p.add_argument("--image", help="a picture instead of the lecture's table (converted to "
                    "grey values 0-255): " + PICTURE_HELP)
     common(p)
@@ -170,6 +177,16 @@ def cmd_conv(args) -> int:
     stride = settings.geometry("the stride", args.stride)
     dilation = settings.geometry("the dilation", args.dilation)
     p = None
+    factor = None
+    if args.upsample is not None:
+        if args.transposed:
+            raise UserError("--transposed and --upsample are the two ways to up-sample; "
+                            "choose one.")
+        factor = settings.upsample_factor(args.upsample)
+        args.padding = args.padding or "same-zeros"
+    elif args.interpolation is not None:
+        raise UserError("--interpolation goes with --upsample FACTOR.")
+    interpolation = args.interpolation or "bilinear"
     if args.transposed:
         try:
             p = int(args.padding or 0)
@@ -181,6 +198,11 @@ def cmd_conv(args) -> int:
                         f"{', '.join(conv.PADDINGS)}.")
     x, source = _input(args)
     name = args.kernel
+    upsampled = None
+    if factor is not None:  # the up-sampled image is checked for size before it is made
+        settings.cells("the up-sampled image", x.shape[0] * factor, x.shape[1] * factor)
+        upsampled = conv.upsample(x, factor, interpolation)
+        conv.conv_output_shape(upsampled.shape, w.shape, args.padding, stride, dilation)
     if args.transposed:
         out = conv.transposed(x, w, stride, p, dilation)
         sizes = [
@@ -192,12 +214,16 @@ def cmd_conv(args) -> int:
         padding = p
     else:
         padding = args.padding or "valid"
-        out = conv.convolve(x, w, padding, stride, dilation, args.mode)
+        shown = x if upsampled is None else upsampled
+        out = conv.convolve(shown, w, padding, stride, dilation, args.mode)
         pads = [list(conv.pad_amounts(k, args.dilation, padding)) for k in w.shape]
         sizes = [
             conv.formula(m, k, args.stride, tuple(pd), args.dilation)
-            for m, k, pd in zip(x.shape, w.shape, pads, strict=True)
+            for m, k, pd in zip(shown.shape, w.shape, pads, strict=True)
         ]
+        if upsampled is not None:
+            sizes = [f"{m}*{factor} = {m * factor}, then {text}"
+                     for m, text in zip(x.shape, sizes, strict=True)]
     data = {
         "input": source,
         "input_shape": list(x.shape),
@@ -205,6 +231,9 @@ def cmd_conv(args) -> int:
         "kernel": w,
         "applied_kernel": conv.applied_kernel(w, args.mode) if not args.transposed else w,
         "mode": "transposed" if args.transposed else args.mode,
+        "upsample": None if factor is None else {
+            "factor": factor, "interpolation": interpolation,
+            "shape": list(upsampled.shape), "output": upsampled},
         "padding": padding,
         "pad": pads,
         "stride": args.stride,
@@ -214,6 +243,8 @@ def cmd_conv(args) -> int:
         "output": out,
     }
     what = "transposed convolution" if args.transposed else args.mode
+    if factor is not None:
+        what = f"{interpolation} up-sampling by {factor}, then {args.mode}"
     text = "\n".join([
         f"{what} of the {source} ({x.shape[0]}x{x.shape[1]}) with the {args.size}x{args.size} "
         f"{name} kernel, padding {padding}, stride {args.stride}, dilation {args.dilation}",

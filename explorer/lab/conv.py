@@ -489,6 +489,52 @@ def transposed_steps(
             yield ScatterStep((i, j), float(x[i, j]), rows, cols, inside, x[i, j] * w)
 
 
+# ------------------------------------------------------- up-sampling, then convolution
+
+#: how :func:`upsample` fills the new cells: "bilinear" (the lecture's example) or
+#: "nearest" (each cell repeated factor x factor times)
+INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def upsample(x: np.ndarray, factor: int, interpolation: str = "bilinear") -> np.ndarray:
+    """The first half of "up-sampling followed by convolution": `x` made `factor` times
+    larger along both axes by ``F.interpolate`` (``align_corners=False``, as
+    ``nn.Upsample`` does by default).
+
+    Returns:
+        ndarray[H * factor, W * factor] float64.
+    """
+    x = _as_image(x)
+    f = settings.upsample_factor(factor)
+    settings.interpolation(interpolation, INTERPOLATIONS)
+    settings.cells("the up-sampled image", x.shape[0] * f, x.shape[1] * f)
+    extra = {"align_corners": False} if interpolation == "bilinear" else {}
+    out = F.interpolate(torch.from_numpy(x)[None, None], scale_factor=f, mode=interpolation,
+                        **extra)
+    return out[0, 0].numpy()
+
+
+def upsample_convolve(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    factor: int = 2,
+    interpolation: str = "bilinear",
+    padding: str = "same-zeros",
+    stride: IntPair = 1,
+    dilation: IntPair = 1,
+    mode: str = "convolution",
+) -> np.ndarray:
+    """Up-sampling followed by convolution, the lecture's alternative to a transposed
+    convolution: :func:`upsample` by `factor`, then :func:`convolve` with the rest.
+
+    Returns:
+        ndarray[H_out, W_out] float64, :func:`conv_output_shape` of the (H*f, W*f) image.
+    """
+    _check_padding(padding)
+    _check_mode(mode)
+    return convolve(upsample(x, factor, interpolation), kernel, padding, stride, dilation, mode)
+
+
 def formula(m: int, k: int, s: int = 1, p: int | tuple[int, int] = 0, d: int = 1) -> str:
     """The output-size formula with numbers filled in, e.g.
     ``floor((10 + 2*0 - 1*(3-1) - 1) / 1) + 1 = 8``. `p` is the padding per side, or

@@ -34,6 +34,22 @@ def geometry(name: str, value: int, lo: int = 1) -> int:
     return checks.count(name, value, lo, MAX_GEOMETRY)
 
 
+#: the largest up-sampling factor of "up-sampling followed by convolution"
+MAX_UPSAMPLE = 64
+
+
+def upsample_factor(value: int) -> int:
+    """How many times larger up-sampling makes each side: a whole number in [1, 64]."""
+    return checks.count("the up-sampling factor", value, 1, MAX_UPSAMPLE)
+
+
+def interpolation(name: str, known: tuple[str, ...]) -> str:
+    """An up-sampling method by name (bilinear, nearest)."""
+    if name not in known:
+        raise UserError(f"Unknown interpolation '{name}'; choose {' or '.join(known)}.")
+    return name
+
+
 def padding(value: int) -> int:
     """Cells added (or cropped) on each side: 0 to 10,000."""
     return checks.count("the padding", value, 0, MAX_GEOMETRY)

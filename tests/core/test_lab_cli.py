@@ -152,3 +152,41 @@ def test_equivariance(capsys):
     assert isinstance(data["prediction_holds"], bool)
     code, _, err = run(capsys, "equivariance", "--model", "lenet", "--dy", "1")
     assert code == 2 and "lenet5" in err
+
+
+def test_conv_upsample(capsys):
+    import torch
+    import torch.nn.functional as F
+
+    from explorer.lab.table import lecture_table
+
+    data = run_json(capsys, "conv", "--upsample", "2", "--kernel", "x-derivative",
+                    "--mode", "correlation")
+    assert data["output_shape"] == [20, 20] and data["padding"] == "same-zeros"
+    assert data["upsample"]["factor"] == 2 and data["upsample"]["shape"] == [20, 20]
+    t = torch.from_numpy(lecture_table())[None, None]
+    up = F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)
+    w = torch.tensor([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=torch.float64)
+    ref = F.conv2d(up, w[None, None], padding=1)[0, 0].numpy()
+    np.testing.assert_allclose(data["output"], ref, atol=1e-9)
+    assert data["size_formula"]["rows"].startswith("10*2 = 20, then ")
+    data = run_json(capsys, "conv", "--upsample", "3", "--interpolation", "nearest",
+                    "--kernel", "identity", "--padding", "valid")
+    assert data["output_shape"] == [28, 28] and data["output"][0][0] == 544
+    code, out, _ = run(capsys, "conv", "--upsample", "2")
+    assert code == 0 and "bilinear up-sampling by 2, then convolution" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["conv", "--upsample", "0"],
+    ["conv", "--upsample", "65"],
+    ["conv", "--upsample", "2", "--transposed"],
+    ["conv", "--interpolation", "nearest"],
+    ["conv", "--upsample", "2", "--interpolation", "cubic"],
+    ["conv", "--upsample", "2", "--padding", "full"],
+    ["conv", "--upsample", "64", "--image", "sample:camera"],
+])
+def test_conv_upsample_bad_values_exit_2(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert out == ""

@@ -245,3 +245,57 @@ def test_transposed_steps_add_up(stride, padding, dilation):
         np.add.at(acc, (step.rows[step.inside], step.cols[step.inside]),
                   step.contributions[step.inside])
     np.testing.assert_allclose(acc, out)
+
+
+@pytest.mark.parametrize("interpolation", conv.INTERPOLATIONS)
+@pytest.mark.parametrize("factor,padding,mode", [(2, "same-zeros", "convolution"),
+                                                 (3, "valid", "correlation"),
+                                                 (2, "same-reflect", "correlation")])
+def test_upsample_then_convolve_equals_torch(interpolation, factor, padding, mode):
+    x, w = lecture_table(), conv.kernel("x-derivative")
+    up = conv.upsample(x, factor, interpolation)
+    extra = {"align_corners": False} if interpolation == "bilinear" else {}
+    ref_up = F.interpolate(_t(x), scale_factor=factor, mode=interpolation, **extra)
+    assert np.array_equal(up, ref_up[0, 0].numpy()) and up.shape == (10 * factor,) * 2
+    got = conv.upsample_convolve(x, w, factor, interpolation, padding, mode=mode)
+    applied = w[::-1, ::-1] if mode == "convolution" else w
+    if padding == "valid":
+        ref = F.conv2d(ref_up, _t(applied.copy()))
+    else:
+        layer = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False, padding_mode={
+            "same-zeros": "zeros", "same-reflect": "reflect"}[padding]).double()
+        layer.weight.data = _t(applied.copy()).clone()
+        ref = layer(ref_up).detach()
+    np.testing.assert_allclose(got, ref[0, 0].numpy(), rtol=1e-12, atol=1e-9)
+    # the forward steps on the up-sampled picture add up to the same numbers
+    for step in list(conv.steps(up, w, padding, 1, 1, mode))[:40]:
+        assert step.total == pytest.approx(got[step.out])
+
+
+def test_upsample_nearest_repeats_and_sizes_match_transposed():
+    x = lecture_table()[:4, :4]
+    near = conv.upsample(x, 2, "nearest")
+    assert np.array_equal(near[::2, ::2], x) and np.array_equal(near[1::2, 1::2], x)
+    # the lecture's two ways up: a stride-2 transposed convolution and x2 up-sampling then a
+    # "same" convolution both take 4x4 to about 8x8 ((4-1)*2 + 3 = 9, 4*2 = 8)
+    w = conv.kernel("box")
+    assert conv.transposed(x, w, 2).shape == (9, 9)
+    assert conv.upsample_convolve(x, w, 2).shape == (8, 8)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: conv.upsample(lecture_table(), 0),
+        lambda: conv.upsample(lecture_table(), 65),
+        lambda: conv.upsample(lecture_table(), 2, "bicubic"),
+        lambda: conv.upsample(np.ones((1, 1)), 2.5),
+        lambda: conv.upsample(np.ones((2000, 2000)), 64),
+        lambda: conv.upsample_convolve(lecture_table(), np.ones((3, 3)), 2, padding="full"),
+        lambda: conv.upsample_convolve(lecture_table(), np.ones((3, 3)), 2, mode="flip"),
+        lambda: conv.upsample_convolve(np.ones((1, 1)), np.ones((5, 5)), 2, padding="valid"),
+    ],
+)
+def test_upsample_bad_arguments(call):
+    with pytest.raises(UserError):
+        call()
