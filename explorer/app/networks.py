@@ -13,13 +13,10 @@ import torch
 from torch import nn
 
 from explorer.app import checks
+from explorer.app.names import DEFAULT_IMAGE, DEFAULT_MODEL  # noqa: F401 - what the window opens on
 from explorer.core.network import Network
 from explorer.core.tasks import Task
 from explorer.errors import ModelError
-
-#: what the window opens on: a trained network and a picture that suits it
-DEFAULT_MODEL = "tinyvgg-shapes"
-DEFAULT_IMAGE = "shape-crop"
 
 
 @dataclass(frozen=True)

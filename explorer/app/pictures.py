@@ -15,13 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from explorer.app import checks
+from explorer.app.names import SPEC_HELP  # for argparse help texts
 from explorer.core.images import IMAGE_FILTER, GroundTruth, Image, load_image
 from explorer.data.samples import SAMPLE_NAMES, load_sample
 from explorer.errors import ImageError
-
-#: for argparse help texts
-SPEC_HELP = ("image file, sample:NAME (e.g. sample:chelsea) or scene:N (held-out shapes "
-             "scene N, with its ground truth)")
 
 #: scene numbers beyond this are refused (the held-out set is drawn on demand, but a
 #: number with hundreds of digits is a typo, not a scene)

@@ -1,15 +1,24 @@
-"""The arguments every command shares, each read through the application layer."""
+"""The arguments every command shares, each read through the application layer.
+
+Adding the arguments imports nothing heavy (no torch, torchvision, numpy or Pillow): every
+parser is built for ``--help`` in a blink, and what a command needs is imported when it
+runs (issue 17; tests/core/test_startup_imports.py keeps it so).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from explorer.app import checks
-from explorer.app.networks import DEFAULT_MODEL, NetSpec
+from explorer.app.names import DEFAULT_MODEL, SPEC_HELP
 from explorer.errors import UserError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from explorer.app.networks import NetSpec
 
 
 def add_network_args(p: argparse.ArgumentParser, required: bool = False) -> None:
@@ -24,8 +33,6 @@ def add_network_args(p: argparse.ArgumentParser, required: bool = False) -> None
 
 
 def add_image_arg(p: argparse.ArgumentParser, required: bool = True) -> None:
-    from explorer.app.pictures import SPEC_HELP
-
     p.add_argument("--image", "-i", required=required, help=SPEC_HELP)
 
 
@@ -37,6 +44,8 @@ def load_image_arg(spec: str):
 
 
 def net_spec(args: argparse.Namespace) -> NetSpec:
+    from explorer.app.networks import NetSpec
+
     return NetSpec(args.model, args.weights, trust_pickle=args.trust_pickle,
                    download=args.download)
 

@@ -209,7 +209,7 @@ def cmd_gui(args) -> int:
 
 
 def register(sub) -> None:
-    from explorer.app.pictures import SPEC_HELP
+    from explorer.app.names import SPEC_HELP
 
     p = sub.add_parser("gui", help="open the window")
     p.add_argument("--model", "-m", default=None)

@@ -225,9 +225,7 @@ def cmd_compare(args) -> int:
 
 
 def register(sub) -> None:
-    from explorer.insight.augment import VARIANT_NAMES
-    from explorer.insight.cam import METHOD_NAMES
-    from explorer.insight.finetune import TASKS
+    from explorer.insight.names import METHOD_NAMES, TASKS, VARIANT_NAMES
 
     p = sub.add_parser("cam", help="class activation map (Grad-CAM and friends) as PNG")
     add_network_args(p)

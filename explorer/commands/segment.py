@@ -271,7 +271,7 @@ def _pair(spec: str | None, models: list[str], classes_of) -> tuple[str, str] | 
 
 
 def register(sub) -> None:
-    from explorer.data.shapes import TEST_SEED
+    from explorer.data.seeds import TEST_SEED
 
     p = sub.add_parser("segment", help="segment a picture with several networks and "
                                        "compare them, or score them on held-out scenes",

@@ -27,12 +27,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from explorer.data.seeds import TEST_SEED, TRAIN_SEED  # noqa: F401 - training / held-out
+
 CLASSES = ("background", "circle", "square", "triangle", "star", "cross")
 NUM_CLASSES = len(CLASSES)
-
-#: seeds of the training data and the held-out data (never trained on)
-TRAIN_SEED = 1
-TEST_SEED = 2
 
 #: per-channel statistics of the generated images (measured on 1,000 scenes and 1,200 crops,
 #: rounded); the shipped shapes networks normalise with these

@@ -24,6 +24,7 @@ from explorer.core.tasks import NullTask, Task
 from explorer.insight import settings
 from explorer.insight.inputs import batch_input, rgb_input
 from explorer.insight.layers import default_cam_layer, find_layer, require_classifier
+from explorer.insight.names import VARIANT_NAMES
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -68,7 +69,8 @@ VARIANTS: dict[str, Transform] = {
     "inverted": TF.invert,
     "blur": lambda x: TF.gaussian_blur(x, [5, 5], [1.5, 1.5]),
 }
-VARIANT_NAMES = list(VARIANTS)
+# the parsers list the variants without importing torchvision: both lists must agree
+assert list(VARIANTS) == VARIANT_NAMES, "explorer.insight.names.VARIANT_NAMES is stale"
 
 
 @dataclass

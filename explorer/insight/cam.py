@@ -21,18 +21,7 @@ from explorer.core.network import Network, preprocess, to_display
 from explorer.core.trace import eager_module, layer_table
 from explorer.errors import ModelError, UserError
 from explorer.insight.layers import default_cam_layer, find_layer, is_map, require_classifier
-
-#: method name -> (pytorch_grad_cam class name, what it does, in a few words)
-METHODS: dict[str, tuple[str, str]] = {
-    "gradcam": ("GradCAM", "maps weighted by the mean gradient of the class score"),
-    "gradcam++": ("GradCAMPlusPlus", "maps weighted by positive second-order gradients"),
-    "xgradcam": ("XGradCAM", "maps weighted by activation-scaled gradients"),
-    "layercam": ("LayerCAM", "every position weighted by its own positive gradient"),
-    "hirescam": ("HiResCAM", "gradient times activation, summed over maps"),
-    "eigencam": ("EigenCAM", "first principal component of the maps (ignores the class)"),
-    "scorecam": ("ScoreCAM", "each map masks the input; weight = the class score (slow)"),
-}
-METHOD_NAMES = list(METHODS)
+from explorer.insight.names import METHOD_NAMES, METHODS  # noqa: F401 - plain names, for parsers
 
 
 @dataclass

@@ -33,6 +33,7 @@ from explorer.insight.compare import compare_traces
 from explorer.insight.gallery import folder_gallery
 from explorer.insight.inputs import batch_input
 from explorer.insight.layers import final_linear, require_classifier
+from explorer.insight.names import TASKS  # shipped tasks: name -> description
 
 #: (step, total steps, loss) after every optimiser step: what a live loss curve draws
 #: (progress and cancel go through the task)
@@ -42,16 +43,6 @@ FOLDER_SIZE = 96
 
 #: seeds no shipped network was trained or tested on
 FINETUNE_SEED, FINETUNE_TEST_SEED = 11, 12
-
-#: shipped tasks: name -> description
-TASKS = {
-    "shapes-round-pointed": "shapes-world crops regrouped: round (circle) vs pointed "
-                            "(triangle, star)",
-    "shapes-corners": "shapes-world crops regrouped by corner count: none (circle), "
-                      "three (triangle), four (square), many (star, cross)",
-    "digits": "scikit-learn's handwritten digits, 0-9",
-    "digits-odd-even": "scikit-learn's digits regrouped: even vs odd",
-}
 
 
 @dataclass
