@@ -36,7 +36,8 @@ from explorer.units.sanity import SanityResult, parameter_randomisation
 from explorer.units.toppatches import TopPatches, top_patches
 
 __all__ = ["GALLERY_NAMES", "VIEW_NAMES", "HierarchyLayer", "check_steps", "layer_channels",
-           "learned_hierarchy", "network_input", "open_gallery", "unit_activations",
+           "learned_hierarchy", "network_input", "open_gallery", "patches_picture",
+           "saliency_picture", "unit_activations", "view_picture",
            "unit_patches", "unit_sanity", "unit_views", "visualise_layer"]
 
 #: more steps than this is a typing mistake, not a wish (256 already gives clear pictures)
@@ -122,6 +123,34 @@ def unit_sanity(network: Network, image: Image | torch.Tensor, view: str = "grad
     """Adebayo's cascading randomisation on the picture (classifiers only)."""
     return parameter_randomisation(network, network_input(network, image), view=view,
                                    task=task)
+
+
+# --- pictures of the results (numpy, for both faces) -----------------------------------
+
+def patches_picture(crops: list[np.ndarray]) -> np.ndarray:
+    """Up to 9 patches (float [h, w, 3]) as one 3x3 uint8 [S, S, 3] picture, each patch
+    at its own pixels' scale (the largest fills a cell)."""
+    from explorer.units.card import patch_grid
+
+    side = 3 * max((max(c.shape[0], c.shape[1]) for c in crops), default=8) + 4
+    return np.asarray(patch_grid(crops, side))
+
+
+def view_picture(view: BackwardView) -> np.ndarray:
+    """A backward view as uint8 [H, W, 3] (the card's colours)."""
+    from explorer.units.card import view_rgb
+
+    return view_rgb(view)
+
+
+def saliency_picture(saliency: np.ndarray) -> np.ndarray:
+    """A map >= 0 (float [H, W]) through inferno, scaled to its 99.5th percentile:
+    uint8 [H, W, 3]."""
+    from explorer.core import colormaps
+
+    m = np.nan_to_num(np.abs(np.asarray(saliency, np.float64)))
+    hi = float(np.percentile(m, 99.5)) if m.size else 0.0
+    return colormaps.apply(np.clip(m / hi, 0, 1) if hi > 0 else m * 0, "inferno")
 
 
 # --- the learned hierarchy --------------------------------------------------------------

@@ -132,6 +132,10 @@ class MainWindow(QMainWindow):
         self._build()
         self._build_menu()
         self._connect()
+        # a click on a tile or unit opens that channel's unit card (gui/explore/unit_card)
+        from explorer.gui.explore.unit_card import attach_unit_card
+
+        attach_unit_card(self)
 
     # -- construction -----------------------------------------------------------------
     def _build(self) -> None:
@@ -627,6 +631,8 @@ class MainWindow(QMainWindow):
         # sections inside tabs get no closeEvent of their own: stop their work here
         for widget in self.section_widgets.values():
             widget.shutdown()
+        if getattr(self, "_unit_card", None) is not None:
+            self._unit_card.shutdown()
         self.runner.shutdown(timeout=60.0)
         self.feature_view.mosaics.shutdown(timeout=60.0)
         super().closeEvent(event)

@@ -60,7 +60,9 @@ def _fit(img: np.ndarray, side: int) -> PILImage.Image:
     return pil.resize(size, resample)
 
 
-def _patch_grid(patches: list[np.ndarray], side: int) -> PILImage.Image:
+def patch_grid(patches: list[np.ndarray], side: int) -> PILImage.Image:
+    """Up to 9 patches (float [h, w, 3]) in a 3x3 grid of side x side pixels, each
+    scaled to fit its cell."""
     cell = (side - 2 * 2) // 3
     grid = PILImage.new("RGB", (side, side), (235, 235, 235))
     for i, p in enumerate(patches[:9]):
@@ -89,7 +91,7 @@ def compose_card(rows: list[CardRow], title: str) -> np.ndarray:
         draw.text((GAP, top + CAPTION_H), f"channel {row.channel}", fill=INK, font=font)
         draw.text((GAP, top + CAPTION_H + 16), f"act {row.activation:.3g}", fill=INK,
                   font=font)
-        tiles = [_fit(row.visualisation, TILE), _patch_grid(row.patches, TILE)]
+        tiles = [_fit(row.visualisation, TILE), patch_grid(row.patches, TILE)]
         if has_picture:
             tiles.append(_fit(row.picture, TILE) if row.picture is not None else None)
         tiles += [_fit(view_rgb(row.views[n]), TILE) for n in view_names]

@@ -12,12 +12,13 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -61,6 +62,8 @@ class FeatureView(QWidget):
     mosaicShown = Signal()
     #: unit (row, column) under the cursor in any tile, or (-1, -1)
     unitHovered = Signal(int, int)
+    #: a person clicked channel c's tile (mosaic or visualisation grid): open its unit card
+    channelClicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -88,8 +91,30 @@ class FeatureView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
-        layout.addWidget(self.canvas, 1)
+        # the layer's feature visualisations (from the unit card) as ONE grid image beside
+        # the mosaic, tile for tile in the mosaic's order; hidden until there is one
+        self.vis_canvas = ImageCanvas()
+        self.vis_title = QLabel("")
+        self.vis_title.setObjectName("hint")
+        self.vis_title.setWordWrap(True)
+        self.vis_title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        vis_box = QWidget()
+        vis_layout = QVBoxLayout(vis_box)
+        vis_layout.setContentsMargins(0, 0, 0, 0)
+        vis_layout.addWidget(self.vis_title)
+        vis_layout.addWidget(self.vis_canvas, 1)
+        self.vis_box = vis_box
+        vis_box.setVisible(False)
+        self.maps_split = QSplitter(Qt.Orientation.Horizontal)
+        self.maps_split.addWidget(self.canvas)
+        self.maps_split.addWidget(vis_box)
+        layout.addWidget(self.maps_split, 1)
         layout.addLayout(foot)
+        #: (layer, FeatureVis) shown in the grid beside the mosaic, or None
+        self.visualisations = None
+        self._vis_cols = 1
+        self._vis_tile = (0, 0)
+        self.vis_canvas.clicked.connect(self._on_vis_click)
 
         self.mosaic: Mosaic | None = None
         self.layer: str | None = None
@@ -142,6 +167,7 @@ class FeatureView(QWidget):
         """Outline tile `channel` (once the mosaic is there) and announce it."""
         self.channel = channel
         self._outline()
+        self._outline_vis()
         if channel is not None:
             self.channelSelected.emit(channel)
 
@@ -159,7 +185,55 @@ class FeatureView(QWidget):
             return None
         return act
 
+    def set_visualisations(self, layer: str, fv) -> None:
+        """Show `fv` (an explorer.units FeatureVis of every channel of `layer`) as one grid
+        beside the mosaic, in the mosaic's columns; ignored unless `layer` is shown."""
+        if layer != self.layer or fv is None:
+            return
+        cols = self.mosaic.cols if self.mosaic is not None else None
+        images = fv.images
+        if list(fv.channels) != list(range(len(fv.channels))):
+            return  # only a whole layer lines up with the mosaic
+        pad = 2
+        grid = fv.grid(cols, pad)
+        self._vis_cols = cols or max(1, int(np.ceil(np.sqrt(len(images)))))
+        self._vis_tile = (images.shape[1] + pad, images.shape[2] + pad)
+        self.visualisations = (layer, fv)
+        self.vis_canvas.set_image(grid, levels=(0.0, 1.0))
+        self.vis_title.setText(f"Feature visualisations ({fv.steps} steps): the picture "
+                               "each channel responds to most. Click one for its card.")
+        self.vis_box.setVisible(True)
+        self._outline_vis()
+
+    def clear_visualisations(self) -> None:
+        self.visualisations = None
+        self.vis_canvas.set_image(None)
+        self.vis_box.setVisible(False)
+
+    def _outline_vis(self) -> None:
+        if self.visualisations is None or self.channel is None or \
+                self.channel >= len(self.visualisations[1].channels):
+            self.vis_canvas.set_marker(None)
+            return
+        th, tw = self._vis_tile
+        r, q = divmod(self.channel, self._vis_cols)
+        y, x = r * th, q * tw
+        self.vis_canvas.set_marker((x - 0.5, y - 0.5, x + tw - 1.5, y + th - 1.5))
+
+    def _on_vis_click(self, y: float, x: float) -> None:
+        if self.visualisations is None:
+            return
+        th, tw = self._vis_tile
+        r, q = int(y) // th, int(x) // tw
+        c = r * self._vis_cols + q
+        if q < self._vis_cols and 0 <= c < len(self.visualisations[1].channels):
+            self.select_channel(c)
+            self.channelClicked.emit(c)
+
     def _redraw(self) -> None:
+        if self.visualisations is not None and (
+                self.visualisations[0] != self.layer or self._trace is None):
+            self.clear_visualisations()
         self.mosaic = None
         self._wanted = None
         self.canvas.set_marker(None)
@@ -239,6 +313,7 @@ class FeatureView(QWidget):
         c = self._channel_at(y, x)
         if c is not None:
             self.select_channel(c)
+            self.channelClicked.emit(c)
 
 
 class ChannelView(QWidget):
@@ -246,6 +321,8 @@ class ChannelView(QWidget):
 
     #: unit (row, column) under the cursor, or (-1, -1) when the cursor leaves
     unitHovered = Signal(int, int)
+    #: a person clicked unit (row, column): open its unit card at that position
+    unitClicked = Signal(int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -270,6 +347,7 @@ class ChannelView(QWidget):
         self.layer: str | None = None
         self.channel: int | None = None
         self.canvas.hovered.connect(self._on_hover)
+        self.canvas.clicked.connect(self._on_click)
 
     def show_channel(self, trace, name: str | None, channel: int | None, cmap: str) -> None:
         """Show channel `channel` of layer `name` in raw units (None clears the view)."""
@@ -306,4 +384,10 @@ class ChannelView(QWidget):
             return
         self.readout.setText(f"unit (row {r}, col {c})   value {self.values[r, c]:.4g}")
         self.unitHovered.emit(r, c)
+
+    def _on_click(self, y: float, x: float) -> None:
+        r, c = int(y), int(x)
+        if self.values is not None and 0 <= r < self.values.shape[0] \
+                and 0 <= c < self.values.shape[1]:
+            self.unitClicked.emit(r, c)
 
