@@ -20,19 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from explorer import PRETRAINED
 from explorer.core.device import pick_device
 from explorer.core.network import IMAGENET_MEAN, IMAGENET_STD, Network
 from explorer.errors import ModelError
-from explorer.nets import shipped
-
-# torchvision's classification CNNs (its transformers are not convolutional networks)
-_CNN_PREFIXES = ("alexnet", "vgg", "resnet", "resnext", "wide_resnet", "googlenet",
-                 "inception", "squeezenet", "mobilenet", "efficientnet", "densenet",
-                 "mnasnet", "shufflenet", "regnet", "convnext")
+from explorer.nets import shipped, tv_catalogue
 
 Progress = Callable[[float, str], None]
 
@@ -48,18 +42,19 @@ class ModelEntry:
 
 
 def torchvision_names() -> list[str]:
-    names = torchvision.models.list_models(module=torchvision.models)
-    return sorted(n for n in names if n.startswith(_CNN_PREFIXES))
+    # from the stored catalogue: listing networks does not import torchvision (issue 17)
+    return sorted(tv_catalogue.catalogue())
 
 
 def _tv_weights(name: str):
+    import torchvision
+
     return torchvision.models.get_model_weights(name).DEFAULT
 
 
 def hub_cache_file(name: str) -> Path:
     """Where torch.hub keeps torchvision's ImageNet weights for `name`."""
-    url = _tv_weights(name).url
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    return Path(torch.hub.get_dir()) / "checkpoints" / tv_catalogue.catalogue()[name]
 
 
 def list_models() -> list[ModelEntry]:
@@ -146,6 +141,8 @@ def _load_shipped(spec: shipped.ShippedNet, weights: str | Path | None) -> Netwo
 # --- torchvision ---------------------------------------------------------------------
 
 def _build_torchvision(name: str, pretrained_layout: bool) -> nn.Module:
+    import torchvision
+
     kwargs: dict = {}
     if name in ("googlenet", "inception_v3"):
         # ImageNet weights were saved with the auxiliary heads and transform_input on
