@@ -20,8 +20,10 @@ from explorer.gui.detect.section import (
 )
 
 
-def _make(qtbot, host: SectionHost | None = None) -> DetectionTab:
-    t = DetectionTab(host=host or SectionHost())
+def _make(qtbot, host: SectionHost | None = None, run_when_shown: bool = False
+          ) -> DetectionTab:
+    # the tests run what they need themselves; the first-show run has a test of its own
+    t = DetectionTab(host=host or SectionHost(), run_when_shown=run_when_shown)
     qtbot.addWidget(t, before_close_func=lambda w: w.shutdown())
     t.resize(1100, 700)
     t.show()
@@ -56,6 +58,19 @@ def test_starts_on_its_own_picture_and_network(tab):
     assert tab.gt is not None and len(tab.gt[0]) >= 1
     assert tab.network_name() == "tinyvgg-shapes"
     assert "Press Detect" in tab.caption.text()
+
+
+def test_the_window_shows_boxes_at_once(qtbot):
+    """Shown for the first time (as the window shows it), the section detects in its own
+    picture without a click, and draws the boxes."""
+    tab = _make(qtbot, run_when_shown=True)
+    qtbot.waitUntil(lambda: tab.run_result is not None or bool(tab.errors), timeout=120_000)
+    assert not tab.errors and tab.run_result.network == "tinyvgg-shapes"
+    assert len(tab.result) >= 1 and len(tab._box_items) == len(tab.result)
+    assert "box(es) from" in tab.caption.text()
+    tab.hide()
+    tab.show()  # only the first time
+    assert not tab.runner.busy
 
 
 def test_sliding_on_a_scene_draws_everything(tab, qtbot):
@@ -300,9 +315,10 @@ def test_fits_1366_by_768_without_sideways_scrolling(tab, qtbot):
     for _ in range(3):
         QCoreApplication.processEvents()
     assert tab.minimumSizeHint().width() <= 1340
-    controls = tab.controls
-    assert controls.widget().minimumSizeHint().width() <= controls.viewport().width()
-    assert not controls.horizontalScrollBar().isVisible()
+    for controls in (tab.controls, tab.show_panel):
+        assert controls.widget().minimumSizeHint().width() <= controls.viewport().width()
+        assert not controls.horizontalScrollBar().isVisible()
+        assert not controls.verticalScrollBar().isVisible()
     for label in (tab.caption, tab.legend, tab.notice, tab.info):
         assert label.wordWrap()
 

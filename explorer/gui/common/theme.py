@@ -13,9 +13,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QSettings
-from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QRectF, QSettings, Qt
+from PySide6.QtGui import QColor, QFont, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
 #: point size of ordinary text at zoom 1 (Qt's default of 9-10 pt is too small for a room)
 BASE_POINT_SIZE = 11.0
@@ -52,7 +52,7 @@ PRESENTATION = Theme("presentation", window="#000000", base="#111111", alternate
                      highlighted_text="#000000", error="#ff6b6b", warning_bg="#f0e442",
                      warning_text="#000000", link="#56b4e9")
 
-_state = {"theme": NORMAL, "zoom": 1.0}
+_state: dict = {"theme": NORMAL, "zoom": 1.0, "style": None}
 _listeners: list[Callable[[Theme, float], None]] = []
 
 
@@ -122,6 +122,42 @@ QToolTip {{ color: {theme.text}; background: {theme.base}; border: 1px solid {th
 """
 
 
+class ClassroomStyle(QProxyStyle):
+    """Fusion, with check boxes and radio buttons outlined in the text colour and as large
+    as the text: Fusion frames them a shade darker than the window, which on the
+    presentation theme's black is no frame at all (an unticked box vanished)."""
+
+    _INDICATORS = (QStyle.PrimitiveElement.PE_IndicatorCheckBox,
+                   QStyle.PrimitiveElement.PE_IndicatorRadioButton)
+    _SIZES = (QStyle.PixelMetric.PM_IndicatorWidth, QStyle.PixelMetric.PM_IndicatorHeight,
+              QStyle.PixelMetric.PM_ExclusiveIndicatorWidth,
+              QStyle.PixelMetric.PM_ExclusiveIndicatorHeight)
+
+    def __init__(self) -> None:
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def pixelMetric(self, metric, option=None, widget=None) -> int:  # noqa: N802 (Qt name)
+        size = super().pixelMetric(metric, option, widget)
+        return round(size * text_scale()) if metric in self._SIZES else size
+
+    def drawPrimitive(self, element, option, painter, widget=None) -> None:  # noqa: N802
+        super().drawPrimitive(element, option, painter, widget)
+        if element not in self._INDICATORS:
+            return
+        painter.save()
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        pen = QPen(option.palette.color(QPalette.ColorRole.Text))
+        pen.setWidthF(1.5)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        rect = QRectF(option.rect).adjusted(0.75, 0.75, -0.75, -0.75)
+        if element == QStyle.PrimitiveElement.PE_IndicatorCheckBox:
+            painter.drawRoundedRect(rect, 2, 2)
+        else:
+            painter.drawEllipse(rect)
+        painter.restore()
+
+
 def settings() -> QSettings:
     """Where zoom is remembered; ``CNN_EXPLORER_SETTINGS`` (an .ini path) overrides the
     user's own, so tests never touch it."""
@@ -151,7 +187,10 @@ def apply(app: QApplication | None = None, *, presentation: bool | None = None,
             settings().setValue("zoom", _state["zoom"])
     theme, scale = _state["theme"], text_scale()
     if app is not None:
-        app.setStyle("Fusion")  # the same look, and the palette honoured, on every desktop
+        if not isinstance(_state.get("style"), ClassroomStyle):
+            # Fusion: the same look, and the palette honoured, on every desktop
+            _state["style"] = ClassroomStyle()
+            app.setStyle(_state["style"])
         app.setPalette(palette(theme))
         font = QFont(app.font())
         font.setPointSizeF(BASE_POINT_SIZE * scale)

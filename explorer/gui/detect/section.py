@@ -185,9 +185,12 @@ class DetectionTab(QWidget):
     #: emitted with the Detections when a run finishes
     detected = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, host: SectionHost | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, host: SectionHost | None = None,
+                 run_when_shown: bool = True) -> None:
         super().__init__(parent)
         self.host = host or SectionHost()
+        #: detect in the default picture the first time the section is shown
+        self.run_when_shown = run_when_shown
         self.device = torch.device(self.host.device)
         self.picture: Image | None = None
         self.run_result: Run | None = None
@@ -199,6 +202,7 @@ class DetectionTab(QWidget):
         self._anim_start = 0
         self._anim_clock = QElapsedTimer()
         self._replay_after_run = False
+        self._shown = False
         self._box_items: list = []
         self._labels: list = []
         self._halos: list = []
@@ -236,25 +240,13 @@ class DetectionTab(QWidget):
 
     # -- building ---------------------------------------------------------------------
     def _build(self) -> None:
-        controls = QWidget()
-        side = QVBoxLayout(controls)
-        side.setContentsMargins(4, 4, 4, 4)
-        side.addWidget(self._title("Picture"))
-        side.addLayout(self._picture_controls())
-        side.addWidget(self._rule())
-        side.addWidget(self._title("Detector"))
-        side.addLayout(self._detector_controls())
-        side.addWidget(self._rule())
-        side.addWidget(self._title("Show"))
-        side.addLayout(self._show_controls())
-        side.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
-        self.controls = scroll
+        # two columns of controls beside the picture: what to detect with on the left,
+        # what to show (and the replay) on the right, so that at 1366x768 in presentation
+        # mode every control is on screen without scrolling
+        self.controls = self._column(self._title("Picture"), self._picture_controls(),
+                                     self._rule(), self._title("Detector"),
+                                     self._detector_controls())
+        self.show_panel = self._column(self._title("Show"), self._show_controls())
         self._fit_controls()
 
         self.notice = QLabel("")
@@ -318,26 +310,62 @@ class DetectionTab(QWidget):
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(scroll)
+        layout.addWidget(self.controls)
         layout.addWidget(column, 1)
+        layout.addWidget(self.show_panel)
+
+    @staticmethod
+    def _column(*parts) -> QScrollArea:
+        """A column of controls (widgets and layouts) in a scroll area that never scrolls
+        sideways (a safety net for a very large zoom; at classroom sizes it never scrolls)."""
+        controls = QWidget()
+        side = QVBoxLayout(controls)
+        side.setContentsMargins(4, 4, 4, 4)
+        for part in parts:
+            if isinstance(part, QWidget):
+                side.addWidget(part)
+            else:
+                side.addLayout(part)
+        side.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+        return scroll
 
     def _fit_controls(self) -> None:
-        """As wide as the controls' text needs (larger in presentation mode), so nothing
-        is clipped and nothing scrolls sideways; the picture takes the rest."""
-        inner = self.controls.widget()
-        inner.adjustSize()
-        bar = self.controls.verticalScrollBar().sizeHint().width()
-        self.controls.setFixedWidth(inner.minimumSizeHint().width() + bar + 4)
+        """Each column as wide as its controls' text needs (larger in presentation mode),
+        so nothing is clipped and nothing scrolls sideways; the picture takes the rest."""
+        for scroll in (self.controls, self.show_panel):
+            inner = scroll.widget()
+            inner.adjustSize()
+            bar = scroll.verticalScrollBar().sizeHint().width()
+            scroll.setFixedWidth(inner.minimumSizeHint().width() + bar + 4)
 
     def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().changeEvent(event)
         kind = event.type()
         if kind in (QEvent.Type.FontChange, QEvent.Type.StyleChange,
                     QEvent.Type.PaletteChange):
-            if hasattr(self, "controls"):
+            if hasattr(self, "show_panel"):
                 self._fit_controls()
             if hasattr(self, "canvas"):
                 self.canvas.setBackground(self.palette().color(QPalette.ColorRole.Base))
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """The first time the section is shown it detects in its own picture, as the other
+        sections do: a class sees boxes at once; Detect is for what they change."""
+        super().showEvent(event)
+        if not self._shown:
+            self._shown = True
+            if self.run_when_shown:
+                QTimer.singleShot(0, self._first_run)
+
+    def _first_run(self) -> None:
+        if self.run_result is None and not self.runner.busy and self.picture is not None:
+            self.run()
 
     @staticmethod
     def _title(text: str) -> QLabel:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -75,7 +76,8 @@ class SourceBar(QWidget):
         self.scene_spin.setValue(0)
         self.scene_spin.setToolTip("which held-out shapes scene (scene:N, with its truth)")
         self.scene_spin.setEnabled(False)
-        self.scene_spin.setMaximumWidth(self.fontMetrics().horizontalAdvance("0000000") + 40)
+        # as wide as its largest number needs in the current font (presentation's too)
+        self.scene_spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.scene_spin.setKeyboardTracking(False)  # typing 123 loads scene 123, not 1, 12
         self.scene_spin.valueChanged.connect(self._on_scene)
         self.open_button = QPushButton("Open file…")
