@@ -84,16 +84,98 @@ def test_conv_page_transposed_and_errors(page):
     p = page(ConvPage)
     p.set_preset("gaussian", 3)
     p.stride_spin.setValue(2)
-    p.transposed_check.setChecked(True)
+    p.set_operation("transposed")
     np.testing.assert_allclose(p.output, conv.transposed(lecture_table(),
                                                          conv.kernel("gaussian", 3), 2))
-    assert p.output.shape == (21, 21)
-    assert not p.steps
-    p.transposed_check.setChecked(False)
+    assert p.output.shape == (21, 21) and "= <b>21</b>" in p.formula_label.text()
+    assert not p.steps and p.step_count() == 100  # one scatter step per input cell
+    assert not p.padding_combo.isEnabled()
+    p.set_operation("convolution")
     p.stride_spin.setValue(1)
     p.dilation_spin.setValue(3)
     p.set_preset("box", 5)  # spans 13 cells: does not fit a 10x10 valid convolution
     assert p.error and "does not fit" in p.formula_label.text()
+
+
+def test_conv_page_steps_the_transposed_convolution_cell_by_cell(page):
+    """The orange input cell, its kernel scaled by the cell, the yellow output cells it adds
+    into; the running sum after the last cell is torch's conv_transpose2d."""
+    import torch
+    import torch.nn.functional as F
+
+    from explorer.gui.lab.conv_page import ConvPage
+
+    p = page(ConvPage)
+    p.apply_preset({"input": "table corner 4x4", "kernel": "x-derivative", "size": 3,
+                    "stride": 2, "operation": "transposed", "step": 0})
+    x, w = lecture_table()[:4, :4], conv.kernel("x-derivative")
+    ref = F.conv_transpose2d(torch.from_numpy(x.copy())[None, None],
+                             torch.from_numpy(w)[None, None], stride=2)[0, 0].numpy()
+    np.testing.assert_allclose(p.output, ref)
+    assert p.output.shape == (9, 9) and p.step_count() == 16
+    assert "(4 − 1)·2 − 2·0 + 1·(3 − 1) + 1 = <b>9</b>" in p.formula_label.text()
+    grid = p.output_view.grid
+    for k in range(16):
+        assert p.step_forward()
+        st = p.scatter[k]
+        i, j = st.source
+        assert st.source == divmod(k, 4)
+        # the input cell is marked, the kernel scaled by it is shown, the cells it adds
+        # into are the 3x3 block at (2i, 2j)
+        assert p.input_view.grid._marked == {(i, j)}
+        np.testing.assert_allclose(p.applied_grid.values, x[i, j] * w)
+        assert grid._marked == {(2 * i + r, 2 * j + c) for r in range(3) for c in range(3)}
+        assert f"x<sub>{i},{j}</sub>" in p.step_label.text()
+        # the output grid shows what the cells so far have added up to
+        partial = np.zeros((9, 9))
+        for s in p.scatter[:k + 1]:
+            partial[s.rows, s.cols] += s.contributions
+        np.testing.assert_allclose(grid.values, partial)
+    assert not p.step_forward()
+    np.testing.assert_allclose(grid.values, ref)
+    assert p.step_back() and p.step_index == 14
+    np.testing.assert_allclose(p.partial_output(), p.partial_output(14))
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_conv_page_upsample_then_convolve(page, interpolation):
+    import torch
+    import torch.nn.functional as F
+
+    from explorer.gui.lab.conv_page import ConvPage
+
+    p = page(ConvPage)
+    p.apply_preset({"input": "table corner 4x4", "kernel": "box", "padding": "same-zeros",
+                    "stride": 2, "operation": "upsample", "interpolation": interpolation,
+                    "mode": "correlation", "step": 3})
+    x = torch.from_numpy(lecture_table()[:4, :4].copy())[None, None]
+    extra = {"align_corners": False} if interpolation == "bilinear" else {}
+    up = F.interpolate(x, scale_factor=2, mode=interpolation, **extra)
+    ref = F.conv2d(up, torch.full((1, 1, 3, 3), 1 / 9, dtype=torch.float64), padding=1)
+    np.testing.assert_allclose(p.upsampled, up[0, 0].numpy())
+    np.testing.assert_allclose(p.output, ref[0, 0].numpy())
+    assert p.stride_label.text() == "factor" and p.output.shape == (8, 8)
+    assert "4·2 = 8, ⌊(8 + 1 + 1 − 1·(3−1) − 1) / 1⌋ + 1 = <b>8</b>" in p.formula_label.text()
+    # the forward steps run over the up-sampled (and padded) picture
+    assert p.step_count() == 64 and p.step_index == 2
+    st = p.steps[2]
+    assert st.out == (0, 2) and st.total == pytest.approx(p.output[0, 2])
+    assert p.input_view.grid.rowCount() == 10  # 8x8 with a 1-cell zero border
+
+
+def test_conv_page_stride_chain_corrects_the_slide(page):
+    from explorer.gui.lab.conv_page import ConvPage
+
+    p = page(ConvPage)
+    p.apply_preset({"kernel": "box", "size": 5, "stride": 2})
+    assert p.chain == conv.size_chain(128, 5, 2) == [128, 62, 29, 13, 5, 1]
+    text = p.formula_label.text()
+    assert "128 → 62 → 29 → 13 → 5 → 1" in text
+    assert "(slide: 12; ⌊(29−5)/2⌋+1 = <b>13</b>)" in text
+    p.apply_preset({"kernel": "box", "size": 5, "stride": 1})
+    assert p.chain[:4] == [128, 124, 120, 116] and "slide:" not in p.formula_label.text()
+    p.apply_preset({"kernel": "box", "size": 3, "padding": "same-zeros"})
+    assert p.chain == [] and "repeated" not in p.formula_label.text()
 
 
 def test_pool_page_default_is_the_lecture_example(page):
@@ -192,3 +274,43 @@ def test_pages_show_what_the_cli_prints(page, capsys):
     assert pp.conv.total == data["convolutional"]["total"]
     data = _cli_json(capsys, "vgg")
     assert pp.vgg == {k: v["params"] for k, v in data.items()}
+
+
+@pytest.mark.parametrize("preset", [
+    {"input": "table corner 4x4", "kernel": "identity", "stride": 2, "operation": "transposed",
+     "step": 5},
+    {"input": "table corner 4x4", "kernel": "box", "padding": "same-zeros", "stride": 2,
+     "operation": "upsample", "step": 5},
+    {"kernel": "box", "size": 5, "stride": 2, "step": 0},
+    {"kernel": "box", "size": 5, "stride": 2, "step": 1},
+])
+def test_conv_page_fits_in_both_themes_while_stepping(qtbot, qapp, preset):
+    """Transposed, up-sampled and chained: the page still fits 1366x768 and 1920x1080 in
+    both themes (the checks of test_lab_fit)."""
+    from PySide6.QtWidgets import QFrame, QScrollArea
+
+    from explorer.gui.common import theme
+    from explorer.gui.lab import LabPanel
+    from tests.gui.test_lab_fit import MODES, SIZES, _settle, check_fits
+
+    holder = QScrollArea()
+    holder.setWidgetResizable(True)
+    holder.setFrameShape(QFrame.Shape.NoFrame)
+    panel = LabPanel()
+    holder.setWidget(panel)
+    qtbot.addWidget(holder, before_close_func=lambda _w: panel.shutdown())
+    try:
+        panel.show_page("conv").apply_preset(preset)
+        holder.resize(*SIZES[0])
+        holder.show()
+        for mode in MODES:
+            theme.apply(qapp, presentation=mode == "presentation")
+            for width, height in SIZES:
+                holder.resize(width, height)
+                _settle(qapp, panel)
+                key = preset.get("operation", "chain")
+                check_fits(holder, panel, f"conv {key}, {mode}, {width}x{height}")
+                if (width, height) == SIZES[0]:
+                    assert holder.grab().save(f"/tmp/lab_conv_{key}_{mode}.png")
+    finally:
+        theme.apply(qapp, presentation=False)

@@ -1,6 +1,11 @@
 """Page 1, the convolution playground: the lecture's 10x10 table (or a picture), a kernel
-editor with presets, padding / stride / dilation / transposed convolution, the output with
-the lecture's size formula filled in, and an animated window showing each sum of products.
+editor with presets, padding / stride / dilation, the output with the lecture's size
+formula filled in, and an animated window showing each sum of products.
+
+The two ways up of the lecture's FCN slides step the same way: a *transposed convolution*
+(each input cell, in orange, scatters the kernel scaled by its value into the yellow output
+cells, which add up cell after cell) and *up-sampling followed by convolution* (the input
+made `factor` times larger, bilinear or nearest, then the forward steps on it).
 
 Every number comes from :mod:`explorer.lab.conv` (the same calls ``cnn-explorer lab conv``
 makes); this module only lays them out.
@@ -51,6 +56,20 @@ from explorer.lab.table import lecture_table
 #: largest input shown as numbers; bigger ones are drawn as a picture
 MAX_NUMERIC = 16
 IMAGE_SIZES = (16, 32, 64)
+#: a small input for the up-sampling operations (its outputs still read as numbers)
+CORNER = "table corner 4x4"
+#: (key, menu text) of the operations the page steps through
+OPERATIONS = (
+    ("convolution", "convolution"),
+    ("transposed", "transposed convolution"),
+    ("upsample-bilinear", "up-sample (bilinear), convolve"),
+    ("upsample-nearest", "up-sample (nearest), convolve"),
+)
+#: the stride slide's chain: 5x5 valid kernels, stride 2, from 128 (its last number is a
+#: slip: floor((29 - 5) / 2) + 1 is 13); the page says so when it shows that chain
+SLIDE_CHAIN = ((5, 2), (128, 62, 29, 12))
+#: where the chain of repeated layers starts (the slide's input size)
+CHAIN_START = 128
 
 
 class KernelEditor(NumberGrid):
@@ -172,6 +191,17 @@ def size_formula(axis: str, m: int, k: int, s: int, pads: tuple[int, int], d: in
             f"{d}·({k}−1) − 1) / {s}⌋ + 1 = <b>{n}</b>")
 
 
+def upsample_formula(axis: str, m: int, f: int, k: int, pads: tuple[int, int], d: int) -> str:
+    """Up-sampling by `f`, then the lecture's size formula on the larger input, with the
+    numbers filled in (HTML, short enough for the presentation theme)."""
+    big = m * f
+    n = conv.output_size(big + pads[0] + pads[1], k, 1, 0, d)
+    if pads == (0, 0) and d == 1:
+        return f"{axis}: {m}·{f} = {big}, ⌊({big} − {k}) / 1⌋ + 1 = <b>{n}</b>"
+    return (f"{axis}: {m}·{f} = {big}, ⌊({big} + {pads[0]} + {pads[1]} − {d}·({k}−1) − 1)"
+            f" / 1⌋ + 1 = <b>{n}</b>")
+
+
 def _term(v: float, w: float) -> str:
     a, b = fmt(v), fmt(w, 3)
     return f"{a if v >= 0 else f'({a})'}·{b if w >= 0 else f'({b})'}"
@@ -190,6 +220,12 @@ class ConvPage(LabPage):
         self.output = np.zeros((0, 0))
         self.steps: list[conv.Step] = []
         self.step_index = -1
+        #: the transposed convolution's scatter steps (``steps`` is empty then)
+        self.scatter: list[conv.ScatterStep] = []
+        #: the up-sampled input, while the operation up-samples first
+        self.upsampled: np.ndarray | None = None
+        #: the repeated-layer chain shown under the sizes ([] when none is shown)
+        self.chain: list[int] = []
         self.error = ""
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
@@ -201,6 +237,7 @@ class ConvPage(LabPage):
         src = QGroupBox("Input x")
         form = QFormLayout(src)
         self.input_combo = SampleChooser(with_table=True, default="lecture table")
+        self.input_combo.insertItem(1, CORNER)
         self.input_combo.currentIndexChanged.connect(self._input_changed)
         self.size_combo = compact(QComboBox(), 5)
         self.size_combo.setToolTip("the picture's shorter side, in pixels")
@@ -242,19 +279,25 @@ class ConvPage(LabPage):
         self.stride_spin.setRange(1, 5)
         self.dilation_spin = QSpinBox()
         self.dilation_spin.setRange(1, 3)
-        self.transposed_check = QCheckBox("transposed (upsampling)")
-        self.transposed_check.setToolTip("Transposed convolution: each input cell spreads "
-                                         "the kernel into a larger output.")
+        self.operation_combo = compact(QComboBox(), 9)
+        for key, text in OPERATIONS:
+            self.operation_combo.addItem(text, key)
+        self.operation_combo.setToolTip(
+            "Transposed convolution: each input cell scatters the kernel, scaled by its "
+            "value, stride cells apart. Up-sample, convolve: the input made 'factor' times "
+            "larger, then an ordinary convolution.")
         for w in (self.stride_spin, self.dilation_spin):
             w.valueChanged.connect(self.recompute)
-        self.transposed_check.toggled.connect(self.recompute)
+        self.operation_combo.currentIndexChanged.connect(self.recompute)
         steps = QHBoxLayout()
         steps.addWidget(self.stride_spin)
         steps.addWidget(QLabel("dilation"))
         steps.addWidget(self.dilation_spin)
+        #: "stride", or "factor" while the input is up-sampled first
+        self.stride_label = QLabel("stride")
+        gform.addRow("operation", self.operation_combo)
         gform.addRow("padding", self.padding_combo)
-        gform.addRow("stride", steps)
-        gform.addRow(self.transposed_check)
+        gform.addRow(self.stride_label, steps)
 
         abox = QGroupBox("Animation")
         alay = QVBoxLayout(abox)
@@ -361,13 +404,55 @@ class ConvPage(LabPage):
         self.input_combo.set_current_image(image)
 
     def settings(self) -> dict:
+        operation = self.operation_combo.currentData()
         return {
             "padding": self.padding_combo.currentText(),
             "stride": self.stride_spin.value(),
             "dilation": self.dilation_spin.value(),
             "mode": "convolution" if self.flip_check.isChecked() else "correlation",
-            "transposed": self.transposed_check.isChecked(),
+            "operation": operation.split("-")[0],
+            "transposed": operation == "transposed",
+            "interpolation": operation.split("-")[1] if "-" in operation else None,
         }
+
+    def set_operation(self, operation: str, interpolation: str = "bilinear") -> None:
+        """"convolution", "transposed" or "upsample" (with `interpolation`, bilinear or
+        nearest): what the page computes and steps through."""
+        key = f"upsample-{interpolation}" if operation == "upsample" else operation
+        index = self.operation_combo.findData(key)
+        if index < 0:
+            raise ValueError(f"no operation {operation!r} ({interpolation})")
+        self.operation_combo.setCurrentIndex(index)
+
+    def apply_preset(self, preset: dict) -> None:
+        """Set the page as one lecture example asks (the tour's presets, keys as in
+        explorer.tour.steps.PRESET_KEYS for ("lab", "conv")): input, kernel and size,
+        padding, stride, dilation, mode, operation (+ interpolation), and `step` steps of
+        the demonstration already taken. One recompute at the end."""
+        widgets = (self.input_combo, self.size_combo, self.preset_combo, self.ksize_combo,
+                   self.padding_combo, self.stride_spin, self.dilation_spin,
+                   self.flip_check, self.operation_combo)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            if "input" in preset:
+                self.input_combo.setCurrentText(str(preset["input"]))
+            self.preset_combo.setCurrentText(str(preset.get("kernel", "box")))
+            self.ksize_combo.setCurrentText("{0}x{0}".format(int(preset.get("size", 3))))
+            self.padding_combo.setCurrentText(str(preset.get("padding", "valid")))
+            self.stride_spin.setValue(int(preset.get("stride", 1)))
+            self.dilation_spin.setValue(int(preset.get("dilation", 1)))
+            self.flip_check.setChecked(preset.get("mode", "convolution") == "convolution")
+            self.set_operation(str(preset.get("operation", "convolution")),
+                               str(preset.get("interpolation", "bilinear")))
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self._load_input()
+        self._preset_chosen()  # sets the kernel and recomputes
+        for _ in range(int(preset.get("step", 0))):
+            if not self.step_forward():
+                break
 
     def kernel(self) -> np.ndarray:
         return self.editor.kernel()
@@ -394,6 +479,14 @@ class ConvPage(LabPage):
         self.recompute()
 
     def _input_changed(self) -> None:
+        self._load_input()
+        self.recompute()
+
+    def _load_input(self) -> None:
+        if self.input_combo.currentText() == CORNER:
+            self.size_combo.setEnabled(False)
+            self.x, self.source = lecture_table()[:4, :4].copy(), "lecture table's corner"
+            return
         image = self.input_combo.image()
         self.size_combo.setEnabled(image is not None)
         if image is None:
@@ -401,7 +494,6 @@ class ConvPage(LabPage):
         else:
             size = self.size_combo.currentData()
             self.x, self.source = grey_array(image, size), image.name
-        self.recompute()
 
     def _preset_or_typed(self) -> np.ndarray:
         # the spin boxes hold 3 decimals; an untouched preset keeps its exact values (1/9)
@@ -413,18 +505,23 @@ class ConvPage(LabPage):
         return typed
 
     def recompute(self) -> None:
-        """Convolve with the current settings and redraw everything."""
+        """Compute the chosen operation with the current settings and redraw everything."""
         self.timer.stop()
         self.play_button.setText("▶ play")
         w = self._preset_or_typed()
         st = self.settings()
-        s, d, padding = st["stride"], st["dilation"], st["padding"]
-        self.padding_combo.setEnabled(not st["transposed"])
+        s, d, padding, op = st["stride"], st["dilation"], st["padding"], st["operation"]
+        self.padding_combo.setEnabled(op != "transposed")
+        self.stride_label.setText("factor" if op == "upsample" else "stride")
+        self.stride_spin.setToolTip("how many times larger the input is made before the "
+                                    "convolution" if op == "upsample" else
+                                    "cells the kernel moves between outputs")
+        self.scatter, self.steps, self.upsampled, self.chain = [], [], None, []
         h, wd = self.x.shape
         try:
-            if st["transposed"]:
+            if op == "transposed":
                 self.output = conv.transposed(self.x, w, s, 0, d)
-                self.steps = []
+                self.scatter = list(conv.transposed_steps(self.x, w, s, 0, d))
                 shown, origin, special = self.x, (0, 0), None
                 applied = w
                 sizes = [
@@ -433,66 +530,164 @@ class ConvPage(LabPage):
                     for axis, m, k in (("rows", h, w.shape[0]), ("cols", wd, w.shape[1]))
                 ]
             else:
-                self.output = conv.convolve(self.x, w, padding, s, d, st["mode"])
-                self.steps = list(conv.steps(self.x, w, padding, s, d, st["mode"]))
-                shown = conv.pad(self.x, w.shape, padding, d)
+                x = self.x
+                if op == "upsample":
+                    # the factor is the stride spin's; the convolution after it has stride 1
+                    x = self.upsampled = conv.upsample(self.x, s, st["interpolation"])
+                    s = 1
+                self.output = conv.convolve(x, w, padding, s, d, st["mode"])
+                self.steps = list(conv.steps(x, w, padding, s, d, st["mode"]))
+                shown = conv.pad(x, w.shape, padding, d)
                 top = conv.pad_amounts(w.shape[0], d, padding)[0]
                 left = conv.pad_amounts(w.shape[1], d, padding)[0]
                 origin = (top, left)
                 special = np.ones(shown.shape, dtype=bool)
-                special[top:top + h, left:left + wd] = False
+                special[top:top + x.shape[0], left:left + x.shape[1]] = False
                 applied = conv.applied_kernel(w, st["mode"])
                 sizes = [
                     size_formula(axis, m, k, s, conv.pad_amounts(k, d, padding), d)
-                    for axis, m, k in (("rows", h, w.shape[0]), ("cols", wd, w.shape[1]))
+                    for axis, m, k in (("rows", x.shape[0], w.shape[0]),
+                                       ("cols", x.shape[1], w.shape[1]))
                 ]
+                if op == "upsample":
+                    sizes = [upsample_formula(axis, m, st["stride"], k,
+                                              conv.pad_amounts(k, d, padding), d)
+                             for axis, m, k in (("rows", h, w.shape[0]),
+                                                ("cols", wd, w.shape[1]))]
+                else:
+                    sizes.append(self._chain_text(w.shape[0], s, padding, d))
             self.error = ""
         except UserError as exc:
             self.error = str(exc)
             self.output = np.zeros((0, 0))
-            self.steps = []
+            self.steps, self.scatter = [], []
             self.formula_label.setText(error_text(str(exc)))
             self.step_label.setText("")
             return
         self._origin = origin
+        self._kernel_shown = applied
         self.input_view.set_values(shown, origin, special)
-        self.output_view.set_values(self.output, cmap="coolwarm" if self.output.min() < 0
-                                    else "grey")
+        self._show_output(self.output)
         self.applied_grid.set_values(applied, shade=False)
         # share the width as the grids need it (the output's numbers are longer)
         for i, view in enumerate((self.input_view, self.applied_grid, self.output_view)):
             self.grids.setStretch(i, max(1, view.sizeHint().width()))
-        flipped = st["mode"] == "convolution" and not st["transposed"]
-        self.applied_title.setText("<b>on the window</b>" + (" (flipped)" if flipped else ""))
-        pad_note = "" if padding == "valid" or st["transposed"] else (
-            f" {swatch(PADDED, '<i>italic</i>')} = padding")
-        self.input_title.setText(f"<b>input x</b>: {self.source}, {h}x{wd}{pad_note}")
-        what = "transposed convolution" if st["transposed"] else st["mode"]
-        self.output_title.setText(f"<b>output a</b> ({what}): "
-                                  f"{self.output.shape[0]}x{self.output.shape[1]}")
-        self.formula_label.setText("<b>Output size</b><br>" + "<br>".join(sizes))
+        self._titles(st)
+        rows, cols = sizes[0].split(": ", 1), sizes[1].split(": ", 1)
+        if rows[1].replace("M", "N") == cols[1]:  # a square input and kernel: say it once
+            sizes[:2] = [f"rows and cols: {rows[1]}"]
+        self.formula_label.setText("<b>Output size</b><br>" + "<br>".join(t for t in sizes
+                                                                         if t))
         self.step_index = -1
         self._show_step()
 
+    def _show_output(self, values: np.ndarray) -> None:
+        cmap = "coolwarm" if self.output.size and self.output.min() < 0 else "grey"
+        self.output_view.set_values(values, cmap=cmap)
+
+    def _titles(self, st: dict) -> None:
+        op, padding = st["operation"], st["padding"]
+        h, wd = self.x.shape
+        if op == "transposed":
+            self.applied_title.setText("<b>scattered</b>: x<sub>ij</sub>·w")
+        else:
+            flipped = st["mode"] == "convolution"
+            self.applied_title.setText("<b>on the window</b>" + (" (flipped)" if flipped
+                                                                 else ""))
+        pad_note = "" if padding == "valid" or op == "transposed" else (
+            f" {swatch(PADDED, '<i>italic</i>')} = padding")
+        what = f"<b>input x</b>: {self.source}, {h}x{wd}"
+        if self.upsampled is not None:
+            uh, uw = self.upsampled.shape
+            what += f", up-sampled ×{st['stride']} ({st['interpolation']}) to {uh}x{uw}"
+        self.input_title.setText(what + pad_note)
+        name = {"transposed": "transposed convolution",
+                "upsample": f"up-sampled, then {st['mode']}"}.get(op, st["mode"])
+        self.output_title.setText(f"<b>output a</b> ({name}): "
+                                  f"{self.output.shape[0]}x{self.output.shape[1]}")
+
+    def _chain_text(self, k: int, s: int, padding: str, d: int) -> str:
+        """The slide's question for this layer: its sizes when it is repeated from the
+        slide's 128x128 input, until the kernel no longer fits ("" when it never shrinks)."""
+        before, after = conv.pad_amounts(k, d, padding)
+        try:
+            chain = conv.size_chain(CHAIN_START, k, s, before, d) if before == after else []
+        except UserError:
+            chain = []
+        if len(chain) < 2:
+            return ""
+        self.chain = chain
+        shown = [str(n) for n in chain]
+        if len(shown) > 9:
+            shown = shown[:4] + ["…"] + shown[-3:]
+        text = "repeated: " + " → ".join(shown)
+        (slide_k, slide_s), slide = SLIDE_CHAIN
+        if (k, s, before, d) == (slide_k, slide_s, 0, 1):
+            for i, (ours, theirs) in enumerate(zip(chain, slide)):
+                if ours != theirs:
+                    text += (f" (slide: {theirs}; ⌊({chain[i - 1]}−{k})/{s}⌋+1 = "
+                             f"<b>{ours}</b>)")
+                    break
+        return text
+
     # -- animation --------------------------------------------------------------------
+    def step_count(self) -> int:
+        """How many steps the demonstration has (output windows, or scattered cells)."""
+        return len(self.scatter) or len(self.steps)
+
     def _show_step(self) -> None:
-        if not self.steps or self.step_index < 0:
+        n = self.step_count()
+        if not n or self.step_index < 0:
             self.input_view.mark([])
             self.output_view.mark([], target=True)
-            self.step_label.setText(
-                "Press <b>space</b> (or ▶|) to lay the kernel on the first window."
-                if self.steps else "")
+            if self.scatter:
+                self._show_output(self.output)
+                self.applied_grid.set_values(self._kernel_shown, shade=False)
+            first = ("scatter the first cell's kernel" if self.scatter
+                     else "lay the kernel on the first window")
+            self.step_label.setText(f"Press <b>space</b> (or ▶|) to {first}." if n else "")
             self.back_button.setEnabled(False)
-            self.next_button.setEnabled(bool(self.steps))
+            self.next_button.setEnabled(bool(n))
             return
-        st = self.steps[self.step_index]
-        top, left = self._origin
-        window = [(int(r) + top, int(c) + left) for r, c in zip(st.rows.ravel(), st.cols.ravel())]
-        self.input_view.mark(window)
-        self.output_view.mark([st.out], target=True)
-        self.step_label.setText(self._sum_text(st))
+        if self.scatter:
+            self._show_scatter()
+        else:
+            st = self.steps[self.step_index]
+            top, left = self._origin
+            window = [(int(r) + top, int(c) + left)
+                      for r, c in zip(st.rows.ravel(), st.cols.ravel())]
+            self.input_view.mark(window)
+            self.output_view.mark([st.out], target=True)
+            self.step_label.setText(self._sum_text(st))
         self.back_button.setEnabled(self.step_index > 0)
-        self.next_button.setEnabled(self.step_index < len(self.steps) - 1)
+        self.next_button.setEnabled(self.step_index < n - 1)
+
+    def partial_output(self, upto: int | None = None) -> np.ndarray:
+        """The transposed convolution's output after the scatter steps 0..`upto` (default:
+        the step shown): ndarray[H_out, W_out], equal to the output after the last step."""
+        upto = self.step_index if upto is None else upto
+        acc = np.zeros_like(self.output)
+        for st in self.scatter[:upto + 1]:
+            np.add.at(acc, (st.rows[st.inside], st.cols[st.inside]),
+                      st.contributions[st.inside])
+        return acc
+
+    def _show_scatter(self) -> None:
+        st = self.scatter[self.step_index]
+        self.input_view.mark([st.source], target=True)
+        self.applied_grid.set_values(st.contributions, shade=False)
+        self._show_output(self.partial_output())
+        cells = [(int(r), int(c)) for r, c in zip(st.rows[st.inside], st.cols[st.inside])]
+        self.output_view.mark(cells)
+        i, j = st.source
+        rows, cols = st.rows[st.inside], st.cols[st.inside]
+        where = (f"rows {rows.min()}–{rows.max()}, columns {cols.min()}–{cols.max()}"
+                 if rows.size else "the cropped border only")
+        self.step_label.setText(
+            f"Step {self.step_index + 1} of {len(self.scatter)}: the orange input cell "
+            f"x<sub>{i},{j}</sub> = <b>{fmt(st.value, 3)}</b> scatters "
+            f"{fmt(st.value, 3)}·w into the yellow cells ({where}); each adds to what the "
+            "cells before it left there.")
 
     def _sum_text(self, st: conv.Step) -> str:
         k1, k2 = st.values.shape
@@ -510,14 +705,14 @@ class ConvPage(LabPage):
                 f"= <b>{fmt(st.total, 3)}</b>")
 
     def step_forward(self) -> bool:
-        if not self.steps or self.step_index >= len(self.steps) - 1:
+        if not self.step_count() or self.step_index >= self.step_count() - 1:
             return False
         self.step_index += 1
         self._show_step()
         return True
 
     def step_back(self) -> bool:
-        if not self.steps or self.step_index <= 0:
+        if not self.step_count() or self.step_index <= 0:
             return False
         self.step_index -= 1
         self._show_step()
@@ -534,9 +729,9 @@ class ConvPage(LabPage):
             self.timer.stop()
             self.play_button.setText("▶ play")
             return
-        if not self.steps:
+        if not self.step_count():
             return
-        if self.step_index >= len(self.steps) - 1:
+        if self.step_index >= self.step_count() - 1:
             self.step_index = -1
         self._speed_changed()
         self.timer.start()
