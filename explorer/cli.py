@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "explorer.commands.insight",
     "explorer.commands.graph",
     "explorer.commands.unit",
+    "explorer.commands.tour",
 ]
 
 

@@ -192,6 +192,13 @@ def cmd_gui(args) -> int:
         if section not in (None, "lab"):
             raise UserError("--page names a Lab page; use it with --section Lab")
         section = "lab"
+    tour = None
+    if args.step is not None and not args.tour:
+        raise UserError("--step goes with --tour")
+    if args.tour:
+        from explorer.tour.steps import step_index
+
+        tour = step_index(args.step) if args.step is not None else 0
     size = _window_size(args.size)
     if args.screenshot is not None:
         checks.output_file(args.screenshot, (".png",), "screenshot")
@@ -205,7 +212,7 @@ def cmd_gui(args) -> int:
 
     return run_gui(model=args.model, image=args.image, screenshot=args.screenshot,
                    device=args.device, section=section, page=args.page,
-                   presentation=args.presentation, size=size)
+                   presentation=args.presentation, size=size, tour=tour)
 
 
 def register(sub) -> None:
@@ -223,6 +230,10 @@ def register(sub) -> None:
     p.add_argument("--presentation", action="store_true",
                    help="presentation mode: high contrast, large text")
     p.add_argument("--size", metavar="WxH", help="window size, e.g. 1366x768")
+    p.add_argument("--tour", action="store_true", help="play the lecture tour in "
+                   "presentation mode (Space / arrows: steps, Esc: explore, F5: back)")
+    p.add_argument("--step", metavar="ID", help="with --tour: start at this step (an id "
+                   "of `cnn-explorer tour --list`, or its number)")
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("models", help="list every network and its weights")

@@ -45,7 +45,8 @@ def wait_until_idle(window, timeout: float = 120.0) -> bool:
 def run_gui(model: str | None = None, image: str | None = None,
             screenshot: str | None = None, device: str | None = None,
             section: str | None = None, page: str | None = None,
-            presentation: bool = False, size: tuple[int, int] | None = None) -> int:
+            presentation: bool = False, size: tuple[int, int] | None = None,
+            tour: int | None = None) -> int:
     """Open the window on `model` and `image` (defaults: a trained network and its sample),
     or, with `screenshot`, render it offscreen once loaded, save the PNG and return.
 
@@ -81,6 +82,8 @@ def run_gui(model: str | None = None, image: str | None = None,
         window.section("lab").show_page(page)
     if presentation:
         window.set_presentation(True, full_screen=not screenshot and size is None)
+    if tour is not None:  # the lecture tour from step `tour` (0-based), presenting
+        window.tour.start(tour, full_screen=not screenshot and size is None)
     if not screenshot:
         return int(app.exec())
     finished = wait_until_idle(window)
