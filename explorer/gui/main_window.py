@@ -70,6 +70,10 @@ SHORTCUTS = [
     ("Space / →", "next step or page (not while a slider or field has the focus)", "Lab"),
     ("←", "previous step or page (not while a slider or field has the focus)", "Lab"),
     ("Ctrl+E", "export the Lab page as PNG", "Lab"),
+    ("F5", "start the lecture tour, or resume it at the step it was left", "everywhere"),
+    ("Space / → / PgDown", "next step of the tour", "Tour"),
+    ("← / PgUp", "previous step of the tour", "Tour"),
+    ("Esc", "leave the tour to explore freely (F5 comes back)", "Tour"),
 ]
 
 
@@ -132,6 +136,10 @@ class MainWindow(QMainWindow):
         self._build()
         self._build_menu()
         self._connect()
+        from explorer.gui.tour import TourController
+
+        #: the lecture tour (Tour menu, F5), explorer.gui.tour
+        self.tour = TourController(self)
         # a click on a tile or unit opens that channel's unit card (gui/explore/unit_card)
         from explorer.gui.explore.unit_card import attach_unit_card
 
