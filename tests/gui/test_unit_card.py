@@ -151,3 +151,52 @@ def test_a_bad_gallery_is_one_line_before_any_work(window, qtbot, tmp_path):
     assert "no such folder" in window.errors[-1]
     assert window.error_banner.isVisible()
     assert card.gallery.key.startswith("shapes:64")  # the gallery before stays
+
+
+def test_the_lab_shows_the_learned_hierarchy_and_still_fits(qtbot, qapp, monkeypatch):
+    """The hierarchy page's second tab: tinyvgg-shapes' conv layers first to last, each
+    with its most used channels' visualisations and its receptive field; the page still
+    fits a 1366x768 and a 1920x1080 window in both themes (the Lab's own fit check)."""
+    from PySide6.QtWidgets import QFrame, QScrollArea
+    from test_lab_fit import SIZES, check_fits
+
+    from explorer.gui.common import theme
+    from explorer.gui.lab import LabPanel, hierarchy_page
+
+    monkeypatch.setattr(hierarchy_page, "LEARNED_STEPS", STEPS)
+    theme.apply(qapp, presentation=False, zoom_to=1.0, remember=False)
+    holder = QScrollArea()
+    holder.setWidgetResizable(True)
+    holder.setFrameShape(QFrame.Shape.NoFrame)
+    panel = LabPanel()
+    holder.setWidget(panel)
+    qtbot.addWidget(holder, before_close_func=lambda _w: panel.shutdown())
+    holder.resize(*SIZES[0])
+    holder.show()
+    try:
+        page = panel.show_page("hierarchy")
+        page.show_learned()
+        assert page.wait(180)
+        qtbot.waitUntil(lambda: page.learned_result is not None, timeout=10000)
+        layers = page.learned_result
+        assert [lay.layer for lay in layers] == [f"features.relu{i}" for i in range(1, 7)]
+        fields = [lay.field for lay in layers]
+        assert fields == sorted(fields) and fields[0] == 3 and fields[-1] == 32
+        for lay in layers:
+            assert len(lay.channels) == hierarchy_page.LEARNED_PER_LAYER
+            assert lay.visualisation.pixels.shape == (4, 3, 64, 64)
+            item = page.learned_grid.items[lay.layer]
+            assert item.image.shape == lay.visualisation.grid(cols=4, pad=2).shape
+        assert "RF 32 px" in page.learned_grid.titles["features.relu6"]
+        for mode in ("normal", "presentation"):
+            theme.apply(qapp, presentation=mode == "presentation")
+            for width, height in SIZES:
+                holder.resize(width, height)
+                for _ in range(6):
+                    qapp.processEvents()
+                check_fits(holder, panel, f"learned hierarchy, {mode}, {width}x{height}")
+                if (width, height) == SIZES[0]:
+                    assert holder.grab().save(f"/tmp/lab_hierarchy_learned_{mode}.png")
+    finally:
+        panel.shutdown()
+        theme.apply(qapp, presentation=False)
