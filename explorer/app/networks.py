@@ -1,8 +1,12 @@
 """Opening any network a person names: one use case for every command and section.
 
-A network comes from a registry name (shipped, torchvision), a state dict or checkpoint
-for a named architecture, a TorchScript file, or a whole pickled module the person says
-they trust. Every failure is one sentence (:class:`~explorer.errors.ModelError`).
+A network comes from a registry name (shipped, torchvision), timm's CNNs by name
+(``timm:resnet18d``, or the plain name where neither the project nor torchvision has it),
+a state dict or checkpoint for a named architecture, or a whole network in a file: ONNX
+(``.onnx``, converted by onnx2torch), a torch.export program (``.pt2``), TorchScript, or a
+pickled module the person says they trust. A file opens as ``NetSpec("file", path)``, or
+as ``NetSpec(NAME, path)`` to borrow NAME's labels, normalisation and input size. Every
+failure is one sentence (:class:`~explorer.errors.ModelError`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from explorer.errors import ModelError
 
 @dataclass(frozen=True)
 class NetSpec:
-    """Which network to open: a registry name, or "file" with a whole-model file."""
+    """Which network to open: a registry name, ``timm:NAME``, or "file" with a whole
+    network in `weights` (.onnx, .pt2, TorchScript, trusted pickle)."""
 
     name: str
     weights: str | None = None
@@ -39,6 +44,21 @@ def list_models():
     from explorer.nets.registry import list_models as registry_list
 
     return registry_list()
+
+
+def list_sources():
+    """What `cnn-explorer models` lists: every registry network, timm's CNNs (when timm is
+    installed) and the kinds of network file a person can bring (list of
+    :class:`explorer.nets.registry.ModelEntry`)."""
+    from explorer.nets.registry import list_file_kinds, list_timm
+
+    return list_models() + list_timm() + list_file_kinds()
+
+
+def opening_note(net: Network) -> str | None:
+    """One line the person must hear about how `net` was opened (timm without trained
+    weights here, ...), or None."""
+    return net.extra.get("note") if isinstance(net.extra, dict) else None
 
 
 def load_network(name: str, weights: str | None = None, *, download: bool = False,
@@ -76,6 +96,7 @@ def open_network(spec: NetSpec, device: str | torch.device | None = "cpu",
     if net.weights_source == "file" and spec.name == "file":
         # a whole module from a file: nothing says what it takes; ask its first layer
         _fit_file_network(net)
+    if net.weights_source == "file":  # state dicts were checked as they were read
         bad = nonfinite_weights(_state(net.module))
         if bad:
             raise ModelError(f"{net.name}: {bad}, so every output would be meaningless")

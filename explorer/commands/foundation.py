@@ -23,7 +23,7 @@ def _traced(args):
     from explorer.app.tracing import trace_picture
 
     image = load_image_arg(args.image)
-    net = network_from_args(args)
+    net = _network(args)
     tr, _picture, note = trace_picture(net, image)
     # NaN in the output is each command's to report (predict refuses, features notes it)
     for line in (note, getattr(tr, "note", None)):
@@ -32,15 +32,28 @@ def _traced(args):
     return image, net, tr
 
 
+def _network(args):
+    """The network the arguments name, with its one-line note (e.g. timm's random
+    weights) on stderr."""
+    from explorer.app.networks import opening_note
+
+    net = network_from_args(args)
+    note = opening_note(net)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return net
+
+
 # --- handlers ------------------------------------------------------------------------
 
 def cmd_models(args) -> int:
-    from explorer.app.networks import list_models
+    from explorer.app.networks import list_sources
     from explorer.cli import emit
 
-    entries = list_models()
+    entries = [e for e in list_sources() if args.family in (None, e.family)]
     rows = [f"{e.name:28s} {e.family:12s} {e.task:13s} "
-            f"{'trained (' + e.weights_source + ')' if e.available else 'random weights'}"
+            + (e.description if e.family == "file" else
+               f"{'trained (' + e.weights_source + ')' if e.available else 'random weights'}")
             for e in entries]
     emit(args, [vars(e) for e in entries],
          f"{'name':28s} {'family':12s} {'task':13s} weights\n" + "\n".join(rows))
@@ -51,7 +64,7 @@ def cmd_layers(args) -> int:
     from explorer.app.tracing import layers_of, network_note
     from explorer.cli import emit
 
-    net = network_from_args(args)
+    net = _network(args)
     layers = layers_of(net)
     note = network_note(net)
     if note:
@@ -140,7 +153,7 @@ def cmd_filters(args) -> int:
     from explorer.core.filters import layer_filter_image
 
     out_png(args.out)
-    net = network_from_args(args)
+    net = _network(args)
     info = find_layer(layers_of(net), args.layer)
     try:
         f = layer_filter_image(net, info.name)  # eager or a TorchScript file's layer
@@ -237,6 +250,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("models", help="list every network and its weights")
+    p.add_argument("--family", choices=["shipped", "torchvision", "timm", "file"],
+                   help="only the networks from there")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
 

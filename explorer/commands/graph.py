@@ -27,9 +27,9 @@ def _add_image_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _open_network(args):
-    from explorer.commands.foundation import network_from_args
+    from explorer.commands.foundation import _network
 
-    return network_from_args(args)
+    return _network(args)  # with its note (timm's random weights) on stderr
 
 
 def _open_picture(spec: str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import operator
 import sys
+import threading
 import warnings
 from collections.abc import Iterable
 
@@ -25,6 +26,9 @@ from explorer.graph.structure import Block, Graph, Node
 
 #: how many times a module that stops the trace is made a leaf before giving up
 _MAX_RETRIES = 8
+
+#: one torch.fx trace at a time in this process (see _Tracer.trace)
+_FX_LOCK = threading.Lock()
 
 _FUNCTION_NAMES = {operator.iadd: "add", operator.isub: "sub", operator.imul: "mul",
                    operator.itruediv: "truediv"}
@@ -45,6 +49,25 @@ class _Tracer(fx.Tracer):
                      if callable(f))
         super().__init__(autowrap_functions=wrap)
         self.extra_leaves = set(extra_leaves)
+
+    # torch.fx traces by patching torch.nn.Module.__call__ and __getattr__ for the whole
+    # process while it runs. The window draws a graph in a worker while other threads run
+    # networks (a trace, the live view): a call from any other thread must be the plain
+    # call it would have been, not a node of this graph.
+    def trace(self, root, concrete_args=None):
+        self._thread = threading.get_ident()
+        with _FX_LOCK:  # two patchers unwinding out of order would leave a patch behind
+            return super().trace(root, concrete_args)
+
+    def call_module(self, m, forward, args, kwargs):
+        if threading.get_ident() != getattr(self, "_thread", None):
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        if threading.get_ident() != getattr(self, "_thread", None):
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if (qualname in self.extra_leaves or next(iter(m.children()), None) is None
@@ -71,7 +94,7 @@ def build_graph(network: Network | nn.Module, input_size: tuple[int, int] | None
     module = network.module
     x = torch.zeros(1, network.in_channels, *size)
     try:
-        gm, leaves = _trace(module)
+        gm, leaves = _trace(_exported_graph(network) or module)
     except Exception as exc:  # noqa: BLE001 - any failure to trace means: use the chain
         graph = _chain(network, size, table, _reason(exc))
     else:
@@ -88,6 +111,21 @@ def build_graph(network: Network | nn.Module, input_size: tuple[int, int] | None
 
 
 # --- tracing -------------------------------------------------------------------------
+
+def _exported_graph(network: Network) -> fx.GraphModule | None:
+    """A torch.export program opened with its layers (``torch.export.unflatten``) is
+    drawn from its one flat graph of aten operators, read again from its file: that graph
+    holds the branches, and each node remembers its layer."""
+    path = network.weights_path or ""
+    if not path.lower().endswith(".pt2") or isinstance(network.module, fx.GraphModule):
+        return None
+    from explorer.nets.formats import open_exported_graph
+
+    try:
+        return open_exported_graph(path)
+    except Exception:  # noqa: BLE001 - the file changed since: trace the module itself
+        return None
+
 
 def _trace(module: nn.Module) -> tuple[fx.GraphModule, set[str]]:
     """`module` as an fx.GraphModule, and the modules that had to be made leaves."""

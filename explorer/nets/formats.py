@@ -131,12 +131,51 @@ def onnx_input_shape(path: str | Path) -> tuple[int | None, ...] | None:
 # --- torch.export --------------------------------------------------------------------
 
 def open_exported(path: str | Path) -> nn.Module:
-    """The program saved by ``torch.export.save`` in `path` (.pt2), as a module
-    (``ExportedProgram.module()``: a GraphModule of aten operators).
+    """The program saved by ``torch.export.save`` in `path` (.pt2), as a module with the
+    exported network's own layers (``torch.export.unflatten``: ``features.conv1`` and so
+    on, each named after the type it was exported from, ``Conv2d``), so that a trace's
+    hooks see every layer as they do in the original.
 
     Raises:
         ModelError: not a file or not a torch.export program.
     """
+    program = _load_program(path)
+    try:
+        module = torch.export.unflatten(program)
+    except Exception:  # noqa: BLE001 - a program unflatten cannot split: one graph
+        return _guard(open_exported_graph(path))
+    for m in module.modules():
+        ty = getattr(m, "_ty", None)
+        if isinstance(ty, str) and ty:
+            m.__class__ = _named_like(type(m), ty.rsplit(".", 1)[-1])
+    return _guard(module)
+
+
+@functools.lru_cache(maxsize=64)
+def _named_like(cls: type, name: str) -> type:
+    # the layer table and the window name a layer by its class: "Conv2d" says what
+    # unflatten's "InterpreterModule" does not; the behaviour stays unflatten's
+    return type(name, (cls,), {"__module__": cls.__module__})
+
+
+def open_exported_graph(path: str | Path) -> nn.Module:
+    """The program in `path` as one GraphModule of aten operators
+    (``ExportedProgram.module()``), whose nodes remember the layer they came from
+    (``nn_module_stack``): what :func:`explorer.graph.build_graph` draws.
+
+    Raises:
+        ModelError: not a file or not a torch.export program.
+    """
+    program = _load_program(path)
+    try:
+        module = program.module()
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"{Path(path).name}: the exported program cannot run here "
+                         f"({_first_line(exc, 100)})") from None
+    return _guard(module)
+
+
+def _load_program(path: str | Path):
     path = _file(path, "a .pt2 file")
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{path.name}: not a torch.export program (not a .pt2 archive)")
@@ -152,14 +191,13 @@ def open_exported(path: str | Path) -> nn.Module:
                          f"({_first_line(exc, 100)})") from None
     finally:
         quiet.setLevel(level)
-    try:
-        module = program.module()
-    except Exception as exc:  # noqa: BLE001
-        raise ModelError(f"{path.name}: the exported program cannot run here "
-                         f"({_first_line(exc, 100)})") from None
-    # ExportedProgram.module() refuses eval() and train(): its graph fixes the mode it was
-    # exported in. The explorer calls eval() to be sure of inference, which changes
-    # nothing here; training is refused with one sentence.
+    return program
+
+
+def _guard(module: nn.Module) -> nn.Module:
+    # An exported program's graph fixes the mode it was exported in (ExportedProgram.
+    # module() refuses eval() and train()). The explorer calls eval() to be sure of
+    # inference, which changes nothing here; training is refused with one sentence.
     module.train = types.MethodType(_exported_train, module)
     module.eval = types.MethodType(lambda self: self.train(False), module)
     return module

@@ -9,6 +9,7 @@ network gets random weights and says so.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 import tempfile
@@ -71,6 +72,42 @@ def list_models() -> list[ModelEntry]:
     return entries
 
 
+def list_timm() -> list[ModelEntry]:
+    """timm's CNNs as ``timm:NAME``, available where a download put their weights in the
+    Hugging Face or torch hub cache; empty when timm is not installed."""
+    try:
+        from explorer.nets import formats
+
+        names = formats.timm_names()
+    except ImportError:
+        return []
+    entries = []
+    for name in names:
+        try:
+            ok = formats.timm_cached_weights(name) is not None
+        except ModelError:  # a name without a pretrained configuration
+            ok = False
+        entries.append(ModelEntry(TIMM_PREFIX + name, "timm", "classify",
+                                  "hub cache" if ok else "none", ok, f"timm {name}"))
+    return entries
+
+
+#: the whole-network files a person can bring, as `cnn-explorer models` lists them
+_FILE_ENTRIES = (
+    ("file --weights NET.onnx", "ONNX file, converted to PyTorch by onnx2torch"),
+    ("file --weights NET.pt2", "torch.export program (torch.export.save)"),
+    ("file --weights NET.ts", "TorchScript file (torch.jit.script / trace)"),
+    ("file --weights NET.pt --trust-pickle", "a whole pickled module (runs its code)"),
+)
+
+
+def list_file_kinds() -> list[ModelEntry]:
+    """The kinds of network file `--model file --weights FILE` opens (weights: the file's
+    own). ``--model NAME --weights FILE`` opens the same files with NAME's labels."""
+    return [ModelEntry(name, "file", "classify", "file", True, what)
+            for name, what in _FILE_ENTRIES]
+
+
 def model_names() -> list[str]:
     return [e.name for e in list_models()]
 
@@ -91,20 +128,33 @@ def load_network(name: str, weights: str | Path | None = None, *, download: bool
         ModelError: unknown name, unreadable or mismatched weights.
     """
     dev = device if isinstance(device, torch.device) else pick_device(device)
-    if name == "file" or (weights is not None and _is_torchscript(Path(weights))
-                          and name not in shipped.load_all()
-                          and name not in torchvision_names()):
+    known = name in shipped.load_all() or name in torchvision_names()
+    kind = network_file_kind(weights) if weights is not None else None
+    if name.startswith(TIMM_PREFIX):
+        if kind is not None:
+            raise ModelError(f"{Path(weights).name} is a whole network ({kind}); give it "
+                             "as --model file --weights FILE, not as weights for timm")
+        net = _load_timm(name[len(TIMM_PREFIX):], weights, download)
+    elif kind is not None and (name == "file" or known):
+        # an ONNX file, a torch.export program or a TorchScript file; a known name lends
+        # it what the file cannot say (labels, normalisation, input size)
+        net = _load_network_file(Path(weights), kind, trust_pickle)
+        if known:
+            _borrow_card(net, name)
+    elif name == "file" or (weights is not None and _is_torchscript(Path(weights))
+                            and not known):
         if weights is None:
-            raise ModelError("'file' needs a weights file (TorchScript or pickled module)")
+            raise ModelError("'file' needs a network file: --weights FILE.onnx, FILE.pt2, "
+                             "a TorchScript file or (trusted) a pickled module")
         net = _load_whole_file(Path(weights), trust_pickle)
     elif name in shipped.load_all():
         net = _load_shipped(shipped.SHIPPED[name], weights)
     elif name in torchvision_names():
         net = _load_torchvision(name, weights, download, progress)
+    elif _is_timm_cnn(name):
+        net = _load_timm(name, weights, download)
     else:
-        close = difflib.get_close_matches(name.lower(), model_names(), n=5, cutoff=0.5)
-        hint = f" Did you mean {', '.join(close)}?" if close else " See `cnn-explorer models`."
-        raise ModelError(f"unknown network {name!r}.{hint}")
+        raise ModelError(_unknown(name))
     _no_inplace(net.module)
     net.module.eval()
     return net.to(dev)
@@ -118,6 +168,114 @@ def _no_inplace(module: nn.Module) -> None:
             continue  # its constants cannot be set; the trace copies before in-place ops
         if getattr(m, "inplace", False) is True:
             m.inplace = False
+
+
+# --- networks a person brings (explorer.nets.formats) --------------------------------
+
+#: ``timm:NAME`` opens timm's NAME even where torchvision has a network of that name
+TIMM_PREFIX = "timm:"
+
+#: what each whole-network file is, by how it ends (TorchScript is recognised by content)
+FILE_KINDS = {".onnx": "ONNX file", ".pt2": "torch.export program"}
+
+
+def network_file_kind(path: str | Path) -> str | None:
+    """"ONNX file", "torch.export program" or "TorchScript file" when `path` holds a
+    whole network, else None (a state dict, a pickle, or nothing readable)."""
+    kind = FILE_KINDS.get(Path(path).suffix.lower())
+    if kind is None and _is_torchscript(Path(path)):
+        kind = "TorchScript file"
+    return kind
+
+
+def _load_network_file(path: Path, kind: str, trust_pickle: bool) -> Network:
+    if kind == "TorchScript file":
+        return _load_whole_file(path, trust_pickle)
+    from explorer.nets import formats
+
+    return formats.open_network_file(path)
+
+
+def _file_fixes_input(net: Network) -> tuple[int | None, ...] | None:
+    """The input shape [N, C, H, W] an ONNX file or torch.export program states."""
+    from explorer.nets import formats
+
+    path = Path(net.weights_path or "")
+    if path.suffix.lower() == ".onnx":
+        try:
+            return formats.onnx_input_shape(path)
+        except ModelError:
+            return None
+    return formats._example_shape(net.module)
+
+
+def _borrow_card(net: Network, name: str) -> None:
+    """Give a whole-network file what the named network's card says (its task, labels,
+    normalisation, extras, and input size where the file fixes none), in place: a person
+    who exported tinyvgg-shapes to ONNX opens it as ``--model tinyvgg-shapes --weights
+    tinyvgg.onnx`` and sees circles and squares, not class 0 and class 1."""
+    if name in shipped.load_all():
+        spec = shipped.SHIPPED[name]
+        task, size, channels = spec.task, spec.input_size, spec.in_channels
+        mean, std, labels, extra = spec.mean, spec.std, list(spec.class_names), spec.extra
+    else:
+        meta = _tv_weights(name)
+        crop = meta.transforms().crop_size[0]
+        task, size, channels = "classify", (crop, crop), 3
+        mean, std, labels, extra = IMAGENET_MEAN, IMAGENET_STD, meta.meta["categories"], {}
+    fixed = _file_fixes_input(net)
+    if fixed and len(fixed) == 4 and fixed[1] and fixed[1] != channels:
+        raise ModelError(f"{Path(net.weights_path or '').name} takes {fixed[1]}-channel "
+                         f"pictures, but {name} takes {channels}: it is not {name}")
+    net.task, net.in_channels = task, channels
+    net.mean, net.std, net.class_names = tuple(mean), tuple(std), list(labels)
+    net.extra = {**dict(extra), **net.extra}
+    if not (fixed and len(fixed) == 4 and fixed[2] and fixed[3]):
+        net.input_size = tuple(size)
+    net.description = f"{net.description or net.name}, read as {name}"
+
+
+def _unknown(name: str) -> str:
+    """Why `name` opens nothing, with the names it may have meant."""
+    candidates = model_names()
+    try:
+        import timm
+
+        from explorer.nets import formats
+
+        if timm.is_model(name.split(".")[0]):
+            return (f"{name} is one of timm's networks but not a convolutional one; the "
+                    "explorer opens CNNs (see `cnn-explorer models --family timm`)")
+        candidates += [n for n in formats.timm_names() if n not in candidates]
+    except ImportError:
+        pass
+    close = difflib.get_close_matches(name.lower(), candidates, n=5, cutoff=0.5)
+    hint = f" Did you mean {', '.join(close)}?" if close else " See `cnn-explorer models`."
+    return f"unknown network {name!r}.{hint}"
+
+
+@functools.lru_cache(maxsize=256)
+def _is_timm_cnn(name: str) -> bool:
+    """Whether `name` (maybe with a weights tag, ``resnet50.a1_in1k``) is one of timm's
+    CNNs; imports timm, so it is asked only about names nothing else knows."""
+    try:
+        from explorer.nets import formats
+
+        return name.split(".")[0] in formats.timm_names()
+    except ImportError:  # timm is an install away; the name is simply unknown
+        return False
+
+
+def _load_timm(name: str, weights: str | Path | None, download: bool) -> Network:
+    from explorer.nets import formats
+
+    if not name:
+        raise ModelError("timm: needs a network name, e.g. timm:resnet18")
+    net = formats.open_timm_network(name, weights, download=download)
+    if net.random_weights:
+        net.extra["note"] = (f"timm's {name} has no trained weights on this machine, so it "
+                             "runs with random weights (--download fetches them)")
+    return net
 
 
 # --- shipped -------------------------------------------------------------------------

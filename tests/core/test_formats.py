@@ -239,3 +239,177 @@ def test_network_from_module_guesses():
     m.pretrained_cfg = {"input_size": (3, 256, 256), "mean": (0.5,) * 3, "std": (0.2,) * 3}
     net = formats.network_from_module(m)
     assert (net.in_channels, net.input_size, net.std) == (3, (256, 256), (0.2,) * 3)
+
+
+# --- every command opens them (explorer.app.networks.open_network) -------------------
+
+def _cli(capsys, *argv):
+    from explorer.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _json(capsys, *argv):
+    import json
+
+    code, out, err = _cli(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out), err
+
+
+def _tinyvgg_files(tmp_path):
+    """tinyvgg-shapes exported to ONNX and to a torch.export program."""
+    original = load_network("tinyvgg-shapes")
+    x = torch.randn(1, 3, *original.input_size)
+    _export_onnx(original.module, x, tmp_path / "tinyvgg.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.export.save(torch.export.export(original.module, (x,)), tmp_path / "tv.pt2")
+    return tmp_path / "tinyvgg.onnx", tmp_path / "tv.pt2"
+
+
+@pytest.mark.slow
+def test_onnx_and_pt2_through_predict_layers_features_graph(capsys, tmp_path):
+    onnx_file, pt2_file = _tinyvgg_files(tmp_path)
+    image = ["--image", "sample:shape-crop"]
+    ref, _ = _json(capsys, "predict", "--model", "tinyvgg-shapes", *image)
+    ref_layers, _ = _json(capsys, "layers", "--model", "tinyvgg-shapes")
+    ref_shapes = [lay["output_shape"] for lay in ref_layers["layers"]
+                  if lay["type"] in ("ReLU", "MaxPool2d", "Linear")]
+    for f in (onnx_file, pt2_file):
+        # NAME --weights FILE: the file's module with tinyvgg-shapes' labels
+        got, _ = _json(capsys, "predict", "--model", "tinyvgg-shapes", "--weights", f, *image)
+        assert got["weights"] == "file"
+        assert got["top"][0]["label"] == ref["top"][0]["label"]
+        assert ref["top"][0]["label"] in load_network("tinyvgg-shapes").class_names
+        assert got["top"][0]["probability"] == pytest.approx(ref["top"][0]["probability"],
+                                                             abs=1e-4)
+        # file --weights FILE: labels unknown, the same arithmetic
+        plain, _ = _json(capsys, "layers", "--model", "file", "--weights", f)
+        assert plain["input_size"] == ref_layers["input_size"]
+        shapes = [lay["output_shape"] for lay in plain["layers"]
+                  if lay["type"] in ("ReLU", "MaxPool2d", "Linear")]
+        # onnx2torch makes torch.nn layers; a .pt2 gets its layers back from unflatten
+        assert shapes == ref_shapes
+        relu = next(lay["name"] for lay in plain["layers"] if lay["type"] == "ReLU")
+        feats, _ = _json(capsys, "features", "--model", "file", "--weights", f, *image,
+                         "--layer", relu, "--out", tmp_path / "f.png")
+        assert feats["shape"] == ref_shapes[0] and (tmp_path / "f.png").stat().st_size
+        g, _ = _json(capsys, "graph", "--model", "file", "--weights", f,
+                     "--out", tmp_path / f"{f.stem}.svg")
+        assert g["method"] == "fx" and (tmp_path / f"{f.stem}.svg").read_text().count("<")
+        assert g["nodes"][-2]["shape"] == [len(load_network("tinyvgg-shapes").class_names)]
+
+
+def _no_hf_cache(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+
+
+@pytest.mark.slow
+def test_timm_by_name_with_weights_from_a_file(capsys, monkeypatch, tmp_path):
+    """A tiny timm CNN, randomly initialised offline and saved: opened by name with the
+    file, it predicts, traces and draws as the module itself does."""
+    import timm
+
+    _no_hf_cache(monkeypatch, tmp_path)
+    torch.manual_seed(3)
+    module = timm.create_model("resnet10t", pretrained=False, num_classes=1000).eval()
+    torch.save(module.state_dict(), tmp_path / "r10t.pth")
+    image = ["--image", "sample:astronaut"]
+    got, err = _json(capsys, "predict", "--model", "timm:resnet10t", "--weights",
+                     tmp_path / "r10t.pth", *image, "--topk", "3")
+    assert got["weights"] == "file" and "random" not in err
+    from explorer.app.pictures import open_picture
+    from explorer.core.network import preprocess
+
+    net = formats.open_timm_network("resnet10t", tmp_path / "r10t.pth")
+    with torch.no_grad():
+        probs = module(preprocess(net, open_picture("sample:astronaut"))).softmax(1)[0]
+    assert got["top"][0]["probability"] == pytest.approx(float(probs.max()), abs=1e-4)
+    assert got["top"][0]["label"] == net.class_names[int(probs.argmax())]
+    layers, _ = _json(capsys, "layers", "--model", "timm:resnet10t", "--weights",
+                      tmp_path / "r10t.pth")
+    assert layers["total_params"] == sum(p.numel() for p in module.parameters())
+    g, _ = _json(capsys, "graph", "--model", "timm:resnet10t", "--weights",
+                 tmp_path / "r10t.pth")
+    assert sum(n["op"] == "add" for n in g["nodes"]) == 4  # four BasicBlocks
+    # without a file and nothing cached: random weights, said in one line
+    code, out, err = _cli(capsys, "layers", "--model", "resnet10t")
+    assert code == 0 and err.count("\n") == 1 and "random weights" in err
+
+
+def test_models_lists_every_source(capsys):
+    rows, _ = _json(capsys, "models")
+    families = {r["family"] for r in rows}
+    assert families == {"shipped", "torchvision", "timm", "file"}
+    names = {r["name"] for r in rows}
+    assert {"tinyvgg-shapes", "resnet18", "timm:resnet50", "timm:efficientnet_b0"} <= names
+    assert any(n.endswith(".onnx") for n in names) and any(n.endswith(".pt2") for n in names)
+    only, _ = _json(capsys, "models", "--family", "file")
+    assert {r["family"] for r in only} == {"file"} and len(only) == 4
+
+
+def _text_file(tmp_path, name):
+    p = tmp_path / name
+    p.write_text("this is not a network\n")
+    return p
+
+
+def _onnx_with_unconvertible_op(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("Det", ["x"], ["y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [2, 2])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "det.onnx"))
+    return tmp_path / "det.onnx"
+
+
+def _cut_pt2(tmp_path):
+    _, pt2 = _tinyvgg_files(tmp_path)
+    data = pt2.read_bytes()
+    (tmp_path / "cut.pt2").write_bytes(data[: len(data) // 2])
+    return tmp_path / "cut.pt2"
+
+
+BAD = [
+    ("text.onnx", lambda t: ["--model", "file", "--weights", _text_file(t, "text.onnx")],
+     "not an ONNX file"),
+    ("text.pt2", lambda t: ["--model", "file", "--weights", _text_file(t, "text.pt2")],
+     "not a torch.export program"),
+    ("cut.pt2", lambda t: ["--model", "file", "--weights", _cut_pt2(t)],
+     "not a torch.export program"),
+    ("operator", lambda t: ["--model", "file", "--weights", _onnx_with_unconvertible_op(t)],
+     "onnx2torch cannot convert the operator Det"),
+    ("not a CNN", lambda t: ["--model", "timm:vit_base_patch16_224"],
+     "not one of timm's convolutional"),
+    ("plain not a CNN", lambda t: ["--model", "vit_base_patch16_224"],
+     "not a convolutional one"),
+    ("unknown timm", lambda t: ["--model", "timm:resnet5O"], "did you mean resnet50"),
+    ("empty timm", lambda t: ["--model", "timm:"], "needs a network name"),
+    ("timm with onnx", lambda t: ["--model", "timm:resnet18", "--weights",
+                                  _text_file(t, "x.onnx")], "whole network"),
+    ("1-channel onnx as tinyvgg", lambda t: ["--model", "tinyvgg-shapes", "--weights",
+                                             _small_onnx(t)], "not tinyvgg-shapes"),
+]
+
+
+def _small_onnx(tmp_path):
+    _export_onnx(SmallCNN().eval(), torch.randn(1, 1, 28, 28), tmp_path / "small.onnx")
+    return tmp_path / "small.onnx"
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_broken_or_foreign_files_are_one_line(capsys, tmp_path, case):
+    _, argv, message = case
+    for command in (["layers"], ["predict", "--image", "sample:shape-crop"]):
+        code, out, err = _cli(capsys, *command, *argv(tmp_path))
+        assert code == 2 and out == "" and err.count("\n") == 1, err
+        assert message in err, err

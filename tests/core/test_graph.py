@@ -286,3 +286,45 @@ def test_cli_checks_the_output_before_opening_the_network(tmp_path, capsys, monk
 
     monkeypatch.setattr(cmd, "_open_network", never)
     assert main(["graph", "--out", str(tmp_path / "nope" / "g.svg")]) == 2
+
+
+def test_networks_run_normally_in_other_threads_while_a_graph_is_traced():
+    """torch.fx patches torch.nn.Module for the whole process while it traces; the window
+    draws graphs in a worker while other threads run networks. Those passes must stay
+    plain passes (with torch.fx.symbolic_trace they get proxies or an AssertionError)."""
+    import threading
+
+    import torchvision
+
+    from explorer.nets.registry import load_network
+
+    net = load_network("googlenet")
+    other = torchvision.models.resnet18().eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = other(x)
+    errors: list[str] = []
+    runs = [0]
+    stop = threading.Event()
+
+    def run():
+        while not stop.is_set():
+            try:
+                with torch.no_grad():
+                    assert torch.allclose(other(x), ref, atol=1e-5)
+                    assert isinstance(net.module(x), torch.Tensor)
+                runs[0] += 1
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(repr(exc)[:200])
+                return
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        for _ in range(3):
+            g = build_graph(net, layout=False)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == [] and runs[0] >= 1
+    assert sum(n.op == "cat" for n in g.nodes) == 9
