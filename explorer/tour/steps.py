@@ -4,7 +4,7 @@ Each :class:`TourStep` names the part of the window that answers one section of 
 lecture (``section`` as ``gui --section`` takes it, ``page`` a Lab page as ``gui --page``
 takes it, or a tab of the section), the preset that reproduces the lecture's example there,
 and one caption line. The numbers in the captions are the lecture's own (524,288 weights,
-the 10x10 table, 617 614 / 614 625, 128 -> 62 -> 29 -> 13); the pages compute them, and
+the 10x10 table, 617 614 / 614 625, 128 → 62 → 29 → 13); the pages compute them, and
 the tests check that they agree.
 
 Presets are plain dicts whose keys :data:`PRESET_KEYS` lists per target, so that a step
@@ -28,7 +28,7 @@ LAB_PAGES = ("conv", "pool", "params", "equivariance", "rf", "hierarchy", "digit
 PRESET_KEYS: dict[tuple[str, str | None], frozenset[str]] = {
     ("explore", None): frozenset({"model", "image", "tab", "layer"}),
     ("lab", "conv"): frozenset({"input", "kernel", "size", "padding", "stride", "dilation",
-                                "mode", "operation", "step"}),
+                                "mode", "operation", "interpolation", "step"}),
     ("lab", "pool"): frozenset({"mode", "size", "stride"}),
     ("lab", "params"): frozenset({"tab", "input", "kernel", "channels", "config"}),
     ("lab", "equivariance"): frozenset({"shift"}),
@@ -99,7 +99,7 @@ STEPS: tuple[TourStep, ...] = (
              "keeps the 10x10 size.",
              _conv(padding="same-zeros")),
     TourStep("parameters", "Question: number of parameters", "lab", "params",
-             "64x64 -> 256 -> 128 -> 64 -> 16 fully connected against three 5x5 valid "
+             "64x64 → 256 → 128 → 64 → 16 fully connected against three 5x5 valid "
              "convolutions of 16 channels.",
              {"tab": "question", "input": 64, "kernel": 5, "channels": 16}),
     TourStep("hierarchy", "Hierarchically gathering local spatial statistics", "lab",
@@ -113,9 +113,9 @@ STEPS: tuple[TourStep, ...] = (
              "class stays only in part.",
              {"shift": [8, 8]}),
     TourStep("strides", "Strides", "lab", "conv",
-             "5x5 valid kernels with stride 2: 128 -> 62 -> 29 -> 13 -> 5 -> 1 (the "
+             "5x5 valid kernels with stride 2: 128 → 62 → 29 → 13 → 5 → 1 (the "
              "slide's 12 is 13).",
-             _conv(size=5, stride=2)),
+             _conv(size=5, stride=2, step=0)),
     TourStep("pooling", "Max pooling and dimensionality reduction", "lab", "pool",
              "5x5 max pooling with stride 5 reduces the 10x10 table to 617 614 / 614 625.",
              {"mode": "max", "size": 5, "stride": 5}),

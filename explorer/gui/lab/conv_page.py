@@ -574,7 +574,7 @@ class ConvPage(LabPage):
             self.grids.setStretch(i, max(1, view.sizeHint().width()))
         self._titles(st)
         rows, cols = sizes[0].split(": ", 1), sizes[1].split(": ", 1)
-        if rows[1].replace("M", "N") == cols[1]:  # a square input and kernel: say it once
+        if cols[1] in (rows[1], rows[1].replace("M", "N")):  # a square input and kernel: say it once
             sizes[:2] = [f"rows and cols: {rows[1]}"]
         self.formula_label.setText("<b>Output size</b><br>" + "<br>".join(t for t in sizes
                                                                          if t))

@@ -52,7 +52,7 @@ class CaptionBar(QFrame):
         self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
         self.back_button = QPushButton("◀")
         self.next_button = QPushButton("▶")
-        self.leave_button = QPushButton("Esc: explore")
+        self.leave_button = QPushButton("Esc")
         self.back_button.setToolTip("previous step (← or PgUp)")
         self.next_button.setToolTip("next step (Space, → or PgDown)")
         self.leave_button.setToolTip(f"leave the tour to explore freely; {RESUME_KEY} "
@@ -78,10 +78,10 @@ class CaptionBar(QFrame):
         self._restyle(theme.current(), theme.text_scale())
 
     def _restyle(self, _theme, _scale: float) -> None:
-        # the caption a little larger than the window's text, in the palette's colours
+        # the window's text size (large in presentation mode), in the palette's colours
         app = QApplication.instance()
         size = app.font().pointSizeF() if app is not None else theme.BASE_POINT_SIZE
-        for label, factor, bold in ((self.counter, 1.1, True), (self.caption, 1.15, False)):
+        for label, factor, bold in ((self.counter, 1.0, True), (self.caption, 1.0, False)):
             font = QFont(label.font())
             font.setPointSizeF(max(6.0, size * factor))
             font.setBold(bold)
