@@ -230,6 +230,9 @@ def fused_twin(network: Network, layer: str, dtype: torch.dtype | None = None) -
     twin = known[1]
     if twin is None:
         return network
+    if isinstance(network.module.get_submodule(layer),
+                  (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)):
+        return network  # folded, a convolution would give what its batch norm gives
     called = {n.target for n in twin.module.graph.nodes if n.op == "call_module"}
     try:
         same = (layer in called and type(twin.module.get_submodule(layer))

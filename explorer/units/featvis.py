@@ -60,7 +60,7 @@ from explorer.units.common import (
 )
 
 #: bump when the recipe changes, so cached pictures of an older recipe are not reused
-RECIPE = 5
+RECIPE = 6
 
 #: square root of ImageNet's RGB colour covariance (from Lucid), columns scaled to norm
 #: at most 1: one unit along an optimised channel is one natural colour direction
