@@ -183,11 +183,33 @@ def hierarchy_layers(network: Network) -> list[str]:
     return out
 
 
+def distinct_channels(means: torch.Tensor, k: int, most_alike: float = 0.8) -> list[int]:
+    """`k` channels that are much used and unlike each other: means (Tensor[N, C], each
+    picture's channel means) -> channels in order of their mean over the pictures, each
+    taken only if its responses over the pictures correlate with every channel already
+    taken by less than `most_alike` (near-copies would show the same picture twice);
+    the strongest of the rest fill up when too few are that different."""
+    strength = means.mean(0)
+    order = [int(c) for c in torch.argsort(strength, descending=True)]
+    centred = means - means.mean(0)
+    norm = centred.norm(dim=0).clamp_min(1e-12)
+    corr = (centred.T @ centred) / (norm[:, None] * norm[None, :])
+    chosen: list[int] = []
+    for c in order:
+        if len(chosen) == k:
+            break
+        if strength[c] > 0 and all(abs(float(corr[c, d])) < most_alike for d in chosen):
+            chosen.append(c)
+    chosen += [c for c in order if c not in chosen][:k - len(chosen)]
+    return chosen
+
+
 def learned_hierarchy(network: Network, gallery: Gallery | None = None, *,
                       per_layer: int = 4, steps: int = 256, sample: int = 256,
                       task: Task | None = None, cache_dir=None) -> list[HierarchyLayer]:
-    """Every convolutional layer's `per_layer` most used channels (highest mean activation
-    over the first `sample` pictures of the gallery) and their feature visualisations,
+    """Every convolutional layer's `per_layer` most used, mutually distinct channels
+    (:func:`distinct_channels` over the first `sample` pictures of the gallery) and their
+    feature visualisations,
     from the first layer to the last: what a trained network's units respond to as their
     receptive fields grow.
     """
@@ -204,17 +226,16 @@ def learned_hierarchy(network: Network, gallery: Gallery | None = None, *,
     if not names:
         raise UserError(f"{network.name} has no convolutional layers")
     x = gallery_batch(network, gallery, 0, min(sample, len(gallery))).to(network.device)
-    probes = {}
+    means = {}
     with torch.no_grad():
         xn = normalise(network, x)
         for name in names:
-            probes[name] = channel_means(LayerProbe(network, name)(xn)).float().mean(0)
+            means[name] = channel_means(LayerProbe(network, name)(xn)).float().cpu()
     out = []
     for i, name in enumerate(names):
         task.check()
         info = unit_layer(network, name)
-        strength = probes[name]
-        chosen = sorted(int(c) for c in torch.argsort(strength, descending=True)[:per_layer])
+        chosen = sorted(distinct_channels(means[name], per_layer))
         fv = visualise(network, name, chosen, steps=steps, cache_dir=cache_dir,
                        task=sub_task(task, i / len(names), (i + 1) / len(names)))
         out.append(HierarchyLayer(name, None if info.rf_global else info.rf,

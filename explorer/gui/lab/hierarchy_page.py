@@ -118,9 +118,9 @@ class HierarchyPage(LabPage):
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(wrapped_label(
             f"What {LEARNED_NET}'s units respond to most, layer by layer: each picture is "
-            f"optimised to excite one channel (its {LEARNED_PER_LAYER} most used channels "
-            "per layer). RF = the receptive field in input pixels: as the layers progress, "
-            "more global information is encoded.", "hint"))
+            f"optimised to excite one channel ({LEARNED_PER_LAYER} much-used channels per "
+            "layer that respond unlike each other). RF = the receptive field in input "
+            "pixels: as the layers progress, more global information is encoded.", "hint"))
         self.learned_grid = ImageGrid()
         layout.addWidget(self.learned_grid, 1)
         self.learned_status = wrapped_label("", rich=True)
