@@ -245,7 +245,8 @@ class UnitCard(QDialog):
         if network is self.network and image is self.image:
             return
         self.runner.cancel()
-        if network is not self.network:
+        same_network = network is self.network
+        if not same_network:
             self._sanity.clear()
             self.gallery = None
             self._gallery_spec = ""
@@ -253,8 +254,9 @@ class UnitCard(QDialog):
         self._request = None
         self._layer_vis = None
         self._clear_unit()
-        if self.layer is not None and self.wanted is not None and self.isVisible():
-            self.show_unit(self.layer, *self.wanted.get())
+        if same_network and self.layer is not None and self.wanted is not None \
+                and self.isVisible():
+            self.show_unit(self.layer, *self.wanted.get())  # the same unit, new picture
 
     def _ensure_gallery(self) -> bool:
         """The gallery for the network (its default until the person picks one)."""
