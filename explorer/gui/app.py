@@ -1,7 +1,16 @@
-"""Starting the window: ``cnn-explorer gui`` calls :func:`run_gui`."""
+"""Starting the window: ``cnn-explorer gui`` calls :func:`run_gui`.
+
+The window's frame is on screen before PyTorch is imported (issue 17): :func:`run_gui`
+shows :class:`~explorer.gui.start_window.StartWindow`, imports torch, pyqtgraph and the
+views on a thread while that frame answers events, and then puts the main window in its
+place. With ``CNN_EXPLORER_STARTUP=1`` in the environment it prints, on stderr, when the
+window was on screen and when the first mosaic was drawn (benchmarks/startup.py reads
+them).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -10,26 +19,61 @@ from explorer.errors import UserError
 
 def _first_image(model: str) -> str:
     """The sample that suits `model` (a shipped network's own), else the default."""
-    from explorer.app.networks import DEFAULT_IMAGE
+    from explorer.app.names import DEFAULT_IMAGE
     from explorer.nets import shipped
 
     spec = shipped.load_all().get(model)
     return spec.default_image if spec is not None and spec.default_image else DEFAULT_IMAGE
 
 
-def make_app():
-    """The QApplication (created once) with pyqtgraph's row-major images and a font a
-    class can read."""
+def _mark(event: str) -> None:
+    """Print when `event` happened (seconds since the epoch) for benchmarks/startup.py."""
+    if os.environ.get("CNN_EXPLORER_STARTUP"):
+        print(f"startup: {event} {time.time():.6f}", file=sys.stderr, flush=True)
+
+
+def configure_pyqtgraph() -> None:
+    """pyqtgraph's row-major images (or feature maps show transposed) and antialiasing."""
     import pyqtgraph as pg
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+
+def make_app(views: bool = True):
+    """The QApplication (created once) with a font a class can read, and, with `views`,
+    pyqtgraph configured (row-major images). :func:`run_gui` passes ``views=False`` to
+    show the first frame before pyqtgraph is imported, and configures it afterwards."""
     from PySide6.QtWidgets import QApplication
 
     from explorer.gui.common import theme
 
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    if views:
+        configure_pyqtgraph()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("CNN Explorer")
+    # without pyqtgraph imported yet, the theme leaves its colours for the later call
     theme.apply(app, presentation=False, zoom_to=theme.saved_zoom(), remember=False)
     return app
+
+
+def show_start_window(size: tuple[int, int] | None = None, maximized: bool = False):
+    """The QApplication and the window's first frame, shown and painted; imports only Qt's
+    widgets (tests/core/test_startup_imports.py checks it)."""
+    from PySide6.QtCore import QCoreApplication
+
+    from explorer.gui.start_window import StartWindow
+
+    app = make_app(views=False)
+    shell = StartWindow()
+    if size is not None:
+        shell.resize(*size)
+    shell.set_progress("Starting…")
+    if maximized:
+        shell.showMaximized()
+    else:
+        shell.show()
+    QCoreApplication.processEvents()  # the first paint
+    return app, shell
 
 
 def wait_until_idle(window, timeout: float = 120.0) -> bool:
@@ -57,25 +101,43 @@ def run_gui(model: str | None = None, image: str | None = None,
     """
     from PySide6.QtCore import QCoreApplication
 
-    from explorer.app.networks import DEFAULT_MODEL
+    from explorer.gui.start_window import HeavyImports
+
+    maximized = screenshot is None and size is None  # a classroom screen
+    # torch starts loading at once; the frame below is drawn meanwhile
+    heavy = HeavyImports().start()
+    app, shell = show_start_window(size, maximized)
+    _mark("shown")
+    heavy.wait(shell.set_progress)
+    _mark("imported")
+    if heavy.error is not None:
+        raise heavy.error
+    if shell.closed:  # the person closed the window before it was ready
+        return 0
+    configure_pyqtgraph()
+    from explorer.app.names import DEFAULT_MODEL
+    from explorer.gui.common import theme
     from explorer.gui.main_window import MainWindow
 
-    app = make_app()
+    # again, now that pyqtgraph is here: the views' background and text colours
+    theme.apply(app, presentation=False, zoom_to=theme.saved_zoom(), remember=False)
     try:
         window = MainWindow(device=device)
     except UserError as exc:  # e.g. --device cuda without a GPU
+        shell.close()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     model = model or DEFAULT_MODEL
     window.load(model, image or _first_image(model))
-    if size is not None:
-        window.resize(*size)
-    if screenshot:
-        window.show()
-    elif size is None:
-        window.showMaximized()  # a classroom screen
+    # the main window takes the frame's place: same size and place on the screen
+    window.setGeometry(shell.geometry())
+    if maximized:
+        window.showMaximized()
     else:
         window.show()
+    shell.close()
+    shell.deleteLater()
+    _mark("window")
     if section and section != "explore":
         window.show_section(section)
     if page:
@@ -87,6 +149,7 @@ def run_gui(model: str | None = None, image: str | None = None,
     if not screenshot:
         return int(app.exec())
     finished = wait_until_idle(window)
+    _mark("mosaic")
     # a section starts its own work when shown: give it a moment to compute and draw
     end = time.monotonic() + 3.0
     while time.monotonic() < end:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torchvision.ops import roi_align
 
 from explorer.data import shapes
 from explorer.nets.shipped import ShippedNet, register
@@ -85,6 +84,10 @@ class RoIAlign(nn.Module):
         self.spatial_scale = spatial_scale
 
     def forward(self, features: Tensor, rois: Tensor) -> Tensor:
+        # imported here: torchvision.ops pulls in torch._dynamo (about a third of the
+        # program's start), and listing the shipped networks imports this module
+        from torchvision.ops import roi_align
+
         return roi_align(features, rois.to(features.dtype), (self.size, self.size),
                          spatial_scale=self.spatial_scale, sampling_ratio=2, aligned=True)
 

@@ -10,6 +10,7 @@ stays readable in both (widgets must never hard-code a text colour; plots take
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -196,9 +197,11 @@ def apply(app: QApplication | None = None, *, presentation: bool | None = None,
         font.setPointSizeF(BASE_POINT_SIZE * scale)
         app.setFont(font)
         app.setStyleSheet(style_sheet(theme, scale))
-        import pyqtgraph as pg
-
-        pg.setConfigOptions(background=theme.base, foreground=theme.text)
+        # the window's first frame is drawn before pyqtgraph is imported (issue 17);
+        # explorer.gui.app applies the theme again once it is
+        pg = sys.modules.get("pyqtgraph")
+        if pg is not None:
+            pg.setConfigOptions(background=theme.base, foreground=theme.text)
     for callback in list(_listeners):
         callback(theme, scale)
     return theme
