@@ -78,8 +78,8 @@ HELD_OUT_SCENES = 50
 #: scenes per forward pass while scoring: a cancel waits for at most one pass, and 25
 #: U-Net scenes took 1.2 s on two shared CPU cores (8 take about 0.4 s)
 EVAL_BATCH = 8
-HINT = ("Click a pixel on any picture to see what it looks at: white box = theoretical "
-        "receptive field, dashed cyan = 95 % of the gradient, heat = the gradient itself.")
+HINT = ("Click a pixel: white box = its receptive field, dashed cyan = 95 % of the "
+        "gradient, heat = the gradient.")
 #: the held-out scene shown first: four shapes of four classes
 FIRST_SCENE = 6
 
@@ -118,7 +118,7 @@ class PanelGrid(QWidget):
     Pictures never shrink below `min_side` pixels: when the height runs out the grid asks
     for more (the window's scroll area then scrolls up and down, never sideways)."""
 
-    def __init__(self, chrome: float = 64.0, min_side: int = 150,
+    def __init__(self, chrome: float = 64.0, min_side: int = 100,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._grid = QGridLayout(self)
@@ -1113,9 +1113,9 @@ class SegmentationTab(QWidget):
         panel.canvas.set_image(disagreement_image(pic.image, self.dis, gt, pa, pb) / 255.0,
                                autorange=False)
         cap = f"{self.dis.fraction:.1%} of pixels differ"
-        if self.dis.a_right is not None:
-            cap += (f"  ·  only {_short(a)} right on {self.dis.a_right}, only {_short(b)} "
-                    f"on {self.dis.b_right}")
+        if self.dis.a_right is not None:  # short: it must not push the scores off screen
+            cap += (f"; right alone: {_short(a)} {self.dis.a_right}, "
+                    f"{_short(b)} {self.dis.b_right}")
         panel.caption.setText(cap)
         self._fill_legend()
 
@@ -1135,7 +1135,7 @@ class SegmentationTab(QWidget):
                     seen.add(p.class_names[i])
                     label = p.class_names[i]
                     if i == 0 and label in ("background", "__background__"):
-                        label = "background (picture darkened)"
+                        label = "background"  # drawn as the darkened picture
                     chips.append((label, tuple(int(v) for v in pal[i])))
         if self.dis is not None:
             a, b = _short(self.dis.a), _short(self.dis.b)
