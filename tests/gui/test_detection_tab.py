@@ -8,10 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PySide6.QtWidgets import QLabel
 
 from explorer.detect.draw import leader
 from explorer.gui.common.section import SectionHost
 from explorer.gui.detect.section import (
+    DEFAULT_SPEED,
     METHODS,
     DetectionTab,
     heat_image,
@@ -116,6 +118,26 @@ def test_replay_lasts_ten_to_twenty_seconds_by_default(tab):
     assert tab._anim_i == int(tab.windows_per_second()) + 1
     tab._stop_animation()
     assert sweep_seconds_at(0) > 20 and sweep_seconds_at(100) < 10
+    # frame by frame, as the timer drives it (a clock that moves one timer interval per
+    # frame, not the wall clock): the sweep ends after 10-20 s of frames, every window
+    # shown in order and none skipped by more than a frame's worth
+    tab.speed.setValue(DEFAULT_SPEED)
+    tab.slide_button.setChecked(True)
+    frame, frames, seen = tab.timer.interval() / 1000, 0, []
+    while tab.timer.isActive():
+        frames += 1
+        tab._tick(frames * frame)
+        seen.append(tab._anim_i)
+        assert frames < 10_000
+    seconds = frames * frame
+    assert 10 <= seconds <= 20, seconds
+    assert seen[-1] == windows and seen == sorted(seen)
+    assert max(b - a for a, b in zip(seen, seen[1:])) <= tab.windows_per_second() * frame + 1
+    assert tab._box_items and not tab.current.isVisible()  # the boxes come back at the end
+    # the speed control is labelled at both ends and says what it means in seconds
+    labels = [w.text() for w in tab.show_panel.widget().findChildren(QLabel)]
+    assert "Speed: slow" in labels and "fast" in labels
+    assert "15 s for all" in tab.speed_label.text()
 
 
 def test_proposals_rcnn_and_animation(tab):
