@@ -38,7 +38,7 @@ PRESET_KEYS: dict[tuple[str, str | None], frozenset[str]] = {
     ("lab", "gallery"): frozenset({"tab"}),
     ("detection", None): frozenset({"method", "scene", "run"}),
     ("segmentation", None): frozenset({"networks", "scene", "tab", "run"}),
-    ("why", None): frozenset({"tab"}),
+    ("why", None): frozenset({"tab", "run"}),
 }
 
 #: the named tabs a preset's "tab" may pick, per target
@@ -188,10 +188,10 @@ STEPS: tuple[TourStep, ...] = (
     TourStep("augmentation", "Data augmentation", "why", None,
              "Augment the training set with random transformations: rotations, scaling, "
              "flips.",
-             {"tab": "augment"}),
+             {"tab": "augment", "run": True}),
     TourStep("transfer", "Transfer learning: fine-tuning", "why", None,
-             "Start from weights learned on another task and retrain the whole network, or "
-             "only its head.",
+             "Start from weights learned on another task and retrain all of it or only "
+             "its head: press Fine-tune.",
              {"tab": "finetune"}),
 )
 

@@ -142,12 +142,39 @@ def apply_segmentation(window, preset: Preset) -> QWidget:
 
 
 def apply_why(window, preset: Preset) -> QWidget:
+    """Why & training: bring the panel forward and, with "run", press its button as soon
+    as the section's own network and picture have opened (they open in workers the first
+    time the section is shown)."""
     window.show_section("why")
     tab = window.section("why")
     name = preset.get("tab")
-    if name is not None:
-        tab.tabs.setCurrentWidget(getattr(tab, name))
+    if name is None:
+        return tab
+    panel = getattr(tab, name)
+    tab.tabs.setCurrentWidget(panel)
+    if preset.get("run"):
+        _run_when_ready(tab, panel)
     return tab
+
+
+def _run_when_ready(tab, panel) -> None:
+    def ready() -> bool:
+        return tab.network is not None and tab.picture is not None
+
+    if ready():
+        panel.run()
+        return
+
+    def check(*_args) -> None:
+        if not ready():
+            return
+        for runner in (tab.net_runner, tab.pic_runner):
+            runner.finished.disconnect(check)
+        if tab.tabs.currentWidget() is panel:  # still the step on show
+            panel.run()
+
+    for runner in (tab.net_runner, tab.pic_runner):
+        runner.finished.connect(check)
 
 
 def apply_step(window, step: TourStep) -> QWidget:
