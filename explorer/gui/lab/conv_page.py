@@ -574,7 +574,8 @@ class ConvPage(LabPage):
             self.grids.setStretch(i, max(1, view.sizeHint().width()))
         self._titles(st)
         rows, cols = sizes[0].split(": ", 1), sizes[1].split(": ", 1)
-        if cols[1] in (rows[1], rows[1].replace("M", "N")):  # a square input and kernel: say it once
+        # a square input and kernel: the formula said once
+        if cols[1] in (rows[1], rows[1].replace("M", "N")):
             sizes[:2] = [f"rows and cols: {rows[1]}"]
         self.formula_label.setText("<b>Output size</b><br>" + "<br>".join(t for t in sizes
                                                                          if t))
