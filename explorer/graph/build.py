@@ -214,6 +214,20 @@ class _ShapePass(fx.Interpreter):
         self.failed: fx.Node | None = None
         self._copies: dict[str, nn.Module] = {}
 
+    def run(self, *args):
+        # Interpreter.run makes a tqdm bar even when progress is off, and tqdm starts its
+        # monitor thread for any bar: a thread the window would leave running. This is
+        # its loop without the bar, freeing each value after its last use as it does.
+        self.env = {}
+        self.args_iter = iter(self.graph.process_inputs(*args))
+        for node in self.graph.nodes:
+            self.env[node] = self.run_node(node)
+            for used in self.user_to_last_uses.get(node, []):
+                del self.env[used]
+            if node.op == "output":
+                return self.graph.process_outputs(self.env[node])
+        return None
+
     def run_node(self, n: fx.Node):
         try:
             result = super().run_node(n)

@@ -50,8 +50,11 @@ from explorer.gui.explore.predictions import PredictionsPanel
 
 #: how many layers after the current one get their mosaics made ahead of time
 PREFETCH = 2
-WEIGHTS_SUFFIXES = {".pt", ".pth", ".ts", ".pkl", ".bin"}
-WEIGHTS_FILTER = "Weights (*.pt *.pth *.ts *.pkl);;All files (*)"
+WEIGHTS_SUFFIXES = {".pt", ".pth", ".ts", ".pkl", ".bin", ".onnx", ".pt2", ".safetensors"}
+WEIGHTS_FILTER = ("Weights and networks (*.pt *.pth *.ts *.pkl *.onnx *.pt2 *.safetensors);;"
+                  "All files (*)")
+#: whole networks in a file, opened on their own when dropped (no architecture needed)
+NETWORK_SUFFIXES = {".onnx", ".pt2"}
 
 #: the window's keys, one list for the bindings and Help → Keyboard: (keys, what, where)
 SHORTCUTS = [
@@ -144,6 +147,10 @@ class MainWindow(QMainWindow):
         from explorer.gui.explore.unit_card import attach_unit_card
 
         attach_unit_card(self)
+        # the network as a graph beside the layer tree, and networks by timm name
+        from explorer.gui.graph.attach import attach_graph_view
+
+        attach_graph_view(self)
 
     # -- construction -----------------------------------------------------------------
     def _build(self) -> None:
@@ -273,7 +280,8 @@ class MainWindow(QMainWindow):
         entries = [
             ("Open image…", "Ctrl+O", self._ask_image_file),
             ("Open weights (state dict)…", None, lambda: self._ask_weights_file("state")),
-            ("Open whole model…", None, lambda: self._ask_weights_file("module")),
+            ("Open whole model (ONNX, .pt2, TorchScript)…", None,
+             lambda: self._ask_weights_file("module")),
             (None, None, None),
             ("Save window as PNG…", "Ctrl+S", self._ask_save_png),
             (None, None, None),
@@ -617,6 +625,8 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str) -> int:
         """A dropped file: weights go to the network, anything else is read as an image."""
+        if Path(path).suffix.lower() in NETWORK_SUFFIXES:
+            return self.load(NetSpec("file", path))
         if Path(path).suffix.lower() in WEIGHTS_SUFFIXES:
             name = self.network_panel.chosen_name or ""
             return self.load(NetSpec(name, path))
@@ -641,6 +651,8 @@ class MainWindow(QMainWindow):
             widget.shutdown()
         if getattr(self, "_unit_card", None) is not None:
             self._unit_card.shutdown()
+        if getattr(self, "graph_view", None) is not None:
+            self.graph_view.shutdown()
         self.runner.shutdown(timeout=60.0)
         self.feature_view.mosaics.shutdown(timeout=60.0)
         super().closeEvent(event)

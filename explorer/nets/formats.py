@@ -145,6 +145,10 @@ def open_exported(path: str | Path) -> nn.Module:
     except Exception:  # noqa: BLE001 - a program unflatten cannot split: one graph
         return _guard(open_exported_graph(path))
     for m in module.modules():
+        if hasattr(m, "_run_with_interpreter"):
+            # each layer's generated code, not torch.fx's Interpreter: faster, and the
+            # Interpreter's (disabled) tqdm bar starts a monitor thread on every pass
+            m._run_with_interpreter = False
         ty = getattr(m, "_ty", None)
         if isinstance(ty, str) and ty:
             m.__class__ = _named_like(type(m), ty.rsplit(".", 1)[-1])
@@ -213,7 +217,7 @@ def _exported_train(self: nn.Module, mode: bool = True) -> nn.Module:
 def _example_shape(module: nn.Module) -> tuple[int, ...] | None:
     """The shape a torch.export program was traced with (its first input)."""
     graph = getattr(module, "graph", None)
-    if graph is None:
+    if not isinstance(graph, torch.fx.Graph):  # TorchScript's graph is another thing
         return None
     for node in graph.nodes:
         if node.op == "placeholder":
@@ -264,27 +268,12 @@ def _timm_cfg(name: str):
 def timm_cached_weights(name: str) -> Path | None:
     """The file holding `name`'s pretrained weights if a download already put it in the
     Hugging Face hub cache or the torch hub cache; never downloads."""
+    from explorer.nets.timm_catalogue import cached_file
+
     cfg = _timm_cfg(name)
     if cfg is None:
         return None
-    if cfg.hf_hub_id:
-        try:
-            from huggingface_hub import try_to_load_from_cache
-        except ImportError:
-            try_to_load_from_cache = None
-        if try_to_load_from_cache is not None:
-            repo, _, revision = cfg.hf_hub_id.partition("@")
-            files = ([cfg.hf_hub_filename] if cfg.hf_hub_filename else
-                     ["model.safetensors", "pytorch_model.bin"])
-            for filename in files:
-                found = try_to_load_from_cache(repo, filename, revision=revision or None)
-                if isinstance(found, str) and Path(found).is_file():
-                    return Path(found)
-    if cfg.url:
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(cfg.url).name
-        if cached.is_file():
-            return cached
-    return None
+    return cached_file(cfg.hf_hub_id, cfg.hf_hub_filename, cfg.url)
 
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:

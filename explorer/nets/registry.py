@@ -75,18 +75,15 @@ def list_models() -> list[ModelEntry]:
 def list_timm() -> list[ModelEntry]:
     """timm's CNNs as ``timm:NAME``, available where a download put their weights in the
     Hugging Face or torch hub cache; empty when timm is not installed."""
-    try:
-        from explorer.nets import formats
+    from explorer.nets import timm_catalogue
 
-        names = formats.timm_names()
-    except ImportError:
+    # from the stored catalogue: listing networks does not import timm (issue 17)
+    known = timm_catalogue.catalogue()
+    if known is None:
         return []
     entries = []
-    for name in names:
-        try:
-            ok = formats.timm_cached_weights(name) is not None
-        except ModelError:  # a name without a pretrained configuration
-            ok = False
+    for name, fields in known.items():
+        ok = fields is not None and timm_catalogue.cached_file(*fields) is not None
         entries.append(ModelEntry(TIMM_PREFIX + name, "timm", "classify",
                                   "hub cache" if ok else "none", ok, f"timm {name}"))
     return entries
@@ -206,7 +203,9 @@ def _file_fixes_input(net: Network) -> tuple[int | None, ...] | None:
             return formats.onnx_input_shape(path)
         except ModelError:
             return None
-    return formats._example_shape(net.module)
+    if path.suffix.lower() == ".pt2":
+        return formats._example_shape(net.module)
+    return None  # TorchScript states no input shape
 
 
 def _borrow_card(net: Network, name: str) -> None:

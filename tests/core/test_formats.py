@@ -413,3 +413,20 @@ def test_broken_or_foreign_files_are_one_line(capsys, tmp_path, case):
         code, out, err = _cli(capsys, *command, *argv(tmp_path))
         assert code == 2 and out == "" and err.count("\n") == 1, err
         assert message in err, err
+
+
+def test_a_torchscript_file_borrows_the_named_networks_card(capsys, tmp_path):
+    """A TorchScript file says nothing of its input; --model NAME lends NAME's size,
+    normalisation and labels, so an exported tinyvgg-shapes predicts as the original."""
+    original = load_network("tinyvgg-shapes")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.trace(original.module, torch.zeros(1, 3, 64, 64)),
+                       str(tmp_path / "tv.ts"))
+    image = ["--image", "sample:shape-crop"]
+    ref, _ = _json(capsys, "predict", "--model", "tinyvgg-shapes", *image)
+    got, _ = _json(capsys, "predict", "--model", "tinyvgg-shapes", "--weights",
+                   tmp_path / "tv.ts", *image)
+    assert got["weights"] == "file" and got["top"][0]["label"] == ref["top"][0]["label"]
+    assert got["top"][0]["probability"] == pytest.approx(ref["top"][0]["probability"],
+                                                         abs=1e-4)

@@ -40,6 +40,8 @@ class NetworkPanel(QWidget):
     weightsFileRequested = Signal(str)
     #: the person asked to download ImageNet weights for the chosen network
     downloadRequested = Signal(str)
+    #: a timm network by name ("timm:NAME")
+    timmRequested = Signal(str)
 
     def __init__(self, entries: list, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,9 +67,14 @@ class NetworkPanel(QWidget):
         self.weights_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.weights_button)
         self.state_action = QAction("State dict for the chosen network…", self)
-        self.module_action = QAction("Whole model (TorchScript or pickled module)…", self)
+        self.module_action = QAction("Whole network file (ONNX, .pt2, TorchScript or "
+                                     "pickled module)…", self)
+        self.timm_action = QAction("timm network by name…", self)
+        self.timm_action.setToolTip("One of timm's CNNs, e.g. resnet18d: its weights from "
+                                    "the hub cache, else random weights")
         menu.addAction(self.state_action)
         menu.addAction(self.module_action)
+        menu.addAction(self.timm_action)
         self.weights_button.setMenu(menu)
         self.trust = QCheckBox("I trust this file")
         self.trust.setToolTip("A pickled module runs code when it is opened: "
@@ -90,10 +97,30 @@ class NetworkPanel(QWidget):
         self.combo.currentIndexChanged.connect(lambda _i: self._update_download())
         self.state_action.triggered.connect(lambda: self.weightsFileRequested.emit("state"))
         self.module_action.triggered.connect(lambda: self.weightsFileRequested.emit("module"))
+        self.timm_action.triggered.connect(self._ask_timm)
         self.download_button.clicked.connect(
             lambda: self.downloadRequested.emit(self.chosen_name or "")
         )
         self._update_download()
+
+    def _ask_timm(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        name, ok = QInputDialog.getText(
+            self, "timm network", "One of timm's CNNs (e.g. resnet18d, efficientnet_b0, "
+            "cspdarknet53):")
+        self.request_timm(name if ok else "")
+
+    def request_timm(self, name: str) -> bool:
+        """Ask for timm's network `name` (with or without "timm:"); the load checks the
+        name and a wrong one is one banner line. False for an empty name."""
+        name = name.strip()
+        if name.startswith("timm:"):
+            name = name[len("timm:"):].strip()
+        if not name:
+            return False
+        self.timmRequested.emit("timm:" + name)
+        return True
 
     def set_entries(self, entries: list) -> None:
         """Fill the combo from the registry, keeping the current choice."""
@@ -121,9 +148,10 @@ class NetworkPanel(QWidget):
         index = self.combo.findData(network.name)
         if index >= 0:
             self.combo.setCurrentIndex(index)
+        # timm's hub cache and the Hugging Face one hold more than ImageNet weights
         source = {"shipped": "trained weights shipped with the explorer",
-                  "hub cache": "ImageNet weights from the torch hub cache",
-                  "download": "ImageNet weights (downloaded)",
+                  "hub cache": "trained weights from the hub cache",
+                  "download": "trained weights (downloaded)",
                   "file": f"weights from {network.weights_path}",
                   "random": "random weights"}.get(network.weights_source, network.weights_source)
         h, w = network.input_size
