@@ -224,3 +224,26 @@ def test_in_the_window_the_layer_keys_step_lives_layer_not_explores(qtbot, windo
     assert window.layer_tree.current_name == explore_layer
     # Live runs its own network on the window's device, not Explore's
     assert live.network is not window.network and live.device == window.device
+
+
+def test_in_the_window_the_first_look_shows_one_frame_without_a_loop(qtbot, window):
+    """Shown in the window for the first time, Live draws one frame of moving shapes with
+    its maps and top-5 (no loop, no thread left running), and Start then runs as usual."""
+    window.show_section("Live")
+    live = window.section("Live")
+    qtbot.waitUntil(lambda: live.latest is not None, timeout=60000)
+    assert not live.running and live.frames_shown == 0
+    assert live.latest.network == live.network.name and live.latest.layer == live.layer
+    assert live.mosaic_canvas.image_shape is not None and live.topk_label.text()
+    assert "Start runs the loop" in live.fps_label.text()
+    assert live.start()
+    qtbot.waitUntil(lambda: live.frames_shown >= 1, timeout=60000)
+    live.stop()
+
+
+def test_a_standalone_view_starts_empty(qtbot, ready):
+    ready.show()
+    qtbot.waitExposed(ready)
+    qtbot.wait(200)
+    assert not ready.previewer.busy and ready.latest is None
+    assert ready.mosaic_canvas.image_shape is None

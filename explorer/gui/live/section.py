@@ -214,10 +214,16 @@ class LiveView(QWidget):
         self.synthetic_size = (224, 224)
         self.synthetic_fps = 30.0
         self._start_when_loaded = False
+        #: one still frame is shown the first time the section is shown in the window
+        self._preview_pending = False
+        self._shown = False
         self._draw_fps = FpsMeter()
         self.loader = JobRunner(self)
         self.loader.finished.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
+        self.previewer = JobRunner(self)
+        self.previewer.finished.connect(self._on_preview)
+        self.previewer.failed.connect(lambda _exc, message: self._say(message))
         self.picture_loader = JobRunner(self)
         self.picture_loader.finished.connect(self.set_picture)
         self.picture_loader.failed.connect(lambda _exc, message: self._error(message))
@@ -440,9 +446,39 @@ class LiveView(QWidget):
         self._clear_results(f"{network.name} ready ({network.weights_source} weights), "
                             f"on {self.device}.")
         self.networkReady.emit(network)
+        self._preview()
         if self._start_when_loaded:
             self._start_when_loaded = False
             self.start()
+
+    # -- the first look ---------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """Shown for the first time in the window, the section shows one frame of moving
+        shapes with its maps and top-5 (once its network is there), so a class sees at
+        once what Start will animate; standalone views and tests start empty."""
+        super().showEvent(event)
+        if not self._shown:
+            self._shown = True
+            from PySide6.QtWidgets import QMainWindow
+
+            self._preview_pending = isinstance(self.window(), QMainWindow)
+            self._preview()
+
+    def _preview(self) -> None:
+        if not self._preview_pending or self.network is None or self.running or \
+                self.source_kind != "synthetic" or self.latest is not None:
+            return
+        self._preview_pending = False
+        engine, size = self.engine, self.synthetic_size
+        self.previewer.submit(
+            lambda _ctx: engine.process(SyntheticSource(size, seed=0).frame_at(0), 0))
+
+    def _on_preview(self, result: LiveResult) -> None:
+        if self.running or self.latest is not None or self.network is None or \
+                result.network != self.network.name or result.layer != self.layer:
+            return  # the person has moved on: a loop runs, or another network or layer
+        self.show_result(result, count=False)
+        self.fps_label.setText("One still frame: Start runs the loop, Step shows the next.")
 
     # -- the layer --------------------------------------------------------------------------
     def set_layer(self, name: str) -> None:
@@ -584,6 +620,7 @@ class LiveView(QWidget):
                 return True
             self._error("choose a network first")
             return False
+        self.previewer.wait(30)  # a first-look frame under way: the engine runs one at a time
         if self.pause_button.isChecked():
             self.engine.pause()
         else:
@@ -641,6 +678,7 @@ class LiveView(QWidget):
         """Stop the loop and every load (the window is closing)."""
         self.stop()
         self.loader.shutdown()
+        self.previewer.shutdown()
         self.picture_loader.shutdown()
 
     def _on_finished(self) -> None:
