@@ -37,7 +37,7 @@ from explorer.units.toppatches import TopPatches, top_patches
 
 __all__ = ["GALLERY_NAMES", "VIEW_NAMES", "HierarchyLayer", "check_steps", "layer_channels",
            "learned_hierarchy", "network_input", "open_gallery", "patches_picture",
-           "saliency_picture", "unit_activations", "view_picture",
+           "saliency_picture", "strongest_units", "unit_activations", "view_picture",
            "unit_patches", "unit_sanity", "unit_views", "visualise_layer"]
 
 #: more steps than this is a typing mistake, not a wish (256 already gives clear pictures)
@@ -116,6 +116,20 @@ def unit_activations(network: Network, image: Image | torch.Tensor, layer: str
     with torch.no_grad():
         act = LayerProbe(network, info.name)(network_input(network, image))
     return channel_means(act)[0].float().cpu().numpy()
+
+
+def strongest_units(network: Network, image: Image | torch.Tensor, layer: str
+                    ) -> np.ndarray | None:
+    """Where each channel of `layer` is strongest on the picture: np.int64 [C, 2] of
+    (row, column) in its map, or None for a layer without maps ([K])."""
+    info = unit_layer(network, layer)
+    if not info.spatial:
+        return None
+    with torch.no_grad():
+        act = LayerProbe(network, info.name)(network_input(network, image))[0].float()
+    flat = act.flatten(1).argmax(1).cpu().numpy().astype(np.int64)
+    w = act.shape[-1]
+    return np.stack([flat // w, flat % w], axis=1)
 
 
 def unit_sanity(network: Network, image: Image | torch.Tensor, view: str = "gradient", *,

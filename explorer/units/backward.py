@@ -153,6 +153,10 @@ def _display(attr: torch.Tensor) -> np.ndarray:
     the 99.5th percentile of |attr| reaches the ends."""
     a = attr.detach().float().cpu()
     lim = float(torch.quantile(a.abs().flatten(), 0.995)) if a.numel() else 0.0
+    if lim <= 0 and a.numel():
+        # one unit of an early layer reaches fewer than 0.5 % of the pixels (5x5 of 64x64):
+        # the percentile is 0 there, and the strongest pixel sets the scale instead
+        lim = float(a.abs().max())
     a = (a / (2 * lim) + 0.5 if lim > 0 else torch.full_like(a, 0.5)).clamp(0, 1)
     if a.shape[0] == 1:
         a = a.expand(3, -1, -1)

@@ -98,13 +98,28 @@ def test_a_unit_of_the_channel_view_gives_views_at_that_position(window, qtbot):
     card = _open_on(window, qtbot, 2)
     _wait_for(qtbot, card, {"views"})
     whole = card.grid.items["gradient"].image.copy()
+    assert "(its strongest)" in card.grid.captions["gradient"]
     cv = window.channel_view
-    _click_image(cv.canvas, 10.5, 20.5, qtbot)
-    qtbot.waitUntil(lambda: "unit (row 10, col 20)" in card.title.text(), timeout=5000)
+    # an active unit away from the channel's strongest one (an inactive unit's gradient
+    # is zero: a grey picture)
+    values = cv.values
+    top = np.unravel_index(values.argmax(), values.shape)
+    yy, xx = np.mgrid[:values.shape[0], :values.shape[1]]
+    far = np.where(np.hypot(yy - top[0], xx - top[1]) > 6, values, -np.inf)
+    y, x = (int(v) for v in np.unravel_index(far.argmax(), far.shape))
+    assert values[y, x] > 0
+    _click_image(cv.canvas, y + 0.5, x + 0.5, qtbot)
+    qtbot.waitUntil(lambda: f"unit (row {y}, col {x})" in card.title.text(), timeout=5000)
     _wait_for(qtbot, card, {"views"})
     one_unit = card.grid.items["gradient"].image
-    # one unit's gradient reaches only its 5x5 receptive field; the channel mean's does not
+    assert f"unit ({y}, {x})" in card.grid.captions["gradient"]
+    assert "strongest" not in card.grid.captions["gradient"]
+    # relu2's units see 5x5 pixels: the clicked unit's gradient is zero outside its field
     assert not np.array_equal(whole, one_unit)
+    grey = np.abs(one_unit - one_unit[0, 0]).sum(axis=-1) > 1e-6
+    rows, cols = np.nonzero(grey)
+    assert rows.size and rows.min() >= y - 2 and rows.max() <= y + 2
+    assert cols.min() >= x - 2 and cols.max() <= x + 2
     card.wait(60)
 
 

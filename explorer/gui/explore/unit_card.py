@@ -49,7 +49,7 @@ DEFAULT_STEPS = 256
 #: above this many channels a layer's visualisation comes last: the chosen channel first
 LAYER_FIRST_MAX = 64
 #: the sanity row shows the original and at most this many randomisation steps
-SANITY_SHOWN = 5
+SANITY_SHOWN = 4
 VIEW_TITLES = {"gradient": "gradient", "guided": "guided<br>backprop",
                "deconvnet": "deconvnet", "occlusion": "occlusion",
                "integrated": "integrated<br>gradients"}
@@ -118,6 +118,9 @@ def run_card(req: CardRequest, ctx: JobContext,
     patches = app_units.unit_patches(net, layer, req.gallery,
                                      task=sub_task(ctx, 0.6 if layer_first else 0.0, 0.75))
     on_picture = app_units.unit_activations(net, req.image, layer)
+    # a unit, not a channel's mean, is what the backward views follow (Zeiler and Fergus
+    # project the strongest activation): by default the channel's strongest unit here
+    strongest = app_units.strongest_units(net, req.image, layer)
     served = None
     while served != req.wanted.get():
         ctx.check()
@@ -130,9 +133,12 @@ def run_card(req: CardRequest, ctx: JobContext,
         send(rid, "patches", UnitResult(channel, position,
                                         (patches.patches(channel), crops, len(req.gallery),
                                          float(on_picture[channel]))))
-        views = app_units.unit_views(net, req.image, layer, channel, position,
+        at = position
+        if at is None and strongest is not None:
+            at = tuple(int(v) for v in strongest[channel])
+        views = app_units.unit_views(net, req.image, layer, channel, at,
                                      task=sub_task(ctx, 0.8, 0.9))
-        send(rid, "views", UnitResult(channel, position, views))
+        send(rid, "views", UnitResult(channel, position, (views, at, position is None)))
     if not layer_first:
         fv = app_units.visualise_layer(net, layer, steps=req.steps,
                                        task=sub_task(ctx, 0.9, 0.97))
@@ -281,7 +287,7 @@ class UnitCard(QDialog):
     def show_unit(self, layer: str, channel: int,
                   position: tuple[int, int] | None = None) -> None:
         """Show channel `channel` of `layer` (and the unit at `position` of its map for the
-        backward views; None: the channel's mean)."""
+        backward views; None: the channel's strongest unit on the picture)."""
         if self.network is None:
             return
         same_layer = layer == self.layer
@@ -416,7 +422,7 @@ class UnitCard(QDialog):
         elif stage == "patches":
             self._show_patches(*payload.data)
         elif stage == "views":
-            self._show_views(payload.data)
+            self._show_views(*payload.data)
 
     def _on_finished(self, served) -> None:
         if self._request is not None and self.wanted is not None and \
@@ -514,13 +520,18 @@ class UnitCard(QDialog):
         return {"shapes": "shapes crops", "digits": "digits", "samples": "photos",
                 "folder": "folder images"}.get(spec, spec)
 
-    def _show_views(self, views: dict) -> None:
+    def _show_views(self, views: dict, at: tuple[int, int] | None,
+                    strongest: bool) -> None:
         for name, title in VIEW_TITLES.items():
             view = views.get(name)
             if view is None:
                 continue
             note = "<br>(= gradient here)" if view.note and name in ("guided", "deconvnet") \
                 else ""
+            if name == "gradient" and at is not None:
+                # the first view says which unit all of them follow
+                note = f"<br>unit ({at[0]}, {at[1]})" + ("<br>(its strongest)" if strongest
+                                                         else "")
             self.grid.set_picture(name, app_units.view_picture(view), f"<b>{title}</b>{note}")
         self.shown.add("views")
 

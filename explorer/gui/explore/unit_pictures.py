@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
 
 from explorer.gui.common import theme
@@ -85,6 +86,10 @@ class CaptionedGrid(pg.GraphicsLayoutWidget):
     def _draw_caption(self, name: str) -> None:
         self.labels[name].setText(self.captions[name], size=f"{point_size():.1f}pt",
                                   color=theme.current().text)
+        # captions do not wrap: the grid is never narrower than its widest row of them,
+        # so a window too narrow grows (or its layout says so) instead of cutting a column
+        needed = self.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
+        self.setMinimumWidth(max(160, int(needed) + 8))
 
     def set_caption(self, name: str, caption: str) -> None:
         self.captions[name] = caption
