@@ -194,3 +194,49 @@ def blocks_at_depth(graph: Graph, depth: int) -> list[str]:
     """The block paths with `depth` dots (0: ``layer1``, 1: ``layer1.0``), for collapsing
     a whole network at one level."""
     return [p for p, b in graph.blocks.items() if b.depth == depth]
+
+
+def subgraph(graph: Graph, block: str, *, layout: bool = True) -> Graph:
+    """The inside of `block` (a module path such as ``inception3a``) as a graph of its
+    own, as the lecture draws an Inception module or a residual block: its nodes, an
+    input node for each tensor that comes in from outside (named after where it comes
+    from) and one output node.
+
+    Raises:
+        UserError: a name that is not a block of this graph.
+    """
+    if block not in graph.blocks:
+        some = ", ".join(list(graph.blocks)[:6]) or "none"
+        raise UserError(f"{block!r} is not a block of {graph.name} (blocks include {some})")
+    inside = {n.name for n in graph.members(block)}
+    nodes: list[Node] = []
+    edges: list[tuple[str, str]] = []
+    outside: dict[str, str] = {}
+    for a, b in graph.edges:
+        if b in inside and a not in inside and a not in outside:
+            source = graph.node(a)
+            outside[a] = f"input:{a}"
+            nodes.append(Node(name=outside[a], op="input", kind="input", shape=source.shape,
+                              module=None, block=""))
+    nodes += [replace(n, x=None, y=None) for n in graph.nodes if n.name in inside]
+    leaves: list[str] = []
+    for a, b in graph.edges:
+        if b in inside and a in outside:
+            edges.append((outside[a], b))
+        elif a in inside and b in inside:
+            edges.append((a, b))
+        elif a in inside and b not in inside and a not in leaves:
+            leaves.append(a)
+    info = graph.blocks[block]
+    if leaves:
+        nodes.append(Node(name=f"output:{block}", op="output", kind="output",
+                          shape=info.shape or graph.node(leaves[-1]).shape))
+        edges += [(a, f"output:{block}") for a in leaves]
+    blocks = {p: b for p, b in graph.blocks.items() if p == block or p.startswith(block + ".")}
+    out = Graph(name=f"{graph.name} {block}", nodes=nodes, edges=edges, blocks=blocks,
+                input_size=graph.input_size, method=graph.method, note=graph.note)
+    if layout:
+        from explorer.graph.layout import layout_graph
+
+        layout_graph(out)
+    return out

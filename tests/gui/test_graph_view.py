@@ -141,3 +141,36 @@ def test_googlenet_builds_in_a_worker(qtbot):
     assert len(ticks) >= 3
     assert len(_visible_ops(view, "cat")) == 9
     view.shutdown()
+
+
+def test_the_gallery_draws_each_architecture_beside_its_table(qtbot):
+    """LeNet-5, AlexNet and VGG16 as chains with one box per layer of the table, the
+    Inception module's four branches meeting in one concatenation, the residual block's
+    skip and convolutions meeting in one addition."""
+    from explorer.gui.lab.gallery_page import GalleryPage
+
+    page = GalleryPage()
+    qtbot.addWidget(page, before_close_func=lambda p: p.shutdown())
+    page.resize(1300, 620)
+    page.show()
+    assert page.wait(180)
+    qtbot.waitUntil(lambda: all(g.graph is not None for g in page.graphs), timeout=10_000)
+    by_tab = {t.title.split(" ")[0]: (t, g) for t, g in zip(page.tables, page.graphs)}
+    lenet, view = by_tab["LeNet-5"]
+    convs = [n for n in view.graph.nodes if n.op == "Conv2d"]
+    assert len(convs) == sum(r[1].startswith("conv") for r in lenet.rows)
+    assert view.graph.nodes[0].shape == (1, 32, 32) and view.graph.nodes[-1].shape == (10,)
+    vgg, view = by_tab["VGG16"]
+    assert sum(n.op in ("Conv2d", "Linear") for n in view.graph.nodes) == vgg.weight_layers
+    _, view = by_tab["Inception"]
+    cat = next(n for n in view.graph.nodes if n.op == "cat")
+    assert len([e for e in view.graph.edges if e[1] == cat.name]) == 4 and cat.shape == (
+        256, 28, 28)
+    assert len({n.x for n in view.graph.nodes if n.op == "Conv2d" and n.y == 1}) >= 3
+    resblock, view = page.tables[4], page.graphs[4]
+    add = next(n for n in view.graph.nodes if n.op == "add")
+    sources = [a for a, b in view.graph.edges if b == add.name]
+    assert len(sources) == 2 and any(s.startswith("input:") for s in sources)
+    assert resblock.total == sum(n.params for n in view.graph.nodes)
+    for g in page.graphs:
+        assert g.canvas.items_by_name and not g.canvas.horizontalScrollBar().isVisible()

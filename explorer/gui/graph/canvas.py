@@ -68,9 +68,12 @@ def shape_text(shape: tuple[int, ...] | None) -> str:
     return "×".join(map(str, shape)) or "scalar"
 
 
-def node_lines(node: Node) -> tuple[str, str]:
-    """What a box says: its type (and name), then its parameters and receptive field."""
+def node_lines(node: Node, compact: bool = False) -> tuple[str, str]:
+    """What a box says: its type (and name; with `compact` only the name's last part),
+    then its parameters and receptive field."""
     short = node.module or node.name
+    if compact:
+        short = short.rsplit(".", 1)[-1]
     title = node.op + (" ⊞" if node.kind == "block" else "")
     if node.kind not in ("input", "output") and short and short != node.op:
         title += f"  {short}"
@@ -115,7 +118,7 @@ class _Metrics:
     label_w: float  # the widest shape label
 
 
-def _metrics(scale: float, graph: Graph) -> _Metrics:
+def _metrics(scale: float, graph: Graph, compact: bool = False) -> _Metrics:
     size = theme.BASE_POINT_SIZE * scale * 0.85
     font = QFont()
     font.setPointSizeF(size)
@@ -125,8 +128,9 @@ def _metrics(scale: float, graph: Graph) -> _Metrics:
     small.setPointSizeF(size * 0.9)
     fm, fb = QFontMetricsF(font), QFontMetricsF(bold)
     # boxes as wide as the widest text (up to a limit: long names are elided)
-    widest = max([fb.horizontalAdvance(node_lines(n)[0]) for n in graph.nodes]
-                 + [fm.horizontalAdvance(node_lines(n)[1]) for n in graph.nodes] + [80.0])
+    lines = [node_lines(n, compact) for n in graph.nodes]
+    widest = max([fb.horizontalAdvance(a) for a, _ in lines]
+                 + [fm.horizontalAdvance(b) for _, b in lines] + [80.0])
     box_w = min(widest, fm.averageCharWidth() * 30) + 16
     box_h = fb.height() + fm.height() + 10
     fs = QFontMetricsF(small)
@@ -138,7 +142,8 @@ def _metrics(scale: float, graph: Graph) -> _Metrics:
 class NodeItem(QGraphicsRectItem):
     """One node: a rounded box with two lines of text."""
 
-    def __init__(self, node: Node, rect: QRectF, m: _Metrics, current: theme.Theme):
+    def __init__(self, node: Node, rect: QRectF, m: _Metrics, current: theme.Theme,
+                 compact: bool = False):
         super().__init__(rect)
         self.node = node
         self.setData(NODE_KEY, node.name)
@@ -156,7 +161,7 @@ class NodeItem(QGraphicsRectItem):
         self.setBrush(QBrush(fill))
         self.setZValue(2)
         text_colour = QColor(current.text)
-        title, detail = node_lines(node)
+        title, detail = node_lines(node, compact)
         for i, (text, font) in enumerate(((title, m.bold), (detail, m.font))):
             fm = QFontMetricsF(font)
             elided = fm.elidedText(text, Qt.TextElideMode.ElideMiddle, rect.width() - 10)
@@ -187,8 +192,11 @@ class GraphCanvas(QGraphicsView):
     #: a node's name was double-clicked
     nodeDoubleClicked = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, *, orientation: str = "auto") -> None:
+    def __init__(self, parent: QWidget | None = None, *, orientation: str = "auto",
+                 compact: bool = False) -> None:
         super().__init__(parent)
+        #: boxes name only the last part of a layer's path (small drawings)
+        self.compact = compact
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -226,7 +234,7 @@ class GraphCanvas(QGraphicsView):
             return
         current = theme.current()
         self.setBackgroundBrush(QColor(current.base))
-        m = _metrics(theme.text_scale(), graph)
+        m = _metrics(theme.text_scale(), graph, self.compact)
         vertical = self.vertical
         self._drawn_as = "vertical" if vertical else "horizontal"
 
@@ -242,7 +250,7 @@ class GraphCanvas(QGraphicsView):
             c = place(node.x or 0.0, node.y or 0.0)
             centres[node.name] = c
             rect = QRectF(c.x() - m.box_w / 2, c.y() - m.box_h / 2, m.box_w, m.box_h)
-            item = NodeItem(node, rect, m, current)
+            item = NodeItem(node, rect, m, current, self.compact)
             scene.addItem(item)
             self.items_by_name[node.name] = item
         edge_pen = QPen(QColor(current.hint), 1.3)

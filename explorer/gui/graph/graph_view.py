@@ -58,9 +58,9 @@ class GraphView(QWidget):
     graphShown = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, toolbar: bool = True,
-                 orientation: str = "auto") -> None:
+                 orientation: str = "auto", compact: bool = False) -> None:
         super().__init__(parent)
-        self.canvas = GraphCanvas(orientation=orientation)
+        self.canvas = GraphCanvas(orientation=orientation, compact=compact)
         self.network = None
         #: the whole graph, the one on show, and its collapsed blocks
         self.full: Graph | None = None
@@ -72,11 +72,11 @@ class GraphView(QWidget):
         self.note.setWordWrap(True)
         self.note.setObjectName("hint")
         self.note.setVisible(False)
-        self.depth = QComboBox()
+        self.depth = QComboBox(self)
         self.depth.setToolTip("Draw the blocks of one level as single boxes "
                               "(double-click a box to open or close its block)")
         self.depth.activated.connect(self._on_depth)
-        fit = QPushButton("Whole graph")
+        fit = QPushButton("Whole graph", self)
         fit.setToolTip("Fit the whole graph in view (Ctrl+wheel zooms)")
         fit.clicked.connect(self.canvas.fit_all)
         layout = QVBoxLayout(self)

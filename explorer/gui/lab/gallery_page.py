@@ -1,10 +1,12 @@
 """Page 8, the architecture gallery: LeNet-5, AlexNet, VGG16, an Inception module
 (GoogLeNet's inception3a) and a ResNet block (ResNet18's layer1.0), each as a layer table
-(name, kind, output shape, parameters, receptive field) with its total.
+(name, kind, output shape, parameters, receptive field) with its total, beside its graph
+as the lecture draws it (the Inception module's four branches meeting in one
+concatenation, the residual block's skip meeting the convolutions in one addition).
 
-The tables are :func:`explorer.core.trace.layer_table` of the registry's architectures,
-built on the meta device (shapes and counts without weights, nothing downloaded), in a
-worker.
+The tables are :func:`explorer.core.trace.layer_table` of the registry's architectures
+and the graphs :func:`explorer.graph.build_graph` of the same modules, built on the meta
+device (shapes and counts without weights, nothing downloaded), in a worker.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QTabWidget, QVBoxLayout, QWidget
 
 from explorer.gui.common.workers import JobContext, JobRunner
+from explorer.gui.graph.graph_view import GraphView
 from explorer.gui.lab import netpick
 from explorer.gui.lab.common import LabPage, error_text, wrapped_label
 from explorer.gui.lab.params_page import fill_rows, table_widget
@@ -46,6 +49,8 @@ class GalleryTable:
     total: int
     #: how many conv + FC layers (the "depth" the papers count)
     weight_layers: int
+    #: the architecture (or the module) as a laid-out graph (explorer.graph)
+    graph: object = None
 
 
 def _kind(info) -> str:
@@ -57,9 +62,18 @@ def _kind(info) -> str:
     return kind
 
 
+def gallery_graph(net, prefix: str | None):
+    """`net`'s graph (or its block `prefix`'s), laid out top to bottom."""
+    from explorer.graph import build_graph, layout_graph, subgraph
+
+    graph = build_graph(net, layout=False)
+    return subgraph(graph, prefix) if prefix else layout_graph(graph)
+
+
 def gallery_table(title: str, name: str, shape: tuple[int, int, int],
                   prefix: str | None) -> GalleryTable:
-    """The layer table of registry network `name` (or of its submodule `prefix`)."""
+    """The layer table of registry network `name` (or of its submodule `prefix`), and its
+    graph."""
     from explorer.app.tracing import layers_of as layer_table
     from explorer.core.network import Network
 
@@ -89,7 +103,7 @@ def gallery_table(title: str, name: str, shape: tuple[int, int, int],
     else:
         total = sum(p.numel() for p in module.parameters())
     rows.append(["total", "", "", f"{total:,}", ""])
-    return GalleryTable(title, rows, total, weight_layers)
+    return GalleryTable(title, rows, total, weight_layers, gallery_graph(net, prefix))
 
 
 def gallery_job(ctx: JobContext) -> list[GalleryTable]:
@@ -112,6 +126,8 @@ class GalleryPage(LabPage):
         self.tables: list[GalleryTable] = []
         #: (page, table, total label) per network, in ENTRIES' order
         self.widgets = []
+        #: the graph beside each table
+        self.graphs: list[GraphView] = []
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for title, *_rest in ENTRIES:
@@ -121,8 +137,16 @@ class GalleryPage(LabPage):
             caption = wrapped_label(title, "hint")
             table = table_widget(COLUMNS)
             total = wrapped_label("building…")
+            graph = GraphView(toolbar=False, orientation="vertical", compact=True)
+            # drawn to the width it has: a drawing, never a sideways scroll
+            graph.canvas.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            graph.setToolTip("The graph of the table beside it (Ctrl+wheel zooms)")
+            self.graphs.append(graph)
+            pair = QHBoxLayout()
+            pair.addWidget(table, 1)
+            pair.addWidget(graph, 1)
             lay.addWidget(caption)
-            lay.addWidget(table, 1)
+            lay.addLayout(pair, 1)
             lay.addWidget(total)
             self.widgets.append((page, table, total))
             self.tabs.addTab(page, TAB_TITLES[title])
@@ -131,8 +155,8 @@ class GalleryPage(LabPage):
         sbox = QGroupBox("Totals")
         QVBoxLayout(sbox).addWidget(self.summary)
         row = QHBoxLayout()
-        row.addWidget(self.tabs, 3)
-        row.addWidget(sbox, 2)
+        row.addWidget(self.tabs, 4)  # the table and its graph side by side need the room
+        row.addWidget(sbox, 1)
         self.body.addLayout(row, 1)
         self.runner = JobRunner(self)
         self.runner.finished.connect(self._show)
@@ -142,8 +166,10 @@ class GalleryPage(LabPage):
     def _show(self, tables: list[GalleryTable]) -> None:
         self.tables = tables
         lines = []
-        for (_box, table, total), t in zip(self.widgets, tables):
+        for (_box, table, total), graph, t in zip(self.widgets, self.graphs, tables):
             fill_rows(table, t.rows, bold_last=True)
+            if t.graph is not None:
+                graph.show_graph(t.graph)
             total.setText(f"<b>{t.total:,}</b> parameters, {t.weight_layers} weight layers")
             lines.append(f"{TAB_TITLES[t.title]}: <b>{t.total:,}</b>")
         ratio = tables[2].total / max(1, tables[0].total)
@@ -156,3 +182,5 @@ class GalleryPage(LabPage):
 
     def shutdown(self) -> None:
         self.runner.shutdown()
+        for graph in self.graphs:
+            graph.shutdown()
