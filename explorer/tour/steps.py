@@ -166,6 +166,11 @@ STEPS: tuple[TourStep, ...] = (
              "value, and the copies add up.",
              _conv(input="table corner 4x4", kernel="identity", stride=2,
                    operation="transposed")),
+    TourStep("upsample-conv", "Up-sampling followed by convolution", "lab", "conv",
+             "Up-sample first (bilinear, 4x4 to 8x8), then an ordinary 3x3 convolution "
+             "slides over the larger grid.",
+             _conv(input="table corner 4x4", padding="same-zeros", stride=2,
+                   operation="upsample", interpolation="bilinear")),
     TourStep("upsampling", "Transposed convolution against up-sampling", "segmentation",
              None,
              "Up-sampling the FCN's coarse scores: learned transposed convolution against "

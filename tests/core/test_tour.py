@@ -20,7 +20,8 @@ from explorer.tour.steps import PRESET_KEYS, STEPS, TABS
 LECTURE_ORDER = ["fc-image", "convolution", "channels", "padding", "parameters",
                  "hierarchy", "equivariance", "strides", "pooling", "cnn-softmax", "lenet",
                  "alexnet", "vgg", "inception", "resnet", "sliding-window", "rcnn",
-                 "fast-rcnn", "fcn", "transposed-conv", "upsampling", "receptive-fields",
+                 "fast-rcnn", "fcn", "transposed-conv", "upsample-conv",
+                 "upsampling", "receptive-fields",
                  "dilated", "unet", "augmentation", "transfer"]
 
 
@@ -118,6 +119,12 @@ def test_captions_say_what_the_pages_compute():
     assert "10x10" in by_id["padding"].caption
     t = by_id["transposed-conv"].preset
     assert t["operation"] == "transposed" and t["stride"] > 1
+    u = by_id["upsample-conv"].preset
+    corner = lecture_table()[:4, :4]
+    up = conv.upsample(corner, u["stride"], u["interpolation"])
+    assert up.shape == (8, 8) and "4x4 to 8x8" in by_id["upsample-conv"].caption
+    assert conv.upsample_convolve(corner, conv.kernel(u["kernel"], u["size"]), u["stride"],
+                                  u["interpolation"], u["padding"]).shape == (8, 8)
     vgg = params.vgg_totals()
     millions = sorted(round(v / 1e6) for v in vgg.values())
     nums = [int(x) for x in re.findall(r"(\d+) to (\d+) million", by_id["vgg"].caption)[0]]
