@@ -4,7 +4,7 @@ network panel's "timm network by name" request, which opens through the same loa
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGroupBox, QTabWidget
+from PySide6.QtWidgets import QGroupBox, QSplitter, QTabWidget
 
 from explorer.app.networks import NetSpec
 from explorer.gui.graph.graph_view import GraphView
@@ -49,6 +49,32 @@ def attach_graph_view(window) -> GraphView:
             if tree.current_name:
                 view.select_layer(tree.current_name, reveal=False)
 
+    splitter = box.parentWidget() if isinstance(box, QGroupBox) else None
+
+    def on_tab(index: int) -> None:
+        # the tree reads fine in a short pane, a graph does not: give it up to half the
+        # column while it is shown (a splitter the person dragged wider stays as it is)
+        if not isinstance(splitter, QSplitter) or splitter.count() != 2:
+            return
+        sizes = splitter.sizes()
+        total = sum(sizes)
+        if tabs.widget(index) is view and sizes[0] < total * 0.45:
+            window._tree_sizes = sizes
+            splitter.setSizes([int(total * 0.45), total - int(total * 0.45)])
+        elif tabs.widget(index) is tree and getattr(window, "_tree_sizes", None):
+            splitter.setSizes(window._tree_sizes)
+            window._tree_sizes = None
+
+    def on_shown() -> None:
+        graph = view.graph
+        if graph is not None:
+            window.statusBar().showMessage(
+                f"Graph of {graph.name}: {len(graph.nodes)} boxes"
+                + (f", {len(view.collapsed)} blocks closed" if view.collapsed else "")
+                + " (double-click a box to close or open its block)", 8000)
+
+    tabs.currentChanged.connect(on_tab)
+    view.graphShown.connect(on_shown)
     tree.layerSelected.connect(on_layer)
     view.layerSelected.connect(on_box)
     # connected after the window's own slot, so window.network is the new one here

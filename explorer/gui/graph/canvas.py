@@ -197,6 +197,9 @@ class GraphCanvas(QGraphicsView):
         super().__init__(parent)
         #: boxes name only the last part of a layer's path (small drawings)
         self.compact = compact
+        #: the least zoom fitting may choose: below about 0.7 the boxes' text is too small
+        #: to read in a room, so a wide graph scrolls instead (the gallery fits it whole)
+        self.min_fit = 0.7
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -315,13 +318,16 @@ class GraphCanvas(QGraphicsView):
             k = view.width() / rect.width()
         else:
             k = view.height() / rect.height()
-        self.set_zoom(max(0.15, min(1.0, k)))
+        self.set_zoom(max(self.min_fit, min(1.0, k)))
         self.centerOn(rect.center().x() if self.vertical else rect.left(),
                       rect.top() if self.vertical else rect.center().y())
         if self.vertical:
             self.verticalScrollBar().setValue(self.verticalScrollBar().minimum())
         else:
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
+        marked = [it for it in self.items_by_name.values() if it.highlighted]
+        if marked:
+            self.ensureVisible(marked[0], 40, 40)
 
     def fit_all(self) -> None:
         """The whole graph in view."""

@@ -184,6 +184,11 @@ class GraphView(QWidget):
         self.full, self.graph, self.collapsed = full, graph, list(chosen)
         if new:
             self._fill_depths()
+        # the Blocks menu says which level is closed, when one whole level is
+        level = next((i for i in range(1, self.depth.count())
+                      if set(blocks_at_depth(full, self.depth.itemData(i))) == set(chosen)),
+                     0 if not chosen else -1)
+        self.depth.setCurrentIndex(level)
         self.note.setText(graph.note or "")
         self.note.setVisible(bool(graph.note))
         self.canvas.show_graph(graph)

@@ -140,6 +140,7 @@ class GalleryPage(LabPage):
             graph = GraphView(toolbar=False, orientation="vertical", compact=True)
             # drawn to the width it has: a drawing, never a sideways scroll
             graph.canvas.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            graph.canvas.min_fit = 0.15
             graph.setToolTip("The graph of the table beside it (Ctrl+wheel zooms)")
             self.graphs.append(graph)
             pair = QHBoxLayout()
