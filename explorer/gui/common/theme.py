@@ -102,7 +102,8 @@ def style_sheet(theme: Theme, scale: float) -> str:
     """The application's style sheet: sizes relative to the current text size."""
     pt = BASE_POINT_SIZE * scale
     return f"""
-QWidget {{ color: {theme.text}; }}
+QWidget {{ color: {theme.text}; selection-color: {theme.highlighted_text};
+          selection-background-color: {theme.highlight}; }}
 QLabel#panelTitle {{ font-size: {pt * 1.3:.1f}pt; font-weight: bold; }}
 QGroupBox {{ font-weight: bold; font-size: {pt * 1.1:.1f}pt; margin-top: {pt * 1.3:.0f}px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 8px; padding: 0 4px;

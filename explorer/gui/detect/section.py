@@ -528,7 +528,8 @@ class DetectionTab(QWidget):
         box.addLayout(grid)
         form = self._form()
         self.level = self._combo()
-        self.level.setToolTip("the pyramid level whose windows and score map are shown")
+        self.level.setToolTip("the pyramid level whose windows and score map are shown: "
+                              "its scale, windows across x down, and the window's side")
         self.level.setPlaceholderText("(after Detect)")
         self.level.currentIndexChanged.connect(self._on_level)
         self.level_label = QLabel("Level:")
@@ -908,7 +909,8 @@ class DetectionTab(QWidget):
         self.level.clear()
         for m in maps:
             nh, nw = m.probs.shape[-2:]
-            self.level.addItem(f"x{m.scale:g}: {nw}x{nh} windows of {m.window[1]:.0f} px")
+            # short, so that the menu shows it whole: scale, windows across x down, side
+            self.level.addItem(f"x{m.scale:g}: {nw}x{nh} of {m.window[1]:.0f} px")
         self.heat_class.clear()
         self.heat_class.addItem("best object class")
         for name in det.class_names:
