@@ -86,6 +86,10 @@ class LiveGuided:
         target = network.module.get_submodule(layer)
         fold = not isinstance(target, (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm))
         module, replaced = _guided_copy(network, fold=fold)
+        if fold and hasattr(module, "graph") and layer not in {
+                n.target for n in module.graph.nodes if n.op == "call_module"}:
+            # the traced copy calls a block's leaves, not the block (resnet's layer3)
+            module, replaced = _guided_copy(network, fold=False)
         self.network = dataclasses.replace(network, module=module)
         self.probe = LayerProbe(self.network, layer)
         self.note = "" if replaced else (f"{network.name} has no ReLU modules: guided "

@@ -18,7 +18,8 @@ def tinyvgg():
     return load_network("tinyvgg-shapes", device="cpu")
 
 
-@pytest.mark.parametrize("layer", ["features.relu2", "features.relu4", "features.conv5"])
+@pytest.mark.parametrize("layer", ["features.relu2", "features.relu4", "features.conv5",
+                                   "features"])
 def test_equals_captums_guided_backprop(tinyvgg, layer):
     torch.manual_seed(0)
     x = torch.randn(1, 3, 64, 64)
