@@ -10,6 +10,8 @@ against the output the trace recorded.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,8 +60,13 @@ def conv_input(network: Network, x: torch.Tensor, conv: nn.Conv2d, *, last: bool
     C_in, H_in, W_in]. The pass stops at the layer's first call; with `last` it runs to
     the end and keeps the last call's input (a layer used twice)."""
     seen: list[torch.Tensor] = []
+    me = threading.get_ident()
 
     def grab(_m, args):
+        # the window may run the same network in another thread meanwhile (the unit
+        # card, a new trace): only this thread's pass is caught and stopped
+        if threading.get_ident() != me:
+            return
         seen.append(args[0].detach().clone())
         if not last:
             raise _Captured

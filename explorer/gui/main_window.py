@@ -653,6 +653,8 @@ class MainWindow(QMainWindow):
             self._unit_card.shutdown()
         if getattr(self, "graph_view", None) is not None:
             self.graph_view.shutdown()
+        if getattr(self, "unit_math_view", None) is not None:
+            self.unit_math_view.shutdown()
         self.runner.shutdown(timeout=60.0)
         self.feature_view.mosaics.shutdown(timeout=60.0)
         super().closeEvent(event)

@@ -174,3 +174,43 @@ def test_the_gallery_draws_each_architecture_beside_its_table(qtbot):
     assert resblock.total == sum(n.params for n in view.graph.nodes)
     for g in page.graphs:
         assert g.canvas.items_by_name and not g.canvas.horizontalScrollBar().isVisible()
+
+
+def test_a_click_on_a_conv_unit_shows_its_sum(window, qtbot, tmp_path, monkeypatch):
+    """The enlarged channel of tinyvgg-shapes' features.conv2: a click on a unit lays out
+    one term per input channel, and their sum plus the bias is the activation (1e-4)."""
+    from PySide6.QtCore import QPointF
+
+    import explorer.gui.explore.unit_card as unit_card
+
+    # the same click opens the unit card: keep its work small and its cache private
+    monkeypatch.setenv("CNN_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(unit_card, "DEFAULT_STEPS", 8)
+    window.layer_tree.select("features.conv2")
+    assert window.wait(60)
+    window.feature_view.select_channel(5)
+    cv = window.channel_view
+    qtbot.waitUntil(lambda: cv.channel == 5 and cv.values is not None, timeout=10_000)
+    canvas = cv.canvas
+    scene = canvas.view.mapViewToScene(QPointF(12.5, 7.5))  # row 7, column 12
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
+                     pos=canvas.mapFromScene(scene))
+    view = window.unit_math_view
+    qtbot.waitUntil(lambda: view.result is not None, timeout=60_000)
+    r = view.result
+    assert r["layer"] == "features.conv2" and r["unit"] == [5, 7, 12]
+    assert view.table.rowCount() == len(r["terms"]) == 16
+    assert abs(sum(t["sum"] for t in r["terms"]) + r["bias"] - float(cv.values[7, 12])) < 1e-4
+    assert window.tabs.currentWidget() is view and "activation" in view.total.text()
+    # a unit of a layer that is not a convolution: said in words, nothing computed
+    window.layer_tree.select("features.relu2")
+    assert window.wait(60)
+    qtbot.waitUntil(lambda: cv.layer == "features.relu2" and cv.values is not None,
+                    timeout=10_000)
+    qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
+                     pos=canvas.mapFromScene(canvas.view.mapViewToScene(QPointF(3.5, 3.5))))
+    qtbot.waitUntil(lambda: view.result is None, timeout=10_000)
+    assert "only a convolution" in view.title.text()
+    card = getattr(window, "_unit_card", None)
+    if card is not None:
+        card.shutdown()

@@ -80,6 +80,10 @@ def attach_graph_view(window) -> GraphView:
     # connected after the window's own slot, so window.network is the new one here
     window.runner.finished.connect(on_loaded)
     view.runner.progress.connect(lambda message, _f: window.statusBar().showMessage(message))
+    # a click on a unit of a convolution's channel: its sum of products (Unit sum tab)
+    from explorer.gui.graph.unit_math_view import attach_unit_math
+
+    attach_unit_math(window)
     panel = window.network_panel
     if hasattr(panel, "timmRequested"):
         panel.timmRequested.connect(lambda name: window.load(NetSpec(name)))
