@@ -328,3 +328,26 @@ def test_networks_run_normally_in_other_threads_while_a_graph_is_traced():
         thread.join()
     assert errors == [] and runs[0] >= 1
     assert sum(n.op == "cat" for n in g.nodes) == 9
+
+
+def test_subgraph_of_a_block_is_the_lectures_figure():
+    """inception3a alone: one input (the previous pooling), four branches meeting in one
+    concatenation, one output of its shape; resnet18's layer1.0: the skip and the two
+    convolutions meeting in one addition."""
+    from explorer.graph import subgraph
+
+    g = build_graph(load_network("googlenet"), layout=False)
+    inc = subgraph(g, "inception3a")
+    inputs = [n for n in inc.nodes if n.kind == "input"]
+    assert len(inputs) == 1 and inputs[0].shape == (192, 28, 28)
+    cat = next(n for n in inc.nodes if n.op == "cat")
+    assert len([e for e in inc.edges if e[1] == cat.name]) == 4
+    assert inc.nodes[-1].kind == "output" and inc.nodes[-1].shape == (256, 28, 28)
+    assert all(n.x is not None for n in inc.nodes)
+    assert sum(n.params for n in inc.nodes) == g.blocks["inception3a"].params
+    res = subgraph(build_graph(load_network("resnet18"), layout=False), "layer1.0")
+    add = next(n for n in res.nodes if n.op == "add")
+    into = [a for a, b in res.edges if b == add.name]
+    assert len(into) == 2 and any(res.node(a).kind == "input" for a in into)
+    with pytest.raises(UserError, match="not a block"):
+        subgraph(res, "layer9")
