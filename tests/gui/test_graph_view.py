@@ -214,3 +214,32 @@ def test_a_click_on_a_conv_unit_shows_its_sum(window, qtbot, tmp_path, monkeypat
     card = getattr(window, "_unit_card", None)
     if card is not None:
         card.shutdown()
+
+
+def test_networks_a_person_brings_open_in_the_window(window, qtbot, tmp_path):
+    """A dropped .onnx export of tinyvgg-shapes opens and is traced; a .onnx that is
+    text, and a timm name that is not a CNN, are one banner line each and leave the
+    loaded network in place."""
+    import warnings
+
+    from explorer.nets.registry import load_network
+
+    original = load_network("tinyvgg-shapes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(original.module, (torch.zeros(1, 3, 64, 64),),
+                          str(tmp_path / "tv.onnx"), dynamo=False)
+    window.open_path(str(tmp_path / "tv.onnx"))
+    assert window.wait(120) and window.network.name == "tv", window.errors
+    assert window.network.description.startswith("ONNX file")
+    assert any(lay.type == "Conv2d" for lay in window.trace.layers)
+    (tmp_path / "text.onnx").write_text("not a network")
+    window.open_path(str(tmp_path / "text.onnx"))
+    assert window.wait(60)
+    assert window.errors[-1].startswith("text.onnx: not an ONNX file")
+    assert window.error_banner.isVisible() and window.network.name == "tv"
+    assert window.network_panel.request_timm("timm:vit_base_patch16_224")
+    assert window.wait(120)
+    assert "not one of timm's convolutional networks" in window.errors[-1]
+    assert window.network.name == "tv"
+    assert not window.network_panel.request_timm("  ")
