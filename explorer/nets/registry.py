@@ -94,7 +94,8 @@ _FILE_ENTRIES = (
     ("file --weights NET.onnx", "ONNX file, converted to PyTorch by onnx2torch"),
     ("file --weights NET.pt2", "torch.export program (torch.export.save)"),
     ("file --weights NET.ts", "TorchScript file (torch.jit.script / trace)"),
-    ("file --weights NET.pt --trust-pickle", "a whole pickled module (runs its code)"),
+    ("file --weights NET.pt", "a whole pickled module, only with --trust-pickle (it runs "
+                              "its code)"),
 )
 
 
