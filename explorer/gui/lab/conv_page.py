@@ -646,7 +646,7 @@ class ConvPage(LabPage):
                 self.applied_grid.set_values(self._kernel_shown, shade=False)
             first = ("scatter the first cell's kernel" if self.scatter
                      else "lay the kernel on the first window")
-            self.step_label.setText(f"Press <b>space</b> (or ▶|) to {first}." if n else "")
+            self.step_label.setText(f"Press <b>▶|</b> (or space) to {first}." if n else "")
             self.back_button.setEnabled(False)
             self.next_button.setEnabled(bool(n))
             return
