@@ -1,18 +1,25 @@
 """The live loop: the newest frame goes through the network once; the shown layer's mosaic
 and the top-5 come back.
 
-Two threads, plain :mod:`threading` (no Qt):
+A small pipeline of plain :mod:`threading` threads (no Qt), so that the network is never
+waiting for the rest (issue 17):
 
 * a :class:`Grabber` reads the source and keeps only its newest frame: a frame the network
   had no time for is dropped, never queued, so what is shown is never late;
+* ``live-prep`` takes the newest frame and prepares it (upload, resize, normalise on the
+  device) while the network runs on the frame before it;
 * the loop (:meth:`LiveEngine.run`, on the caller's thread, or :meth:`LiveEngine.start`'s
-  own) takes that frame and calls :meth:`LiveEngine.process`.
+  own) runs the network once with one hook on the shown layer (:class:`~explorer.live.
+  prep.LayerTap`), tiles that layer into a mosaic on the device and takes the top-5 there:
+  only those leave the device;
+* ``live-finish`` colours the mosaic and hands the result over (``on_result``: the window
+  draws it) while the loop runs the next frame.
 
-Per frame, :meth:`LiveEngine.process` uploads the frame, preprocesses it on the device,
-runs the network once with one hook on the shown layer (:class:`~explorer.live.prep.
-LayerTap`), tiles that layer into a mosaic on the device and takes the top-5 there: only
-those leave the device. Switching layer, network or device is asked for from any thread
-and takes effect at the next frame.
+So frame n+1 is captured and prepared while the network runs on frame n and frame n-1 is
+coloured and handed over. At most one frame waits between two stages and a waiting one
+is replaced by a newer one, so the newest frame still wins. :meth:`LiveEngine.process`
+does the same three steps one after another, on the caller's thread. Switching layer,
+network or device is asked for from any thread and takes effect at the next frame.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +75,33 @@ class LiveResult:
     colormap: str | None = None
     #: the frame as np.uint8 [H, W, 3], made alongside ``rgba`` (ready to blit)
     frame8: np.ndarray | None = None
+
+
+@dataclass
+class _Prepared:
+    """A frame on its way: read and, when the engine had a network, prepared."""
+
+    index: int
+    frame: np.ndarray
+    t0: float  # when it was taken from the source
+    x: torch.Tensor | None = None  # Tensor[1, C, h, w] on the device
+    prep: FramePrep | None = None  # which preparation made `x` (a switch makes a new one)
+    prep_s: float = 0.0
+
+
+@dataclass
+class _Computed:
+    """A frame through the network: what is left to do is on the host."""
+
+    prepared: _Prepared
+    network: str
+    layer: str
+    shape: tuple[int, ...]
+    tiles: Mosaic
+    topk: list[tuple[str, float]]
+    prep_s: float
+    forward_s: float
+    mosaic_s: float
 
 
 class FpsMeter:
@@ -281,6 +316,7 @@ class LiveEngine:
         self.error: BaseException | None = None
         self._grabber: Grabber | None = None
         self._dropped = 0
+        self._discarded = 0  # frames read and prepared ahead, then not run (a pause)
         self._paused = threading.Event()
         self._step = threading.Event()
         self._task: FlagTask | None = None  # the task of start()'s loop, cancelled by stop()
@@ -382,17 +418,37 @@ class LiveEngine:
 
     # -- one frame ----------------------------------------------------------------------
     def process(self, frame: np.ndarray, index: int = -1) -> LiveResult:
-        """Run one frame (np.float32 [H, W, 3] in [0, 1]) and return what to show."""
+        """Run one frame (np.float32 [H, W, 3] in [0, 1]) and return what to show: the
+        pipeline's three steps one after another, on the calling thread."""
+        return self._finish(self._compute(self._prepare(frame, index)))
+
+    def _prepare(self, frame: np.ndarray, index: int) -> _Prepared:
+        """Upload and preprocess `frame` for the network installed now (none yet: the
+        loop prepares it). Runs on ``live-prep`` while the loop runs the frame before."""
+        t0 = time.perf_counter()
+        prep = self._prep
+        if prep is None:
+            return _Prepared(index, frame, t0)
+        with torch.inference_mode():
+            x = prep(frame)
+        return _Prepared(index, frame, t0, x, prep, time.perf_counter() - t0)
+
+    def _compute(self, item: _Prepared) -> _Computed:
+        """The network's pass, the shown layer's mosaic and the top-5 (on the loop)."""
         self._apply_requests()
         if self.network is None:
             raise UserError("no network to run: choose one first")
         net = self.network
-        t0 = time.perf_counter()
+        t1 = time.perf_counter()
+        prep_s = item.prep_s
         self.tap.arm()
         autocast = reduced_precision(self.device, self.half)
         with torch.inference_mode():
-            x = self._prep(frame)
-            t1 = time.perf_counter()
+            x = item.x
+            if x is None or item.prep is not self._prep:  # prepared for another network
+                x = self._prep(item.frame)
+                prep_s = time.perf_counter() - t1
+                t1 = time.perf_counter()
             with autocast:
                 out = eager_module(net)(x)
             t2 = time.perf_counter()
@@ -410,20 +466,28 @@ class LiveEngine:
             if finite is not None and not bool(finite):
                 raise self._nonfinite(scores, act)
         t3 = time.perf_counter()
+        return _Computed(item, net.name, self.tap.name, tuple(act.shape), tiles, topk,
+                         prep_s, t2 - t1, t3 - t2)
+
+    def _finish(self, done: _Computed) -> LiveResult:
+        """Colour the mosaic and make the result (on ``live-finish`` in the loop)."""
+        t3 = time.perf_counter()
+        frame = done.prepared.frame
         cmap = self.colormap  # read once: the GUI may change it meanwhile
-        rgba = colorize(tiles.image, cmap) if cmap else None
+        rgba = colorize(done.tiles.image, cmap) if cmap else None
         frame8 = to_uint8(frame) if cmap else None
         t4 = time.perf_counter()
         self.frames += 1
         fps = self.fps_meter.tick(t4)
         grabber = self._grabber
         result = LiveResult(
-            index=index, frame=frame, network=net.name, layer=self.tap.name,
-            shape=tuple(act.shape), mosaic=tiles, topk=topk, device=str(self.device),
-            seconds=t4 - t0, fps=fps, dropped=grabber.dropped if grabber else 0,
+            index=done.prepared.index, frame=frame, network=done.network, layer=done.layer,
+            shape=done.shape, mosaic=done.tiles, topk=done.topk, device=str(self.device),
+            seconds=t4 - done.prepared.t0, fps=fps,
+            dropped=(grabber.dropped if grabber else 0) + self._discarded,
             # on CUDA the kernels run asynchronously: the copy back holds the wait
-            timings={"prep": t1 - t0, "forward": t2 - t1, "mosaic+topk": t3 - t2,
-                     "colour": t4 - t3},
+            timings={"prep": done.prep_s, "forward": done.forward_s,
+                     "mosaic+topk": done.mosaic_s, "colour": t4 - t3},
             rgba=rgba, colormap=cmap, frame8=frame8,
         )
         self.latest = result
@@ -511,18 +575,52 @@ class LiveEngine:
         if self.threads not in (None, "auto"):
             torch.set_num_threads(int(self.threads))
         tuned_for = None
-        first_at = None
+        first_at: float | None = None
+        computed = delivered = 0
+        self._discarded = 0
+        prep_pool = ThreadPoolExecutor(1, thread_name_prefix="live-prep")
+        finish_pool = ThreadPoolExecutor(1, thread_name_prefix="live-finish")
+        ahead: Future | None = None  # the next frame, being read and prepared
+        finishing: Future | None = None  # the frame before, being coloured and handed over
+
+        def take_and_prepare() -> _Prepared | None:
+            item = grabber.take(0.05)
+            return None if item is None else self._prepare(item[1], item[0])
+
+        def finish(done: _Computed) -> None:
+            result = self._finish(done)
+            if on_result is not None:
+                on_result(result)
+
+        def handed_over() -> None:
+            """Wait until the frame before is handed over (its errors are raised here)."""
+            nonlocal finishing, delivered, first_at
+            if finishing is not None:
+                job, finishing = finishing, None
+                job.result()
+                delivered += 1
+                first_at = time.perf_counter() if first_at is None else first_at
+
         grabber.start()
         try:
-            while max_frames is None or done < max_frames:
+            while max_frames is None or computed < max_frames:
                 task.check()  # one unit of work = one frame
+                if seconds is not None and first_at is not None and \
+                        time.perf_counter() - first_at >= seconds:
+                    break
                 if self._paused.is_set():
+                    if ahead is not None:  # read before the pause: a step shows the next
+                        self._discarded += ahead.result() is not None
+                        ahead = None
+                    handed_over()
                     if not self._step.wait(0.05):
                         continue
                     self._step.clear()
                     task.check()  # a wake-up sent by a cancel is not a step
                     grabber.grab_now()
-                item = grabber.take(0.05)
+                if ahead is None:
+                    ahead = prep_pool.submit(take_and_prepare)
+                item, ahead = ahead.result(), None
                 if grabber.error is not None:
                     raise grabber.error
                 if item is None:
@@ -532,24 +630,32 @@ class LiveEngine:
                 if self.threads == "auto" and self.device.type == "cpu":
                     self._apply_requests()
                     if self.network is not None and tuned_for is not self.network:
+                        handed_over()
                         tuned_for = self.network
-                        self._tune_threads(item[1], threads_before)
-                result = self.process(item[1], item[0])
-                done += 1
-                if on_result is not None:
-                    on_result(result)
-                now = time.perf_counter()
-                first_at = now if first_at is None else first_at
-                if seconds is not None and now - first_at >= seconds:
-                    break
+                        self._tune_threads(item.frame, threads_before)
+                # frame n+1 is read and prepared while the network runs on frame n ...
+                if not self._paused.is_set() and (max_frames is None
+                                                  or computed + 1 < max_frames):
+                    ahead = prep_pool.submit(take_and_prepare)
+                done = self._compute(item)
+                # ... and frame n-1 was coloured and handed over meanwhile
+                handed_over()
+                task.check()  # a cancel heard while n-1 was handed over: n is not shown
+                computed += 1
+                finishing = finish_pool.submit(finish, done)
+            handed_over()
         finally:
+            # no stage outlives the loop: the frame being handed over arrives, the one
+            # being prepared is not run
+            prep_pool.shutdown(wait=True, cancel_futures=True)
+            finish_pool.shutdown(wait=True)
             grabber.stop()
             source.close()
             torch.set_num_threads(threads_before)
             self._step.clear()  # a wake-up sent to stop a paused loop is not a step
-            self._dropped = grabber.dropped
+            self._dropped = grabber.dropped + self._discarded
             self._grabber = None
-        return done
+        return delivered
 
     def _tune_threads(self, frame: np.ndarray, default: int) -> int:
         """Time `frame` with 1 thread and with `default` threads; keep the faster."""
@@ -601,8 +707,9 @@ class LiveEngine:
 
     @property
     def dropped(self) -> int:
-        """Frames the grabber dropped in the current (or last) run."""
-        return self._grabber.dropped if self._grabber is not None else self._dropped
+        """Frames the current (or last) run read and did not show."""
+        grabber = self._grabber
+        return grabber.dropped + self._discarded if grabber is not None else self._dropped
 
 
 def _realtime_sources() -> tuple[type, ...]:

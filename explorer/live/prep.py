@@ -20,8 +20,10 @@ class FramePrep:
     centre crop, grey when the network takes one channel, normalised).
 
     The frame crosses to the device first and is resized there, so a large camera frame
-    costs the GPU, not the CPU. On CUDA the copy goes through a reused pinned buffer, so it
-    runs asynchronously with no new page-locked allocation per frame.
+    costs the GPU, not the CPU. On CUDA the copy goes through two reused pinned buffers,
+    so it runs asynchronously with no new page-locked allocation per frame; the live loop
+    prepares frame n+1 while frame n runs, so a buffer is refilled only once the upload
+    that last read it has finished (a CUDA event says so).
     """
 
     def __init__(self, network: Network, pin_memory: bool = True,
@@ -35,7 +37,9 @@ class FramePrep:
         self.std = torch.tensor(network.std, dtype=torch.float32,
                                 device=self.device).view(1, -1, 1, 1)
         self.pin = pin_memory and self.device.type == "cuda"
-        self._staging: torch.Tensor | None = None
+        self._staging: list[torch.Tensor] = []
+        self._uploaded: list = [None, None]  # per buffer: the CUDA event of its last upload
+        self._turn = 0
 
     def _upload(self, frame: np.ndarray) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32))
@@ -43,12 +47,20 @@ class FramePrep:
             return t
         if not self.pin:
             return t.to(self.device)
-        if self._staging is None or self._staging.shape != t.shape:
-            self._staging = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
-        # safe to reuse: the previous frame's results were copied back (a sync) before
-        # this frame is uploaded
-        self._staging.copy_(t)
-        return self._staging.to(self.device, non_blocking=True)
+        if not self._staging or self._staging[0].shape != t.shape:
+            self._staging = [torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+                             for _ in range(2)]
+            self._uploaded = [None, None]
+        turn, self._turn = self._turn, 1 - self._turn
+        if self._uploaded[turn] is not None:
+            self._uploaded[turn].synchronize()  # its previous frame has left the buffer
+        staging = self._staging[turn]
+        staging.copy_(t)
+        x = staging.to(self.device, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self._uploaded[turn] = event
+        return x
 
     def __call__(self, frame: np.ndarray) -> torch.Tensor:
         h, w = self.size

@@ -132,15 +132,15 @@ def test_engine_stop_after_frame_k_is_quiet():
 
 def test_live_command_ctrl_c_exits_130_and_writes_no_png(monkeypatch, tmp_path, capsys):
     frames = []
-    process = LiveEngine.process
+    compute = LiveEngine._compute  # the network's pass, once per frame, on the loop
 
-    def counted(self, frame, index=-1):
-        frames.append(index)
+    def counted(self, item):
+        frames.append(item.index)
         if len(frames) == 2:
             os.kill(os.getpid(), signal.SIGINT)
-        return process(self, frame, index)
+        return compute(self, item)
 
-    monkeypatch.setattr(LiveEngine, "process", counted)
+    monkeypatch.setattr(LiveEngine, "_compute", counted)
     out = tmp_path / "last.png"
     code = main(["live", "--device", "cpu", "--threads", "1", "--unpaced", "--seconds",
                  "600", "--out", str(out)])
