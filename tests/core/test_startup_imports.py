@@ -84,9 +84,10 @@ def test_models_lists_torchvision_networks_without_importing_torchvision():
             assert main(["models", "--json"]) == 0
         rows = json.loads(text.getvalue())
         names = {row["name"] for row in rows}
-        assert {"tinyvgg-shapes", "resnet18", "vgg16", "convnext_tiny"} <= names, names
+        assert {"tinyvgg-shapes", "resnet18", "vgg16", "convnext_tiny",
+                "timm:resnet50"} <= names, sorted(names)[:20]
         """)
-    assert "torchvision" not in mods and "PySide6" not in mods
+    assert not {"torchvision", "timm", "PySide6"} & mods
 
 
 def test_stored_catalogue_is_torchvisions_own_answer():
@@ -97,6 +98,17 @@ def test_stored_catalogue_is_torchvisions_own_answer():
     assert stored["torchvision"] == tv_catalogue.installed_version()
     assert stored["models"] == tv_catalogue.from_torchvision()
     assert "resnet18" in stored["models"] and "vit_b_16" not in stored["models"]
+
+
+def test_stored_timm_catalogue_is_timms_own_answer():
+    from explorer.nets import timm_catalogue
+
+    stored = json.loads(timm_catalogue.CATALOGUE.read_text(encoding="utf-8"))
+    assert stored["timm"] == timm_catalogue.installed_version()
+    answer = {name: list(fields) if fields else None
+              for name, fields in timm_catalogue.from_timm().items()}
+    assert stored["models"] == answer
+    assert "resnet50" in answer and "vit_base_patch16_224" not in answer
 
 
 def test_catalogue_of_another_version_falls_back_to_torchvision(tmp_path, monkeypatch):
