@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from explorer.gui.common import theme
 from explorer.gui.common.section import Section, SectionHost
@@ -228,7 +229,7 @@ def test_in_the_window_the_layer_keys_step_lives_layer_not_explores(qtbot, windo
 
 def test_in_the_window_the_first_look_shows_one_frame_without_a_loop(qtbot, window):
     """Shown in the window for the first time, Live draws one frame of moving shapes with
-    its maps and top-5 (no loop, no thread left running), and Start then runs as usual."""
+    its maps and top-5 (no loop, no thread left running)."""
     window.show_section("Live")
     live = window.section("Live")
     qtbot.waitUntil(lambda: live.latest is not None, timeout=60000)
@@ -236,9 +237,7 @@ def test_in_the_window_the_first_look_shows_one_frame_without_a_loop(qtbot, wind
     assert live.latest.network == live.network.name and live.latest.layer == live.layer
     assert live.mosaic_canvas.image_shape is not None and live.topk_label.text()
     assert "Start runs the loop" in live.fps_label.text()
-    assert live.start()
-    qtbot.waitUntil(lambda: live.frames_shown >= 1, timeout=60000)
-    live.stop()
+    assert not live.previewer.busy
 
 
 def test_a_standalone_view_starts_empty(qtbot, ready):
@@ -247,3 +246,27 @@ def test_a_standalone_view_starts_empty(qtbot, ready):
     qtbot.wait(200)
     assert not ready.previewer.busy and ready.latest is None
     assert ready.mosaic_canvas.image_shape is None
+
+
+def test_layer_keys_work_right_after_switching_to_live(qtbot, window):
+    """Ctrl+5 (or a click on the tab) and then PgDown / J: the keys reach Live's layers
+    although the focus was in Explore (in a real window they did nothing)."""
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    window.layer_tree.setFocus()
+    window.show_section("Live")
+    live = window.section("Live")
+    qtbot.waitUntil(lambda: live.network is not None, timeout=60000)
+
+    def inside() -> bool:
+        focus = QApplication.focusWidget()
+        return focus is not None and (focus is live or live.isAncestorOf(focus))
+
+    qtbot.waitUntil(inside, timeout=5000)
+    before, explore_layer = live.layer, window.layer_tree.current_name
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_PageDown)
+    assert live.layer != before
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_J)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_K)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_PageUp)
+    assert live.layer == before and window.layer_tree.current_name == explore_layer

@@ -228,6 +228,8 @@ class LiveView(QWidget):
         self.picture_loader.finished.connect(self.set_picture)
         self.picture_loader.failed.connect(lambda _exc, message: self._error(message))
         self._build()
+        # the section itself can hold the focus (for PgDown / J when nothing in it has it)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.errorOccurred.connect(self.host.show_error)
         for keys, delta in LAYER_KEYS:
             # within this section only, so other sections keep their own keys
@@ -457,12 +459,24 @@ class LiveView(QWidget):
         shapes with its maps and top-5 (once its network is there), so a class sees at
         once what Start will animate; standalone views and tests start empty."""
         super().showEvent(event)
+        # the layer keys work while the focus is inside the section: brought to the front
+        # with Ctrl+5 or a click on its tab, the focus is still on the tab bar or Explore
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+
+        focus = QApplication.focusWidget()
+        if focus is None or not self.isAncestorOf(focus):
+            QTimer.singleShot(0, self._take_focus)
         if not self._shown:
             self._shown = True
             from PySide6.QtWidgets import QMainWindow
 
             self._preview_pending = isinstance(self.window(), QMainWindow)
             self._preview()
+
+    def _take_focus(self) -> None:
+        if self.isVisible():
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _preview(self) -> None:
         if not self._preview_pending or self.network is None or self.running or \
