@@ -67,6 +67,7 @@ def cmd_unit(args) -> int:
         VIEW_NAMES,
         check_steps,
         network_input,
+        strongest_units,
         unit_activations,
         unit_patches,
         unit_views,
@@ -104,12 +105,16 @@ def cmd_unit(args) -> int:
     tp = unit_patches(net, info.name, gallery, k=9, engine=args.engine, task=task)
     x = network_input(net, image)
     on_picture = unit_activations(net, x, info.name)
+    # the backward views follow a unit, the channel's strongest on the picture (as the
+    # window's card does; a channel's mean gives deconvnet a flat map)
+    strongest = strongest_units(net, x, info.name)
     picture = colormaps.to_uint8_rgb(_network_view(net, x))
     task.stage = "backward views: "
     rows, entries = [], []
     stem = out.with_suffix("")
     for c in channels:
-        bv = unit_views(net, x, info.name, c, views=views, task=task)
+        at = None if strongest is None else tuple(int(v) for v in strongest[c])
+        bv = unit_views(net, x, info.name, c, at, views=views, task=task)
         vis_path = Path(f"{stem}_ch{c}_visualisation.png")
         _save(colormaps.to_uint8_rgb(fv.image(c)), vis_path)
         view_paths = {}
@@ -124,6 +129,7 @@ def cmd_unit(args) -> int:
             "activation_on_picture": float(on_picture[c]),
             "top_patches": [p.as_dict() for p in tp.patches(c)],
             "backward_views": view_paths,
+            "backward_unit": list(at) if at is not None else None,
             "notes": sorted({v.note for v in bv.values() if v.note}),
         })
     task.done()

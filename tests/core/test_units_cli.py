@@ -52,6 +52,9 @@ def test_card_for_one_channel(capsys, tmp_path):
                                             "integrated"}
     for path in entry["backward_views"].values():
         assert PILImage.open(path).size == (64, 64)
+    # the views follow channel 5's strongest unit in relu4's 32x32 map
+    y, x = entry["backward_unit"]
+    assert 0 <= y < 32 and 0 <= x < 32
     w, h = PILImage.open(card).size
     assert w > 600 and h > 128
     # a second run finds both long jobs in the cache

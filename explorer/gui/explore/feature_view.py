@@ -114,6 +114,7 @@ class FeatureView(QWidget):
         self.visualisations = None
         self._vis_cols = 1
         self._vis_tile = (0, 0)
+        self._vis_network = None
         self.vis_canvas.clicked.connect(self._on_vis_click)
 
         self.mosaic: Mosaic | None = None
@@ -199,6 +200,7 @@ class FeatureView(QWidget):
         self._vis_cols = cols or max(1, int(np.ceil(np.sqrt(len(images)))))
         self._vis_tile = (images.shape[1] + pad, images.shape[2] + pad)
         self.visualisations = (layer, fv)
+        self._vis_network = self._trace.network.module if self._trace is not None else None
         self.vis_canvas.set_image(grid, levels=(0.0, 1.0))
         self.vis_title.setText(f"Feature visualisations ({fv.steps} steps): the picture "
                                "each channel responds to most. Click one for its card.")
@@ -232,8 +234,9 @@ class FeatureView(QWidget):
 
     def _redraw(self) -> None:
         if self.visualisations is not None and (
-                self.visualisations[0] != self.layer or self._trace is None):
-            self.clear_visualisations()
+                self.visualisations[0] != self.layer or self._trace is None
+                or self._trace.network.module is not self._vis_network):
+            self.clear_visualisations()  # another layer or network: not these pictures
         self.mosaic = None
         self._wanted = None
         self.canvas.set_marker(None)
