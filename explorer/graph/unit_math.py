@@ -38,6 +38,11 @@ def conv_layer(network: Network, layer: str) -> nn.Conv2d:
         raise UserError(f"no layer {layer!r} in {network.name}; its convolutions include "
                         f"{', '.join(close) or 'none'}")
     module = modules[layer]
+    if not isinstance(module, nn.Conv2d) and hasattr(module, "graph_module"):
+        # torch.export.unflatten's layer: a graph of aten operators named after its type
+        raise UserError(f"{layer} comes from a torch.export program, where a layer is a "
+                        "graph of operators without its stride and padding; open the "
+                        "network as ONNX or a state dict to see a unit's sum")
     if not isinstance(module, nn.Conv2d):
         raise UserError(f"{layer} is a {type(module).__name__}, not a Conv2d: the sum of "
                         "products is shown for convolution layers")

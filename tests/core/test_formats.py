@@ -430,3 +430,17 @@ def test_a_torchscript_file_borrows_the_named_networks_card(capsys, tmp_path):
     assert got["weights"] == "file" and got["top"][0]["label"] == ref["top"][0]["label"]
     assert got["top"][0]["probability"] == pytest.approx(ref["top"][0]["probability"],
                                                          abs=1e-4)
+
+
+def test_unit_math_on_brought_networks(capsys, tmp_path):
+    """An ONNX export's convolution gives its unit's sum (to 1e-4); a .pt2 layer, a graph
+    of operators, is one line."""
+    onnx_file, pt2_file = _tinyvgg_files(tmp_path)
+    r, _ = _json(capsys, "unit-math", "--model", "tinyvgg-shapes", "--weights", onnx_file,
+                 "--layer", "features/conv2/Conv", "--unit", "1,2,3",
+                 "--image", "sample:shape-crop")
+    assert len(r["terms"]) == 16 and r["difference"] < 1e-4
+    code, out, err = _cli(capsys, "unit-math", "--model", "file", "--weights", pt2_file,
+                          "--layer", "features.conv2", "--unit", "1,2,3",
+                          "--image", "sample:shape-crop")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "torch.export" in err
