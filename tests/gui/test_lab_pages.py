@@ -113,6 +113,7 @@ def test_conv_page_steps_the_transposed_convolution_cell_by_cell(page):
                              torch.from_numpy(w)[None, None], stride=2)[0, 0].numpy()
     np.testing.assert_allclose(p.output, ref)
     assert p.output.shape == (9, 9) and p.step_count() == 16
+    assert "scatters the kernel" in p.hint_label.text()
     assert "(4 − 1)·2 − 2·0 + 1·(3 − 1) + 1 = <b>9</b>" in p.formula_label.text()
     grid = p.output_view.grid
     for k in range(16):

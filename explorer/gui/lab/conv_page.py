@@ -65,6 +65,13 @@ OPERATIONS = (
     ("upsample-bilinear", "up-sample (bilinear), convolve"),
     ("upsample-nearest", "up-sample (nearest), convolve"),
 )
+#: what to look at, for the operations that read differently from the page's hint
+OPERATION_HINTS = {
+    "transposed": "The orange input cell scatters the kernel, scaled by its value, into the "
+                  "yellow output cells, where the copies add up. Space / → steps.",
+    "upsample": "The input is up-sampled first; then the yellow window, multiplied with the "
+                "kernel and summed, gives the orange output cell. Space / → steps.",
+}
 #: the stride slide's chain: 5x5 valid kernels, stride 2, from 128 (its last number is a
 #: slip: floor((29 - 5) / 2) + 1 is 13); the page says so when it shows that chain
 SLIDE_CHAIN = ((5, 2), (128, 62, 29, 12))
@@ -588,6 +595,8 @@ class ConvPage(LabPage):
 
     def _titles(self, st: dict) -> None:
         op, padding = st["operation"], st["padding"]
+        if self.hint_label is not None:
+            self.hint_label.setText(OPERATION_HINTS.get(op, self.hint))
         h, wd = self.x.shape
         if op == "transposed":
             self.applied_title.setText("<b>scattered</b>: x<sub>ij</sub>·w")
