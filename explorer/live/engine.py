@@ -27,11 +27,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,6 +103,47 @@ class _Computed:
     prep_s: float
     forward_s: float
     mosaic_s: float
+
+
+class _Stage:
+    """One pipeline stage: a thread running the jobs handed to it one at a time, in
+    order, each answered by a :class:`~concurrent.futures.Future`.
+
+    Not a ThreadPoolExecutor: that makes its threads without saying ``daemon`` and joins
+    them, so ``threading`` looks up the calling thread, and a QThread (the window's live
+    worker) is then registered for good as a dummy thread, which looks like a leak.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable, *args) -> Future:
+        job: Future = Future()
+        self._jobs.put((job, fn, args))
+        return job
+
+    def _serve(self) -> None:
+        try:
+            while (item := self._jobs.get()) is not None:
+                job, fn, args = item
+                if not job.set_running_or_notify_cancel():
+                    continue  # cancelled before it started
+                try:
+                    job.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to its waiter
+                    job.set_exception(exc)
+        finally:
+            self._finished.set()
+
+    def shutdown(self) -> None:
+        """Finish the job running now (queued ones that were cancelled are skipped) and
+        end the thread. Waits on an event, not join(): join() registers a foreign caller
+        thread with `threading` for good (as Grabber.stop says)."""
+        self._jobs.put(None)
+        self._finished.wait()
 
 
 class FpsMeter:
@@ -578,8 +620,8 @@ class LiveEngine:
         first_at: float | None = None
         computed = delivered = 0
         self._discarded = 0
-        prep_pool = ThreadPoolExecutor(1, thread_name_prefix="live-prep")
-        finish_pool = ThreadPoolExecutor(1, thread_name_prefix="live-finish")
+        prep_pool = _Stage("live-prep")
+        finish_pool = _Stage("live-finish")
         ahead: Future | None = None  # the next frame, being read and prepared
         finishing: Future | None = None  # the frame before, being coloured and handed over
 
@@ -647,8 +689,10 @@ class LiveEngine:
         finally:
             # no stage outlives the loop: the frame being handed over arrives, the one
             # being prepared is not run
-            prep_pool.shutdown(wait=True, cancel_futures=True)
-            finish_pool.shutdown(wait=True)
+            if ahead is not None:
+                ahead.cancel()
+            prep_pool.shutdown()
+            finish_pool.shutdown()
             grabber.stop()
             source.close()
             torch.set_num_threads(threads_before)
