@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -1213,15 +1213,29 @@ class SegmentationTab(QWidget):
                 "IoU per class: intersection over union of that class's pixels")
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.resizeRowsToContents()
-        # exactly as tall as its rows: the pictures above keep the rest
-        heights = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
-        self.table.setFixedHeight(header.sizeHint().height() + 2 * self.table.frameWidth()
-                                  + max(heights, 24) + 2)
-        self.grid.refresh()
+        self._fit_table()
         self.table.setToolTip("" if self.scores or not self.preds else
                               "No ground truth for this picture: open a held-out scene (or "
                               "a mask) to score the networks.")
+
+
+    def _fit_table(self) -> None:
+        """The score table exactly as tall as its rows (the pictures above keep the
+        rest), again whenever the text size changes (F11, zoom): rows must never hide
+        behind a scroll bar."""
+        self.table.resizeRowsToContents()
+        heights = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        header = self.table.horizontalHeader()
+        self.table.setFixedHeight(header.sizeHint().height() + 2 * self.table.frameWidth()
+                                  + max(heights, 24) + 2)
+        self.grid.refresh()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and \
+                hasattr(self, "table"):
+            # after the children have taken the new font too
+            QTimer.singleShot(0, self, self._fit_table)
 
 
 def _fmt(v: float | None) -> str:
