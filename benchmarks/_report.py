@@ -19,5 +19,8 @@ def cli(doc: str, run: Callable[[int], list[dict]], describe: Callable[[dict], s
         print(json.dumps(results, indent=2))
         return
     for r in results:
-        print(f"{describe(r)} -> {r['ratio']:.3g}x (target {r['target']}) "
-              f"{'OK' if r['ok'] else 'MISSED'}")
+        if r.get("ratio") is None:  # a side that could not run here says why
+            print(describe(r))
+            continue
+        verdict = {True: "OK", False: "MISSED", None: ""}[r.get("ok")]
+        print(f"{describe(r)} -> {r['ratio']:.3g}x (target {r['target']}) {verdict}".rstrip())
