@@ -202,8 +202,10 @@ class FeatureView(QWidget):
         self.visualisations = (layer, fv)
         self._vis_network = self._trace.network.module if self._trace is not None else None
         self.vis_canvas.set_image(grid, levels=(0.0, 1.0))
-        self.vis_title.setText(f"Feature visualisations ({fv.steps} steps): the picture "
-                               "each channel responds to most. Click one for its card.")
+        # one short line: the Explore column is narrow at 1366x768 in presentation mode
+        self.vis_title.setText(f"Visualisations, {fv.steps} steps")
+        self.vis_title.setToolTip("Feature visualisation: the picture each channel responds "
+                                  "to most, in the mosaic's order. Click one for its card.")
         self.vis_box.setVisible(True)
         self._outline_vis()
 
