@@ -640,6 +640,10 @@ class SegmentationTab(QWidget):
         self.pages = QTabWidget()
         self.pages.addTab(compare_page, "Side by side")
         self.pages.addTab(self.upsampling, "Transposed conv vs upsampling")
+        from explorer.gui.segment.curves import LearningCurves
+
+        self.curves = LearningCurves()  # the cards' learning curves and what they show
+        self.pages.addTab(self.curves, "How they were trained")
         self.pages.currentChanged.connect(self._update_upsampling)
 
         layout = QVBoxLayout(self)
