@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QStyle,
     QStyleOptionComboBox,
+    QTabBar,
     QTableView,
     QWidget,
 )
@@ -77,6 +78,15 @@ def _problems(win) -> list[str]:
         if width > field.width() + 2:
             problems.append(f"menu text cut ({width} > {field.width()}): "
                             f"{combo.currentText()[:40]}")
+    for bar in win.findChildren(QTabBar):
+        # a tab's title is cut ("…") when the bar is narrower than its titles
+        if not bar.isVisible():
+            continue
+        for i in range(bar.count()):
+            text = bar.tabText(i).replace("&&", "\0").replace("&", "").replace("\0", "&")
+            width = bar.fontMetrics().horizontalAdvance(text)
+            if bar.isTabVisible(i) and bar.tabRect(i).width() < width:
+                problems.append(f"tab title cut ({bar.tabRect(i).width()} < {width}): {text}")
     for table in win.findChildren(QTableView):
         # a table of scores is read whole: no row behind a scroll bar
         if table.isVisible() and table.verticalScrollBar().isVisible():
