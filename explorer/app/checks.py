@@ -127,7 +127,11 @@ def output_file(path: str | Path, suffixes: Iterable[str] = (".png",),
 
 def output_folder(path: str | Path, what: str = "output folder") -> Path:
     """`path` as a folder to write into: created if missing (its parent must exist)."""
+    if str(path).strip() == "":  # Path("") is the current folder: never a silent choice
+        raise UserError(f"no {what} was given")
     p = Path(path).expanduser()
+    if any(len(part.encode()) > 255 for part in p.parts):  # stat() fails on such a name
+        raise UserError(f"{p.name[:60]}…: the folder name is too long")
     if p.exists() and not p.is_dir():
         raise UserError(f"{p}: is a file, not a folder")
     if not p.exists():
