@@ -229,3 +229,29 @@ def test_device_change_opens_the_network_there(tab, qtbot):
     tab.set_device(torch.device("cpu"))
     assert tab.network is old  # already there: nothing to do
     assert tab.device == torch.device("cpu")
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_plot_legends_take_the_text_colour(qtbot, qapp, presentation):
+    """Legend words are in the theme's text colour (they were pale grey), also for curves
+    added after the plot was styled, as the fine-tuning curves are."""
+    import pyqtgraph as pg
+
+    from explorer.gui.common import theme
+    from explorer.gui.insight.common import style_plot
+
+    theme.apply(qapp, presentation=presentation, remember=False)
+    try:
+        plot = pg.PlotWidget()
+        qtbot.addWidget(plot)
+        plot.addLegend()
+        plot.plot([0, 1], [1, 0], name="before")
+        style_plot(plot)
+        plot.plot([0, 1], [0, 1], name="after")
+        labels = [label for _sample, label in plot.getPlotItem().legend.items]
+        assert [label.text for label in labels] == ["before", "after"]
+        for label in labels:
+            assert label.opts["color"] is not None  # None: pyqtgraph's own default
+            assert pg.mkColor(label.opts["color"]).name() == theme.current().text
+    finally:
+        theme.apply(qapp, presentation=False, remember=False)
