@@ -211,6 +211,10 @@ def cmd_gui(args) -> int:
     if args.tour:
         from explorer.tour.steps import step_index
 
+        if args.section is not None or args.page is not None:  # the tour would overrule them
+            raise UserError("--tour chooses each step's section and page; "
+                            "use --step ID instead of --section/--page")
+
         tour = step_index(args.step) if args.step is not None else 0
     size = _window_size(args.size)
     if args.screenshot is not None:
