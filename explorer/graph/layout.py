@@ -14,10 +14,12 @@ left out are drawn directly from one node to the other and marked ``routed = Fal
 from __future__ import annotations
 
 from collections import Counter
-
-import igraph
+from typing import TYPE_CHECKING
 
 from explorer.graph.structure import Graph
+
+if TYPE_CHECKING:
+    import igraph
 
 #: bend points the layout may add for long edges, per node and in all (densenet121
 #: would need 26,852 for every edge)
@@ -34,6 +36,10 @@ def layout_graph(graph: Graph, *, max_bends: int | None = None, maxiter: int = 1
     `max_bends` (default: two per node, at least 200, at most 4000) bounds the bend
     points of the long edges the layout places.
     """
+    # imported here: igraph pulls in matplotlib (seconds), and the window imports this
+    # module while it starts (issue 17)
+    import igraph
+
     if max_bends is None:
         max_bends = min(MAX_BENDS, max(200, BENDS_PER_NODE * len(graph.nodes)))
     index = {n.name: i for i, n in enumerate(graph.nodes)}

@@ -181,3 +181,20 @@ def test_start_frame_names_the_main_windows_sections():
         from explorer.gui.common.section import SECTIONS
         assert list(SECTION_TITLES) == ["Explore"] + [e.title for e in SECTIONS]
         """, QT_ENV)
+
+
+def test_main_window_builds_without_the_libraries_only_other_tabs_need():
+    """What the start pays for after torch: the main window itself. torchvision (its ops
+    import torch._dynamo), timm, igraph (it imports matplotlib), OpenCV and the scientific
+    stacks wait until a tab or network needs them."""
+    mods = _imported("""
+        from explorer.gui.app import make_app
+        from explorer.gui.main_window import MainWindow
+        app = make_app()
+        window = MainWindow(device="cpu")
+        assert window.network_panel is not None
+        window.close()
+        """, QT_ENV)
+    late = {"torchvision", "timm", "matplotlib", "igraph", "cv2", "sklearn", "skimage",
+            "scipy", "captum", "pytorch_grad_cam", "onnx", "ray"}
+    assert "torch" in mods and not mods & late, sorted(mods & late)
