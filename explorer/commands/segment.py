@@ -136,13 +136,13 @@ def _evaluate(args, plan: _Plan, task) -> int:
 
     res = evaluate(plan.models, args.eval, seed=args.seed, device=plan.device, task=task)
     lines = [f"{args.eval} held-out shapes scenes (seed {args.seed})",
-             f"{'network':22s} {'mIoU':>6s} {'pixel acc':>10s} {'boundary F':>11s} "
-             f"{'ms/scene':>9s}"]
+             f"{'network':22s} {'mIoU':>6s} {'pixel acc':>10s} {'bound. F 1px':>13s} "
+             f"{'bound. F 2px':>13s} {'ms/scene':>9s}"]
     for name, r in res.items():
         warn = "  (random weights)" if r["weights"] == "random" else ""
         lines.append(f"{name:22s} {r['mean_iou']:6.3f} {r['pixel_accuracy']:10.3f} "
-                     f"{r['boundary_f_score']:11.3f} {r['seconds_per_scene'] * 1000:9.1f}"
-                     f"{warn}")
+                     f"{r['boundary_f_score_1px']:13.3f} {r['boundary_f_score']:13.3f} "
+                     f"{r['seconds_per_scene'] * 1000:9.1f}{warn}")
     emit(args, {"scenes": args.eval, "seed": args.seed, "device": str(plan.device),
                 "networks": res}, "\n".join(lines))
     return 0

@@ -24,6 +24,10 @@ def register(subparsers) -> None:
     p.add_argument("name", help="network to train, or 'all' (see the list in the error for names)")
     p.add_argument("--epochs", default=None, help="override the recipe's epochs")
     p.add_argument("--out", default=str(PRETRAINED), help="folder for NAME.pt and NAME.json")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="segmenters: stop after this many minutes (wall clock) and keep the "
+                        "best weights so far (default: train until the validation score "
+                        "stops improving)")
     p.add_argument("--json", action="store_true", help="print the model card(s) as JSON")
     p.set_defaults(func=handle)
 
@@ -82,6 +86,16 @@ def handle(args: argparse.Namespace) -> int:
     todo = names_to_train(args.name)
     epochs = None if args.epochs is None else checks.count("--epochs", args.epochs, 1,
                                                            MAX_EPOCHS)
+    minutes = None if args.max_minutes is None else checks.number(
+        "--max-minutes", args.max_minutes, 0.0, 24 * 60.0, lo_open=True)
+    if minutes is not None:
+        from explorer.train.loop import recipe_for
+
+        fixed = [n for n in todo if n == FAST_RCNN or not recipe_for(n).converge]
+        if fixed:
+            raise UserError(f"--max-minutes applies to the segmenters, which train until "
+                            f"their validation score stops improving; {', '.join(fixed)} "
+                            "train for a fixed number of epochs")
     # every output is checked before minutes of training, not found unwritable after
     out_dir = output_paths(args.out, todo)
     cards = []
@@ -91,7 +105,8 @@ def handle(args: argparse.Namespace) -> int:
             if name == FAST_RCNN:
                 cards.append(train_fast_rcnn(out_dir, epochs, part))
             else:
-                cards.append(train(name, out_dir=out_dir, epochs=epochs, task=part))
+                cards.append(train(name, out_dir=out_dir, epochs=epochs, task=part,
+                                   max_minutes=minutes))
     data = cards[0] if len(cards) == 1 else cards
     emit(args, data, "\n".join(_summary(c) for c in cards))
     return 0

@@ -156,8 +156,9 @@ def evaluate(names: list[str] | tuple[str, ...] = SHIPPED_SEGMENTERS, n: int = 1
              networks: dict | None = None) -> dict[str, dict]:
     """Each shapes network over `n` held-out scenes (never trained on).
 
-    Returns name -> {"mean_iou", "pixel_accuracy", "boundary_f_score", "iou_per_class",
-    "scenes", "seconds_per_scene", "weights"}. mIoU and pixel accuracy come from one
+    Returns name -> {"mean_iou", "pixel_accuracy", "boundary_f_score" (at `tolerance`
+    pixels), "boundary_f_score_1px", "iou_per_class", "scenes", "seconds_per_scene",
+    "weights"}. mIoU and pixel accuracy come from one
     confusion matrix over all pixels, the boundary F-score is the mean over scenes.
     `networks` caches loaded networks by name, as in
     :func:`~explorer.segment.run.run_segmenters`.
@@ -189,6 +190,8 @@ def evaluate(names: list[str] | tuple[str, ...] = SHIPPED_SEGMENTERS, n: int = 1
     k = len(shapes.CLASSES)
     cms = {name: np.zeros((k, k), np.int64) for name in names}
     bfs: dict[str, list[float]] = {name: [] for name in names}
+    # the boundary F-score at one pixel too: a boundary one pixel off passes at two
+    bf1: dict[str, list[float]] = {name: [] for name in names}
     seconds = dict.fromkeys(names, 0.0)
     units = -(-n // batch) * (1 + len(names))
     done = 0
@@ -213,6 +216,7 @@ def evaluate(names: list[str] | tuple[str, ...] = SHIPPED_SEGMENTERS, n: int = 1
             for p, g in zip(pred, Y):
                 cms[name] += metrics.confusion_matrix(p, g, k)
                 bfs[name].append(metrics.boundary_f_score(p, g, tolerance))
+                bf1[name].append(metrics.boundary_f_score(p, g, 1))
             done += 1
     task.progress(1.0, f"{n} scenes scored")
     out: dict[str, dict] = {}
@@ -223,6 +227,7 @@ def evaluate(names: list[str] | tuple[str, ...] = SHIPPED_SEGMENTERS, n: int = 1
             "mean_iou": metrics.mean_iou(cm),
             "pixel_accuracy": metrics.pixel_accuracy(cm),
             "boundary_f_score": float(np.mean(bfs[name])),
+            "boundary_f_score_1px": float(np.mean(bf1[name])),
             "iou_per_class": {c: _finite(float(v)) for c, v in zip(shapes.CLASSES, iou)},
             "scenes": n,
             "seed": seed,

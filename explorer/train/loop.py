@@ -24,7 +24,7 @@ from torch import nn
 
 from explorer import PRETRAINED
 from explorer.app import checks
-from explorer.core.tasks import NullTask, Task
+from explorer.core.tasks import NullTask, Task, sub_task
 from explorer.errors import UserError
 from explorer.nets.shipped import load_all
 from explorer.segment.metrics import segmentation_scores
@@ -161,6 +161,7 @@ def train(
     *,
     n_train: int | None = None,
     n_test: int | None = None,
+    max_minutes: float | None = None,
 ) -> dict:
     """Train shipped network `name`; write ``out_dir/NAME.pt`` and ``NAME.json``; return the
     card (a dict, also what the JSON holds).
@@ -170,13 +171,18 @@ def train(
     :class:`~explorer.errors.Cancelled` after at most one more step, and nothing is
     written (the files are written only at the very end). The output folder is checked
     before any work. `n_train` / `n_test` shrink the data (quick runs, tests); the card
-    records them.
+    records them. `max_minutes` (segmenters) stops training after that much wall-clock
+    time and keeps the best weights so far; the card says so.
     """
     recipe = recipe_for(name)
-    epochs = recipe.epochs if epochs is None else checks.count("epochs", epochs, 1, MAX_EPOCHS)
+    epochs = None if epochs is None else checks.count("epochs", epochs, 1, MAX_EPOCHS)
     task = task or NullTask()
-    report = task.progress
     out_dir = output_paths(out_dir, [name])
+    if recipe.converge:
+        return _train_to_convergence(recipe, out_dir, epochs, task, n_train, n_test,
+                                     max_minutes)
+    epochs = recipe.epochs if epochs is None else epochs
+    report = task.progress
 
     # fork_rng: seeding here must not change the random stream of whoever called us
     with torch.random.fork_rng(devices=[]):
@@ -265,6 +271,115 @@ def train(
     report(1.0, "done")
     card["files"] = [str(f) for f in files]
     return card
+
+
+def _train_to_convergence(recipe: Recipe, out_dir: Path, epochs: int | None, task: Task,
+                          n_train: int | None, n_test: int | None,
+                          max_minutes: float | None = None) -> dict:
+    """A segmenter under :data:`explorer.train.convergence.PROTOCOL`: trained until its
+    validation mIoU stops improving, then scored once on the test scenes. `epochs`, when
+    given, caps the steps at that many passes over the training scenes (quick runs)."""
+    from explorer.train.convergence import (
+        PROTOCOL,
+        scores,
+        train_to_convergence,
+        validation_set,
+    )
+
+    proto = PROTOCOL
+    name = recipe.name
+    threads = torch.get_num_threads()
+    # fork_rng: seeding here must not change the random stream of whoever called us
+    with torch.random.fork_rng(devices=[]):
+        try:
+            torch.set_num_threads(proto.threads)
+            torch.manual_seed(recipe.seed)
+            task.progress(0.0, "drawing data")
+            task.check()
+            data = recipe.load(n_train, n_test)
+            n_val = proto.n_val if n_test is None else min(proto.n_val, n_test)
+            x_val, y_val = validation_set(n_val, proto.val_seed)
+            mean, std = _normaliser(name)
+            model = build(recipe).to(memory_format=torch.channels_last)
+            n_params = sum(p.numel() for p in model.parameters())
+            steps_per_epoch = math.ceil(len(data.x_train) / proto.batch_size)
+            cap = None if epochs is None else epochs * steps_per_epoch
+            run = train_to_convergence(
+                model, data.x_train, data.y_train, x_val, y_val,
+                prepare=lambda x: _prepare(x, mean, std),
+                augment=lambda x, y, g: augment(recipe, x, y, g),
+                predict=lambda m, x: predict(m, x, mean, std),
+                protocol=proto, seed=recipe.seed, max_steps=cap,
+                max_seconds=None if max_minutes is None else 60 * max_minutes,
+                on_eval=lambda curve: _write_progress(out_dir, name, curve),
+                task=sub_task(task, 0.0, 0.95),
+            )
+            task.check()
+            task.progress(0.96, "scoring on the test scenes")
+            pred = predict(run.model, data.x_test, mean, std)
+            metrics = scores(pred, data.y_test, proto.tolerances)
+            k = min(recipe.check_n, len(data.x_test))
+            subset = scores(pred[:k], data.y_test[:k], proto.tolerances)
+        finally:
+            torch.set_num_threads(threads)
+            (out_dir / f".{name}.curve.json").unlink(missing_ok=True)
+
+    model = run.model.to(memory_format=torch.contiguous_format).eval()
+    card = {
+        "name": name,
+        "architecture": recipe.build,
+        "task": recipe.task,
+        "parameters": n_params,
+        "data": {"train": data.train_desc,
+                 "validation": f"{n_val} scenes, scene_set(seed={proto.val_seed}): picks "
+                               "the stopping step, never the test scenes",
+                 "held_out": data.test_desc + " (the test scenes; scored once, after "
+                                              "training)"},
+        "seed": recipe.seed,
+        "protocol": proto.as_dict(),
+        "epochs": round(run.steps / steps_per_epoch, 2),
+        "steps": run.steps,
+        "steps_to_convergence": run.best_step,
+        "stopped_by": run.stopped_by,
+        "batch_size": proto.batch_size,
+        "optimizer": f"AdamW(weight_decay={proto.weight_decay}), lr {proto.lr} after "
+                     f"{proto.warmup_steps} warm-up steps, x{proto.lr_factor} on plateau",
+        "augmentation": _augment_desc(recipe),
+        "curve": run.curve,
+        "validation": run.best_val,
+        "metrics": {k_: round(v, 5) for k_, v in metrics.items()},
+        "metrics_subset": {"n": k, **{k_: round(v, 5) for k_, v in subset.items()}},
+        "train_seconds": round(run.seconds, 1),
+        "train_cpu_seconds": round(run.cpu_seconds, 1),
+        "cpu_threads": proto.threads,
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "versions": versions(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": f"cnn-explorer train {name}"
+        + (f" --epochs {epochs}" if epochs is not None else "")
+        + (f" --max-minutes {max_minutes:g}" if max_minutes is not None else ""),
+    }
+    if n_train is not None or n_test is not None:
+        card["reduced_data"] = {"n_train": n_train, "n_test": n_test}
+    task.check()  # the last chance to cancel: after this both files are written
+    state = {k_: v.detach().clone().contiguous() for k_, v in model.state_dict().items()}
+    files = write_outputs(out_dir, {
+        f"{name}.pt": lambda p: torch.save(state, p),
+        f"{name}.json": lambda p: p.write_text(json.dumps(card, indent=2) + "\n"),
+    })
+    task.progress(1.0, "done")
+    card["files"] = [str(f) for f in files]
+    return card
+
+
+def _write_progress(out_dir: Path, name: str, curve: list[dict]) -> None:
+    """The learning curve so far, as ``out_dir/.NAME.curve.json`` (a long run can be
+    watched; removed when the run ends)."""
+    try:
+        out_dir.mkdir(exist_ok=True)
+        (out_dir / f".{name}.curve.json").write_text(json.dumps(curve) + "\n")
+    except OSError:
+        pass  # watching is a convenience; the run itself must not fail for it
 
 
 def _augment_desc(recipe: Recipe) -> str:

@@ -2,8 +2,9 @@
 
 A :class:`Recipe` names the builder, the data (drawn deterministically from a seed, so the
 same recipe always sees the same pixels) and the optimiser settings. The three segmenters
-share one recipe body: same scenes, same epochs, batch size, optimiser and schedule, so their
-held-out scores compare like with like.
+share one recipe body and one protocol (:mod:`explorer.train.convergence`): same scenes,
+augmentation, optimiser and schedule, each trained until its validation mIoU stops
+improving, so their held-out scores compare each network at its best.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class Recipe:
     shift: int = 0
     #: size of the fixed held-out subset whose scores the card also records, for quick tests
     check_n: int = 200
+    #: trained until the validation score stops improving, under
+    #: :data:`explorer.train.convergence.PROTOCOL` (its optimiser, batch and schedule
+    #: replace epochs/batch_size/lr above)
+    converge: bool = False
     notes: dict = field(default_factory=dict)
 
 
@@ -99,7 +104,7 @@ def _scenes(n_train: int | None, n_test: int | None) -> Data:
 def _segmenter(name: str, build: str) -> Recipe:
     return Recipe(
         name=name, build=build, task="segment", load=_scenes,
-        epochs=6, batch_size=8, lr=3e-3, flips=True, check_n=20,
+        epochs=6, batch_size=8, lr=3e-3, flips=True, check_n=20, converge=True,
     )
 
 
