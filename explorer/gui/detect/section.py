@@ -246,8 +246,7 @@ class DetectionTab(QWidget):
         self.controls = self._column(self._title("Picture"), self._picture_controls(),
                                      self._rule(), self._title("Detector"),
                                      self._detector_controls())
-        self.show_panel = self._column(self._title("Show"), self._show_controls())
-        self._fit_controls()
+        show = self._show_controls()
 
         self.notice = QLabel("")
         self.notice.setObjectName("detNotice")
@@ -304,9 +303,12 @@ class DetectionTab(QWidget):
         right.addWidget(self.notice)
         right.addWidget(self.canvas, 1)
         right.addWidget(self.caption)
-        right.addWidget(self.legend)
-        right.addWidget(self.info)
-        right.addWidget(self.timings)
+        # the key to the colours, what was found and how long it took beside the
+        # picture, under the replay controls: the picture keeps the height (in
+        # presentation mode at 1366x768 it was left a third of it)
+        self.show_panel = self._column(self._title("Show"), show, self._rule(),
+                                       self.legend, self.info, self.timings)
+        self._fit_controls()
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
