@@ -39,9 +39,13 @@ def register(subparsers) -> None:
     p.add_argument("--scales", help="pyramid scales between 0.05 and 8, e.g. 2,1.5,1 "
                    "(default for tinyvgg-shapes 2,1.6,1.25,1,0.8; else 1)")
     p.add_argument("--threshold", type=float, help="least class probability for a box, 0 "
-                   "to 1 (default 0.5, 0.6 for ImageNet classifiers; MTCNN: O-Net's, 0.7)")
+                   "to 1 (default: sliding window 0.9, 0.6 for ImageNet classifiers; "
+                   "proposals 0.5; MTCNN: O-Net's, 0.7)")
     p.add_argument("--iou", type=float, default=0.3, help="NMS overlap in (0, 1] "
                    "(default 0.3)")
+    p.add_argument("--containment", type=float, default=None, metavar="F",
+                   help="sliding window: drop a box lying at least this share inside a "
+                   "better box of any class, 0 to 1 (default 0.5; 0 turns it off)")
     p.add_argument("--mode", choices=("fast", "quality"), default="fast",
                    help="selective search mode (default fast)")
     p.add_argument("--max-proposals", type=int, default=2000,
@@ -63,6 +67,7 @@ def _config(args: argparse.Namespace, method: str):
     cfg = DetectConfig(method=method, model=args.model or DEFAULT_CLASSIFIER, impl=args.impl,
                        head=args.head or "fast-rcnn", window=args.window, stride=args.stride,
                        scales=args.scales, threshold=args.threshold, iou=args.iou,
+                       containment=args.containment,
                        mode=args.mode, max_proposals=args.max_proposals,
                        device=str(device_from_args(args)), weights=args.weights)
     cfg.check()

@@ -95,6 +95,34 @@ def nms_detections(boxes: Tensor, scores: Tensor, labels: Tensor, iou: float,
     return boxes[keep], scores[keep], labels[keep]
 
 
+def suppress_contained(boxes: Tensor, scores: Tensor, overlap: float) -> Tensor:
+    """Indices (Tensor[M], best score first) of the boxes (Tensor[N, 4]) to keep when any
+    box lying at least `overlap` inside a better-scored kept box, whatever the classes, is
+    dropped: the share is the intersection over the *smaller* box's area.
+
+    Why: a window classifier also names what it sees in windows over part of an object
+    (the spike of a star at a large scale looks like a triangle) or over two objects at
+    once, often with probability above 0.9; those boxes sit inside or across the true
+    one, where per-class NMS (different classes, or a small box nested in a large one,
+    IoU < 0.3) cannot reach them. One object, one box.
+    """
+    if len(scores) == 0:
+        return torch.zeros(0, dtype=torch.long)
+    order = torch.argsort(scores, descending=True, stable=True)
+    b = boxes[order].float()
+    area = (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)
+    lt = torch.max(b[:, None, :2], b[None, :, :2])
+    rb = torch.min(b[:, None, 2:], b[None, :, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    share = inter / torch.min(area[:, None], area[None, :]).clamp(min=1e-6)
+    keep: list[int] = []
+    for i in range(len(b)):
+        if not keep or float(share[i, keep].max()) < overlap:
+            keep.append(i)
+    return order[torch.tensor(keep, dtype=torch.long)]
+
+
 def shrink(boxes: Tensor, fraction: float) -> Tensor:
     """Scale boxes (Tensor[N, 4]) about their centres by `fraction` (a classifier window is
     bigger than the object it was trained to name: the object fills ~`fraction` of it)."""

@@ -5,6 +5,10 @@ images are ranked by score; each is a true positive if its IoU with a not-yet-ma
 truth box of that class is >= 0.5 (the best-overlapping one), else a false positive; the
 precision envelope (precision made non-increasing from the right) is integrated over recall
 at every point where recall changes. mAP is the mean over the classes that have ground truth.
+
+A box that matches no object of its class is a *false box*; the evaluation also counts them
+per scene, since a class sees the boxes at the detector's threshold, not the ranking AP
+integrates over.
 """
 
 from __future__ import annotations
@@ -81,6 +85,10 @@ class Evaluation:
     def text(self) -> str:
         lines = [f"{self.method}: mAP@0.5 = {self.mAP:.3f} on {self.images} scenes "
                  f"({self.seconds / max(self.images, 1) * 1e3:.0f} ms per scene)"]
+        if "false_boxes_per_scene" in self.extra:
+            lines.append(f"  false boxes per scene {self.extra['false_boxes_per_scene']:.2f}"
+                         f" (IoU < 0.5 with every object of their class); scenes without "
+                         f"one {self.extra['scenes_without_false_boxes']:.0%}")
         if "proposals_per_image" in self.extra:
             lines.append(f"  {self.extra['proposals_per_image']:g} proposals per scene, "
                          f"recall {self.extra['proposal_recall@0.5']:.3f} (IoU >= 0.5)")
@@ -106,15 +114,18 @@ def evaluate_detections(
     ground_truth: per image (boxes Tensor[G, 4], labels Tensor[G]).
     """
     scores: list[ClassScore] = []
+    false_boxes = np.zeros(len(predictions), np.int64)
     for c, name in enumerate(class_names):
         if c == background:
             continue
         all_scores, all_tp, n_gt = [], [], 0
-        for (pb, ps, pl), (gb, gl) in zip(predictions, ground_truth, strict=True):
+        for i, ((pb, ps, pl), (gb, gl)) in enumerate(zip(predictions, ground_truth,
+                                                         strict=True)):
             pm, gm = pl == c, gl == c
             n_gt += int(gm.sum())
             all_scores.append(ps[pm].float().numpy())
             all_tp.append(match(pb[pm], ps[pm], gb[gm], iou_threshold))
+            false_boxes[i] += len(all_tp[-1]) - int(all_tp[-1].sum())
         s = np.concatenate(all_scores) if all_scores else np.zeros(0)
         tp = np.concatenate(all_tp) if all_tp else np.zeros(0, np.int64)
         if n_gt == 0:
@@ -128,7 +139,19 @@ def evaluate_detections(
         scores.append(ClassScore(name, ap, float(prec[-1]) if len(s) else 0.0,
                                  float(rec[-1]) if len(s) else 0.0, n_gt, len(s)))
     m = float(np.mean([c.ap for c in scores])) if scores else 0.0
-    return Evaluation(method, scores, m, len(predictions), seconds)
+    ev = Evaluation(method, scores, m, len(predictions), seconds)
+    ev.extra.update(false_box_stats(false_boxes))
+    return ev
+
+
+def false_box_stats(false_boxes: np.ndarray) -> dict:
+    """What a person sees of a detector's mistakes: the boxes that match no object (a
+    wrong class, a bad fit or nothing there), per scene (np.int [N] -> plain numbers)."""
+    fb = np.asarray(false_boxes)
+    n = max(len(fb), 1)
+    return {"false_boxes_per_scene": round(float(fb.sum()) / n, 4),
+            "scenes_without_false_boxes": round(float((fb == 0).sum()) / n, 4),
+            "false_boxes_most_in_one_scene": int(fb.max()) if len(fb) else 0}
 
 
 def held_out_scenes(n: int, seed: int | None = None, size: int = 128) -> Iterator:

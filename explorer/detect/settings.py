@@ -50,6 +50,14 @@ def iou(value: float) -> float:
     return checks.number("the NMS IoU", value, 0.0, 1.0, lo_open=True)
 
 
+def containment(value: float | None) -> float | None:
+    """Share of a box inside a better one that drops it (0 or None: off), in [0, 1]."""
+    if value is None:
+        return None
+    v = checks.number("the containment", value, 0.0, 1.0)
+    return v or None
+
+
 def window(value: int | None) -> int | None:
     """Window side in pyramid pixels, or None for the classifier's input."""
     if value is None:

@@ -28,7 +28,9 @@ crops keep the pooling grid aligned to the window. A classifier without that for
 Each level is padded by half a window (edge pixels repeated) so a window can centre on an
 object at the image border. Window boxes are shrunk to the part of a window the object fills
 (``WindowClassifier.box_fraction``), clipped to the image, thresholded per class and merged
-by per-class NMS.
+by per-class NMS; then a box lying mostly inside a better box of any class is dropped
+(``containment``: windows over part of an object or over two objects are named confidently,
+and per-class NMS cannot reach those boxes).
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ from torch import Tensor
 
 from explorer.core.tasks import NullTask, Task
 from explorer.detect import settings
-from explorer.detect.boxes import Detections, class_candidates, clip, nms_detections, shrink
+from explorer.detect.boxes import (
+    Detections,
+    class_candidates,
+    clip,
+    nms_detections,
+    shrink,
+    suppress_contained,
+)
 from explorer.detect.classifier import WindowClassifier, image_tensor, resize
 from explorer.errors import UserError
 
@@ -193,6 +202,28 @@ def _naive_context_level(clf: WindowClassifier, x: Tensor, step: int, batch: int
     return probs
 
 
+def boxes_from_maps(maps: list[ScaleMap], shape: tuple[int, int], *, box_fraction: float,
+                    background: int | None, threshold: float, iou: float,
+                    containment: float | None = None, max_detections: int = 100
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+    """The boxes a slide keeps from its score maps: each window box shrunk to the object
+    (`box_fraction`) and clipped to the picture (`shape` (H, W)), thresholded per class
+    (background excluded), per-class NMS at `iou`, then (with `containment`) any box at
+    least that share inside a better box of any class dropped. Returns (boxes Tensor[N,
+    4], scores Tensor[N], labels Tensor[N]), best first. Cheap: settings can be changed
+    on the same maps without sliding again."""
+    H, W = shape
+    boxes = torch.cat([m.boxes() for m in maps])
+    probs = torch.cat([m.probs.flatten(1).T for m in maps])
+    boxes = clip(shrink(boxes, box_fraction), H, W)
+    b, sc, lab = class_candidates(probs, boxes, threshold, background)
+    b, sc, lab = nms_detections(b, sc, lab, iou, None if containment else max_detections)
+    if containment:
+        keep = suppress_contained(b, sc, containment)[:max_detections]
+        b, sc, lab = b[keep], sc[keep], lab[keep]
+    return b, sc, lab
+
+
 def slide(
     classifier: WindowClassifier,
     image: np.ndarray | Tensor,
@@ -203,6 +234,7 @@ def slide(
     impl: str = "shared",
     threshold: float = 0.5,
     iou: float = 0.3,
+    containment: float | None = None,
     pad: bool = True,
     batch: int = 256,
     max_detections: int = 100,
@@ -219,7 +251,9 @@ def slide(
         scales: pyramid levels, as factors of the image size (2 = twice as big, so
             smaller objects fill a window).
         impl: "naive" or "shared".
-        threshold: least class probability for a box; iou: NMS overlap.
+        threshold: least class probability for a box; iou: NMS overlap (per class).
+        containment: after NMS, drop a box lying at least this share inside a better box
+            of any class (:func:`explorer.detect.boxes.suppress_contained`); None: off.
         task: progress and cancel (:class:`~explorer.core.tasks.Task`), checked before
             every level (shared) or every `TICK_WINDOWS` windows (naive).
     Returns:
@@ -233,6 +267,7 @@ def slide(
     impl = settings.choice("impl", impl, IMPLS)
     threshold = settings.threshold(threshold)
     iou = settings.iou(iou)
+    containment = settings.containment(containment)
     window = settings.window(window)
     stride = settings.stride(stride)
     scales = settings.scales(scales) or (1.0,)
@@ -287,17 +322,16 @@ def slide(
     task.check()
     task.progress(0.95, "non-maximum suppression")
     t1 = time.perf_counter()
-    boxes = torch.cat([m.boxes() for m in maps])
-    probs = torch.cat([m.probs.flatten(1).T for m in maps])
-    boxes = clip(shrink(boxes, classifier.box_fraction), H, W)
-    b, sc, lab = class_candidates(probs, boxes, threshold, classifier.background)
-    b, sc, lab = nms_detections(b, sc, lab, iou, max_detections)
+    b, sc, lab = boxes_from_maps(maps, (H, W), box_fraction=classifier.box_fraction,
+                                 background=classifier.background, threshold=threshold,
+                                 iou=iou, containment=containment,
+                                 max_detections=max_detections)
     t_nms = time.perf_counter() - t1
     det = Detections(b, sc, lab, list(classifier.class_names), method=f"sliding-{impl}",
                      timings={"windows": t_windows, "nms": t_nms,
                               "total": time.perf_counter() - t0},
                      extra={"windows": sum(int(m.probs[0].numel()) for m in maps),
                             "scales": [m.scale for m in maps], "impl": impl,
-                            "threshold": threshold})
+                            "threshold": threshold, "containment": containment})
     task.progress(1.0, f"{len(det)} box(es) from {det.extra['windows']} windows")
     return SlidingResult(det, maps)

@@ -787,7 +787,10 @@ class DetectionTab(QWidget):
         for w in (self.level, self.level_label, self.heat_class, self.heat_label,
                   self.show_heat):
             w.setVisible(sliding)
-        self.threshold.setValue(0.7 if method == "mtcnn" else 0.5)
+        from explorer.detect.pipeline import default_threshold
+
+        # the sliding window's 0.9 with containment: few false boxes (detect_false_boxes)
+        self.threshold.setValue(default_threshold(method))
         self._input_changed()
 
     def _input_changed(self, *_args) -> None:
