@@ -52,7 +52,9 @@ class UnitMathView(QWidget):
         self.detail.setWordWrap(True)
         self.detail.setObjectName("hint")
         self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["input channel j", "Σ w·h", "share"])
+        self.table.setHorizontalHeaderLabels(["j", "Σ w·h", "share"])
+        self.table.horizontalHeaderItem(0).setToolTip("input channel j")
+        self.table.horizontalHeaderItem(2).setToolTip("|Σ w·h| as a share of all terms")
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -108,17 +110,15 @@ class UnitMathView(QWidget):
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(r["terms"]))
         for row, t in enumerate(r["terms"]):
-            j = QTableWidgetItem(str(t["input_channel"]))
-            j.setData(Qt.ItemDataRole.DisplayRole, t["input_channel"])
-            self.table.setItem(row, 0, j)
+            self.table.setItem(row, 0, _Number(t["input_channel"], str(t["input_channel"])))
             self.table.setItem(row, 1, _Number(t["sum"], f"{t['sum']:+.5f}"))
             share = abs(t["sum"]) / total
             self.table.setItem(row, 2, _Number(share, f"{share:.1%}"))
         self.table.setSortingEnabled(True)
+        self.table.sortItems(0, Qt.SortOrder.AscendingOrder)  # j = 0, 1, 2, … first
         self.total.setText(
-            f"Σ over j = {r['sum']:+.5f}   + b = {r['bias']:+.5f}   = {r['total']:+.5f}\n"
-            f"the network's activation = {r['output']:+.5f}  (difference "
-            f"{r['difference']:.1e})")
+            f"Σ_j = {r['sum']:+.5f}\n+ b = {r['bias']:+.5f}\n= {r['total']:+.5f}; "
+            f"the activation is {r['output']:+.5f} (difference {r['difference']:.1e})")
         self.shown.emit()
 
     def wait(self, timeout: float = 60.0) -> bool:
