@@ -167,6 +167,29 @@ def _num(v: float) -> float | int:
     return int(round(v)) if abs(v - round(v)) < 1e-9 else float(v)
 
 
+#: numbers ``lab conv --json`` may print (about 200 MB of JSON): a 1024 x 1024 output
+#: beside its 1024 x 1024 up-sampled input
+MAX_JSON_CELLS = 1 << 22
+
+
+def _check_json_cells(shape, kshape, args, factor, p, stride, dilation) -> None:
+    """Refuse ``--json`` whose arrays would hold more than :data:`MAX_JSON_CELLS` numbers."""
+    from explorer.lab import conv
+
+    if args.transposed:
+        out = [conv.transposed_output_size(m, k, stride, p, dilation)
+               for m, k in zip(shape, kshape, strict=True)]
+        cells = out[0] * out[1]
+    else:
+        shown = shape if factor is None else (shape[0] * factor, shape[1] * factor)
+        out = conv.conv_output_shape(shown, kshape, args.padding or "valid", stride, dilation)
+        cells = max(out[0], 0) * max(out[1], 0) + (0 if factor is None
+                                                    else shown[0] * shown[1])
+    if cells > MAX_JSON_CELLS:
+        raise UserError(f"--json would print {cells:,} numbers (at most {MAX_JSON_CELLS:,}); "
+                        "leave out --json for a summary, or choose smaller sizes")
+
+
 # ---------------------------------------------------------------------------- commands
 
 def cmd_conv(args) -> int:
@@ -198,6 +221,8 @@ def cmd_conv(args) -> int:
                         f"{', '.join(conv.PADDINGS)}.")
     x, source = _input(args)
     name = args.kernel
+    if args.json:  # every number is printed: a bounded JSON, checked before the work
+        _check_json_cells(x.shape, w.shape, args, factor, p, stride, dilation)
     upsampled = None
     if factor is not None:  # the up-sampled image is checked for size before it is made
         settings.cells("the up-sampled image", x.shape[0] * factor, x.shape[1] * factor)

@@ -328,7 +328,8 @@ def convolve(
     x = _as_image(x)
     w = applied_kernel(kernel, mode)
     s, d = _pair(stride, "stride"), _pair(dilation, "dilation")
-    _check_fits(x.shape, w.shape, padding, s, d)
+    out_shape = _check_fits(x.shape, w.shape, padding, s, d)
+    settings.taps("the convolution's windows", out_shape[0] * out_shape[1], w.size)
     xp = torch.from_numpy(pad(x, w.shape, padding, d))[None, None]
     out = F.conv2d(xp, torch.from_numpy(w)[None, None], stride=s, dilation=d)
     return out[0, 0].numpy()

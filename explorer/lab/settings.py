@@ -25,8 +25,12 @@ MAX_PICTURE_SIDE = 512
 MAX_INVARIANCE_CELLS = 10_000
 #: equivariance input side: 32 (LeNet-5) to 1024
 EQUIVARIANCE_SIZES = (32, 1024)
-#: float64 cells one lab array may hold (each is two float32s for checks.allocation)
-MAX_CELLS = 1e9
+#: float64 cells one lab array may hold (each is two float32s for checks.allocation):
+#: 800 MB, a 512-pixel picture up-sampled 16 times; the lab prints its numbers
+MAX_CELLS = 1e8
+#: float64 products one convolution may lay out (torch unfolds every window on the CPU:
+#: output cells x kernel taps, 1.6 GB; a 4096 x 4096 image with a 3x3 kernel)
+MAX_TAPS = 2e8
 
 
 def geometry(name: str, value: int, lo: int = 1) -> int:
@@ -67,6 +71,12 @@ def layers(value: int | None) -> int | None:
 def cells(what: str, rows: float, cols: float) -> None:
     """Refuse a float64 array of rows x cols before it is allocated."""
     checks.allocation(what, 2.0 * float(rows) * float(cols), 2.0 * MAX_CELLS)
+
+
+def taps(what: str, cells: float, kernel_taps: float) -> None:
+    """Refuse a convolution whose unfolded windows (cells x kernel taps, float64) would
+    not fit in :data:`MAX_TAPS` before it runs."""
+    checks.allocation(what, 2.0 * float(cells) * float(kernel_taps), 2.0 * MAX_TAPS)
 
 
 def equivariance_size(value: int) -> int:
