@@ -215,3 +215,17 @@ def test_the_lab_shows_the_learned_hierarchy_and_still_fits(qtbot, qapp, monkeyp
     finally:
         panel.shutdown()
         theme.apply(qapp, presentation=False)
+
+
+def test_a_wide_layer_shows_the_channel_first_and_the_layer_last(window, qtbot,
+                                                                  monkeypatch):
+    """Above LAYER_FIRST_MAX channels (512 at 224x224 takes minutes) the chosen channel is
+    visualised alone first; the whole layer's grid comes after the rest of the card."""
+    monkeypatch.setattr(unit_card, "LAYER_FIRST_MAX", 8)
+    card = _open_on(window, qtbot, 6)
+    _wait_for(qtbot, card, {"visualisation", "patches", "views", "sanity"})
+    alone = card.grid.items["visualisation"].image.copy()
+    assert card.wait(120)
+    fv = window.feature_view
+    assert fv.vis_box.isVisible() and fv.visualisations[1].channels == list(range(16))
+    assert alone.shape == (64, 64, 3) and float(alone.std()) > 0.01

@@ -121,35 +121,46 @@ def run_card(req: CardRequest, ctx: JobContext,
     # a unit, not a channel's mean, is what the backward views follow (Zeiler and Fergus
     # project the strongest activation): by default the channel's strongest unit here
     strongest = app_units.strongest_units(net, req.image, layer)
-    served = None
-    while served != req.wanted.get():
-        ctx.check()
-        channel, position = served = req.wanted.get()
-        if not layer_first:
-            one = app_units.visualise_layer(net, layer, [channel], steps=req.steps,
-                                            task=sub_task(ctx, 0.75, 0.8))
-            send(rid, "visualisation", UnitResult(channel, position, one))
-        crops = patches.crops(net, channel)
-        send(rid, "patches", UnitResult(channel, position,
-                                        (patches.patches(channel), crops, len(req.gallery),
-                                         float(on_picture[channel]))))
-        at = position
-        if at is None and strongest is not None:
-            at = tuple(int(v) for v in strongest[channel])
-        views = app_units.unit_views(net, req.image, layer, channel, at,
-                                     task=sub_task(ctx, 0.8, 0.9))
-        send(rid, "views", UnitResult(channel, position, (views, at, position is None)))
-    if not layer_first:
-        fv = app_units.visualise_layer(net, layer, steps=req.steps,
-                                       task=sub_task(ctx, 0.9, 0.97))
-        send(rid, "layer", fv)
+    served: list = [None]
+
+    def serve_wanted() -> None:
+        """The per-unit stages, again for as long as the person moves to another unit."""
+        while served[0] != req.wanted.get():
+            ctx.check()
+            channel, position = served[0] = req.wanted.get()
+            if not layer_first:
+                one = app_units.visualise_layer(net, layer, [channel], steps=req.steps,
+                                                task=sub_task(ctx, 0.75, 0.8))
+                send(rid, "visualisation", UnitResult(channel, position, one))
+            crops = patches.crops(net, channel)
+            send(rid, "patches", UnitResult(channel, position,
+                                            (patches.patches(channel), crops,
+                                             len(req.gallery), float(on_picture[channel]))))
+            at = position
+            if at is None and strongest is not None:
+                at = tuple(int(v) for v in strongest[channel])
+            views = app_units.unit_views(net, req.image, layer, channel, at,
+                                         task=sub_task(ctx, 0.8, 0.9))
+            send(rid, "views", UnitResult(channel, position, (views, at, position is None)))
+
+    serve_wanted()
     if not req.sanity_known:
         try:
-            sanity = app_units.unit_sanity(net, req.image, task=sub_task(ctx, 0.97, 1.0))
+            sanity = app_units.unit_sanity(net, req.image,
+                                           task=sub_task(ctx, 0.9, 0.95 if not layer_first
+                                                         else 1.0))
         except UserError as exc:  # not a classifier: the row says why
             sanity = str(exc)
         send(rid, "sanity", sanity)
-    return served
+        serve_wanted()
+    if not layer_first:
+        # a wide layer (512 channels at 224x224) takes minutes: it comes last, so the
+        # card is complete first
+        fv = app_units.visualise_layer(net, layer, steps=req.steps,
+                                       task=sub_task(ctx, 0.95, 1.0))
+        send(rid, "layer", fv)
+        serve_wanted()
+    return served[0]
 
 
 class UnitCard(QDialog):
