@@ -36,8 +36,12 @@ class LearningCurves(QWidget):
         from explorer.gui.insight.common import style_plot
 
         self.cards = load_cards() if cards is None else cards
-        self.miou_plot = pg.PlotWidget()
-        self.loss_plot = pg.PlotWidget()
+        from explorer.gui.common.canvas import owning_popups
+
+        # pyqtgraph makes its plots' context menus without a parent: give them to us
+        with owning_popups(self):
+            self.miou_plot = pg.PlotWidget()
+            self.loss_plot = pg.PlotWidget()
         self.miou_plot.setLabel("left", "validation mIoU")
         self.loss_plot.setLabel("left", "training loss")
         for plot in (self.miou_plot, self.loss_plot):
