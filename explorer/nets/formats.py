@@ -29,6 +29,10 @@ from explorer.core.network import IMAGENET_MEAN, IMAGENET_STD, Network
 from explorer.errors import ModelError
 
 DEFAULT_SIZE = (224, 224)
+#: the largest input side a brought network may declare: one 4096x4096 RGB picture is
+#: 200 MB of float32 before the first layer; a file that asks for more is refused in one
+#: line before the describing pass would try to allocate it
+MAX_INPUT_SIDE = 4096
 
 #: timm modules whose networks are convolutional (their transformers and MLP mixers are
 #: left out, as registry.py leaves out torchvision's)
@@ -418,6 +422,12 @@ def network_from_module(module: nn.Module, path: str | Path | None = None, *,
             input_size = tuple(cfg["input_size"][-2:])
         else:
             input_size = DEFAULT_SIZE
+    if not all(0 < int(side) <= MAX_INPUT_SIDE for side in input_size) or \
+            not 0 < in_channels <= 64:
+        label = Path(path).name if path is not None else type(module).__name__
+        raise ModelError(f"{label}: declares a {in_channels}x{input_size[0]}x{input_size[1]}"
+                         f" input; the explorer opens networks of at most 64 channels and "
+                         f"{MAX_INPUT_SIDE} pixels a side")
     if mean is None or std is None:
         if cfg.get("mean") and len(cfg["mean"]) == in_channels:
             mean, std = tuple(cfg["mean"]), tuple(cfg["std"])

@@ -154,13 +154,11 @@ def test_an_onnx_file_is_opened_and_used(capsys, tmp_path):
     assert data["layers"][0]["output_shape"] == [4, 30, 30]
 
 
-@pytest.mark.xfail(strict=True, reason="explorer/nets/formats.py:415: the input size an "
-                   "ONNX file declares is used unbounded; 99999x99999 asks torch for 120 GB "
-                   "(refused only by the kernel's overcommit check) instead of one line first")
 def test_an_onnx_file_declaring_a_huge_input_is_refused_before_allocation(capsys, tmp_path):
     path = _onnx_declaring(tmp_path, 99999)
     line = refused(capsys, "layers", "--model", "file", "--weights", path)
     assert "allocate" not in line and "RuntimeError" not in line, line
+    assert "4096 pixels a side" in line, line
 
 
 # --- unit --gallery ----------------------------------------------------------------------
