@@ -81,8 +81,10 @@ def cmd_unit(args) -> int:
     # everything a person can get wrong is checked before the work starts
     check_steps(args.steps)
     out = _check_out(args.out)
-    views = [v.strip() for v in args.views.split(",") if v.strip()] if args.views \
-        else list(VIEW_NAMES)
+    views = list(VIEW_NAMES) if args.views is None else \
+        [v.strip() for v in args.views.split(",") if v.strip()]
+    if not views:
+        raise UserError(f"--views names no view; choose from {', '.join(VIEW_NAMES)}")
     unknown = [v for v in views if v not in VIEW_NAMES]
     if unknown:
         raise UserError(f"--views: unknown {', '.join(unknown)}; choose from "

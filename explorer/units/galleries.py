@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from explorer.core.images import EXTENSIONS
+from explorer.core.images import EXTENSIONS, MAX_PIXELS
 from explorer.errors import UserError
 
 #: the photos among the sample images (the project's own pictures are galleries of
@@ -139,6 +139,26 @@ class TensorGallery:
         return f"{self.name} {i}"
 
 
+def _check_header(path: Path) -> None:
+    """Read `path`'s header only (milliseconds), so a text file named .png or a picture
+    declaring billions of pixels is refused before the sweep, not after the feature
+    visualisation has run."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(path) as pil:
+            w, h = pil.size
+    except PILImage.DecompressionBombError:
+        raise UserError(f"gallery {path.parent}: {path.name} is too large a picture "
+                        f"(at most {MAX_PIXELS:,} pixels)") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for a bad file
+        raise UserError(f"gallery {path.parent}: {path.name} is not a picture "
+                        f"({type(exc).__name__})") from None
+    if w * h > MAX_PIXELS or w < 1 or h < 1:
+        raise UserError(f"gallery {path.parent}: {path.name} is too large a picture "
+                        f"({w}x{h}; at most {MAX_PIXELS:,} pixels)")
+
+
 def folder_gallery(folder: str | Path) -> FilesGallery:
     """Every image file directly in `folder` (by extension), sorted by name.
 
@@ -154,6 +174,8 @@ def folder_gallery(folder: str | Path) -> FilesGallery:
                    if p.is_file() and p.suffix.lower() in EXTENSIONS)
     if not files:
         raise UserError(f"gallery {folder} holds no images ({', '.join(EXTENSIONS)})")
+    for p in files:
+        _check_header(p)
     listing = "\n".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
     key = f"folder:{path.resolve()}:{hashlib.sha256(listing.encode()).hexdigest()[:16]}"
     return FilesGallery([str(p) for p in files], key)

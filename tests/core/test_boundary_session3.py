@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from test_boundary_foundation import refused, run
 from torch import nn
 
@@ -163,14 +166,34 @@ def test_an_onnx_file_declaring_a_huge_input_is_refused_before_allocation(capsys
 
 # --- unit --gallery ----------------------------------------------------------------------
 
+
+def _png_declaring(path: Path, side: int) -> None:
+    """A real 1x1 PNG whose IHDR chunk (with a right CRC) says `side` x `side`."""
+    Image.new("RGB", (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = 8 + 8  # signature, then the chunk's length and type
+    data[ihdr:ihdr + 8] = struct.pack(">II", side, side)
+    crc = zlib.crc32(bytes(data[ihdr - 4:ihdr + 13]))
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", crc)
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize("make,match", [
     ("empty", "holds no images"), ("non-image", "holds no images"), ("file", "not a folder"),
     ("fifo", "not a folder"), ("missing", "no such folder"), ("shapes:0", "shapes:N"),
     ("shapes:nan", "shapes:N"), (f"shapes:{10**12}", "shapes:N"),
+    ("text-as-png", "a.png is not a picture"), ("huge-header", "a.png is too large a picture"),
 ])
 def test_unit_galleries(capsys, tmp_path, make, match):
     gallery = tmp_path / "g"
-    if make == "empty":
+    if make in ("text-as-png", "huge-header"):
+        gallery.mkdir()
+        Image.new("RGB", (8, 8)).save(gallery / "ok.png")
+        if make == "text-as-png":
+            (gallery / "a.png").write_text("not a picture")
+        else:  # a real PNG whose header says 99999x99999 (Pillow reads only the header)
+            _png_declaring(gallery / "a.png", 99999)
+    elif make == "empty":
         gallery.mkdir()
     elif make == "non-image":
         gallery.mkdir()
@@ -185,4 +208,13 @@ def test_unit_galleries(capsys, tmp_path, make, match):
     refused(capsys, "unit", "--model", "tinyvgg-shapes", "--layer", "features.conv1",
             "--channel", "0", "--steps", "2", "--gallery", gallery, "--out", out,
             match=match)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("views", ["", ",", " , "])
+def test_unit_views_naming_nothing_is_refused(capsys, tmp_path, views):
+    out = tmp_path / "card.png"
+    refused(capsys, "unit", "--model", "tinyvgg-shapes", "--layer", "features.conv1",
+            "--channel", "0", "--steps", "2", "--views", views, "--out", out,
+            match="names no view")
     assert not out.exists()
