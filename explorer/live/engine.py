@@ -76,6 +76,10 @@ class LiveResult:
     colormap: str | None = None
     #: the frame as np.uint8 [H, W, 3], made alongside ``rgba`` (ready to blit)
     frame8: np.ndarray | None = None
+    #: with :attr:`LiveEngine.guided` on: guided backpropagation from the shown layer's
+    #: most active channel, np.float32 [h, w] >= 0 at the network's input size
+    guided: np.ndarray | None = None
+    guided_channel: int | None = None
 
 
 @dataclass
@@ -103,6 +107,9 @@ class _Computed:
     prep_s: float
     forward_s: float
     mosaic_s: float
+    guided: np.ndarray | None = None
+    guided_channel: int | None = None
+    guided_s: float = 0.0
 
 
 class _Stage:
@@ -362,6 +369,10 @@ class LiveEngine:
         self._paused = threading.Event()
         self._step = threading.Event()
         self._task: FlagTask | None = None  # the task of start()'s loop, cancelled by stop()
+        #: guided backpropagation on every frame from the shown layer's most active
+        #: channel (explorer.units.live_guided); read by the loop each frame
+        self.guided = False
+        self._guided = None  # the LiveGuided of (network, layer) the loop uses
         self._thread: threading.Thread | None = None
 
     # -- requests (any thread; applied at the next frame) -----------------------------
@@ -508,8 +519,31 @@ class LiveEngine:
             if finite is not None and not bool(finite):
                 raise self._nonfinite(scores, act)
         t3 = time.perf_counter()
+        guided = channel = None
+        if self.guided:
+            guided, channel = self._guided_map(x)
         return _Computed(item, net.name, self.tap.name, tuple(act.shape), tiles, topk,
-                         prep_s, t2 - t1, t3 - t2)
+                         prep_s, t2 - t1, t3 - t2, guided, channel,
+                         time.perf_counter() - t3)
+
+    def _guided_map(self, x: torch.Tensor) -> tuple[np.ndarray | None, int | None]:
+        """Guided backprop of frame `x` from the shown layer's most active channel; its
+        guided copy of the network is made once per (network, layer). A network the copy
+        cannot be made for (a TorchScript file) gives no map, and the frame still shows."""
+        from explorer.units.live_guided import LiveGuided
+
+        net, layer = self.network, self.tap.name
+        g = self._guided
+        if g is None or g[0] is not net or g[1] != layer:
+            try:
+                helper = LiveGuided(net, layer)
+            except Exception:  # noqa: BLE001 - no guided view for this network
+                helper = None
+            self._guided = g = (net, layer, helper)
+        if g[2] is None:
+            return None, None
+        # outside inference mode: autograd cannot record through an inference tensor
+        return g[2](x.clone())
 
     def _finish(self, done: _Computed) -> LiveResult:
         """Colour the mosaic and make the result (on ``live-finish`` in the loop)."""
@@ -531,7 +565,10 @@ class LiveEngine:
             timings={"prep": done.prep_s, "forward": done.forward_s,
                      "mosaic+topk": done.mosaic_s, "colour": t4 - t3},
             rgba=rgba, colormap=cmap, frame8=frame8,
+            guided=done.guided, guided_channel=done.guided_channel,
         )
+        if done.guided is not None:
+            result.timings["guided"] = done.guided_s
         self.latest = result
         return result
 

@@ -354,3 +354,22 @@ def test_a_network_whose_output_overflows_is_reported_in_words():
     engine = LiveEngine(net, "conv2", device="cpu")
     with pytest.raises(ModelError, match=r"tiny3's output holds (NaN|infinity).*layer conv2"):
         engine.process(SyntheticSource((32, 32)).read())
+
+
+def test_guided_backprop_on_every_frame_equals_captums():
+    from explorer.units.backward import backward_views
+
+    net = tiny_net()
+    frame = SyntheticSource((32, 32), seed=2).frame_at(0)
+    engine = LiveEngine(net, "relu1", device="cpu", channels_last=False)
+    assert engine.process(frame).guided is None  # off unless asked for
+    engine.guided = True
+    result = engine.process(frame)
+    x = preprocess(net, Image(frame, "f", None, ""))
+    act = trace(net, x).activation("relu1")  # Tensor[C, H, W]
+    channel = int(act.flatten(1).mean(1).argmax())
+    assert result.guided_channel == channel and result.guided.shape == (32, 32)
+    want = backward_views(net, x, "relu1", channel, views=["guided"])["guided"].map
+    assert want.max() > 0
+    np.testing.assert_allclose(result.guided, want, rtol=1e-4, atol=1e-5 * float(want.max()))
+    assert "guided" in result.timings and hook_count(net.module) == 0

@@ -270,3 +270,19 @@ def test_layer_keys_work_right_after_switching_to_live(qtbot, window):
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_K)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_PageUp)
     assert live.layer == before and window.layer_tree.current_name == explore_layer
+
+
+def test_guided_backprop_replaces_the_frame_every_frame(qtbot, ready):
+    v = ready
+    v.set_layer("features.relu4")
+    v.guided_box.setChecked(True)  # as a person ticks it
+    assert v.engine.guided
+    v.step()
+    qtbot.waitUntil(lambda: v.frames_shown >= 1 and v.latest is not None
+                    and v.latest.guided is not None, timeout=60000)
+    r = v.latest
+    assert r.layer == "features.relu4" and r.guided.shape == (64, 64)
+    assert r.guided.max() > 0 and 0 <= r.guided_channel < 32
+    assert f"channel {r.guided_channel} of features.relu4" in v.frame_caption.text()
+    v.guided_box.setChecked(False)
+    assert not v.engine.guided

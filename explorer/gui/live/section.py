@@ -270,6 +270,11 @@ class LiveView(QWidget):
         self.half_box.setToolTip("float16 on a GPU, bfloat16 on a CPU that has it: faster "
                                  "for big networks, values within about 1 %")
         self.half_box.toggled.connect(self.set_half)
+        self.guided_box = QCheckBox("Show guided backprop")
+        self.guided_box.setToolTip("Instead of the frame: guided backpropagation from the "
+                                   "shown layer's most active channel, every frame (which "
+                                   "pixels make that channel fire)")
+        self.guided_box.toggled.connect(self.set_guided)
         self.cmap_box = QComboBox()
         self.cmap_box.addItems(COLORMAP_NAMES)
         self.cmap_box.setCurrentText(self.engine.colormap)
@@ -340,6 +345,7 @@ class LiveView(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.frame_canvas, 1)
         left_layout.addWidget(self.frame_caption)
+        left_layout.addWidget(self.guided_box)
         left_layout.addWidget(self.topk_title)
         left_layout.addWidget(self.topk_label)
         centre = QWidget()
@@ -714,6 +720,13 @@ class LiveView(QWidget):
         if message:
             self._say(message)
 
+    def set_guided(self, on: bool) -> None:
+        """Show guided backpropagation instead of the frame, from the next frame on (the
+        loop reads the flag every frame)."""
+        self.engine.guided = bool(on)
+        if self.guided_box.isChecked() != bool(on):
+            self.guided_box.setChecked(bool(on))
+
     def _show_caption(self, result: LiveResult | None = None) -> None:
         if result is None:
             name = self.layer or "(first feature maps)"
@@ -729,8 +742,14 @@ class LiveView(QWidget):
         self.mosaic_caption.setText(
             f"{result.network}, layer {result.layer}: {what}, each scaled to its own "
             f"range ({cmap}: dark = low, bright = high).")
-        self.frame_caption.setText(f"Frame {result.index} as it came from the source, "
-                                   f"before the network's resizing.")
+        if result.guided is not None:
+            self.frame_caption.setText(
+                f"Frame {result.index}: guided backprop from channel "
+                f"{result.guided_channel} of {result.layer}, its most active "
+                f"(bright = pixels that make it fire).")
+        else:
+            self.frame_caption.setText(f"Frame {result.index} as it came from the "
+                                       f"source, before the network's resizing.")
 
     def _draw_latest(self, worker: LiveWorker | None = None) -> None:
         worker = worker if isinstance(worker, LiveWorker) else self.worker
@@ -748,7 +767,11 @@ class LiveView(QWidget):
             self.frames_shown += 1
         draw_fps = self._draw_fps.tick() if count else 0.0
         cmap = self.cmap_box.currentText()
-        if result.frame8 is not None:
+        if result.guided is not None:
+            peak = float(result.guided.max())
+            self.frame_canvas.set_image(result.guided / peak if peak > 0 else result.guided,
+                                        lut=lookup_table("grey"), autorange=False)
+        elif result.frame8 is not None:
             _blit(self.frame_canvas, result.frame8)
         else:
             self.frame_canvas.set_image(np.clip(result.frame, 0, 1), autorange=False)
