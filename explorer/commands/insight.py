@@ -6,7 +6,7 @@ their files are written atomically at the end."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from explorer.commands.args import (
     add_image_arg,
@@ -19,11 +19,15 @@ from explorer.commands.args import (
 )
 from explorer.errors import UserError
 
+if TYPE_CHECKING:  # numpy stays off the --help path
+    import numpy as np
+
 
 def _tile_strip(tiles: list[np.ndarray], captions: list[str], size: int = 128,
                 cols: int | None = None) -> np.ndarray:
     """Pictures (float [h, w, 3] in [0, 1] or uint8) in a grid, a caption under each:
     uint8 [H, W, 3]."""
+    import numpy as np
     from PIL import Image as PILImage
     from PIL import ImageDraw
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from explorer.app.names import SPEC_HELP
 from explorer.errors import UserError
@@ -17,6 +16,10 @@ from explorer.lab import settings
 
 PICTURE_HELP = (SPEC_HELP + f"; shrunk to at most {settings.MAX_PICTURE_SIDE} pixels a "
                 "side").replace("%", "%%")
+
+
+if TYPE_CHECKING:  # numpy stays off the --help path
+    import numpy as np
 
 
 def register(subparsers) -> None:
@@ -127,6 +130,7 @@ def load_grey(spec: str, max_side: int = settings.MAX_PICTURE_SIDE) -> np.ndarra
     """The picture `spec` names (explorer.app.pictures' grammar) as grey values 0..255,
     ndarray[H, W] float64 (ITU-R 601 luma, as Pillow's "L"), shrunk so that its longer
     side is at most `max_side` (a note on stderr says so)."""
+    import numpy as np
     import torch
     import torch.nn.functional as F
 
@@ -155,6 +159,7 @@ def _input(args) -> tuple[np.ndarray, str]:
 
 
 def _matrix(a: np.ndarray) -> str:
+    import numpy as np
     a = np.asarray(a, dtype=np.float64)
     integral = np.all(np.abs(a - np.round(a)) < 1e-9)
     return np.array2string(

@@ -6,10 +6,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from explorer.errors import UserError
+
+if TYPE_CHECKING:  # numpy stays off the --help path
+    import numpy as np
 
 
 def _check_out(out: str) -> Path:
@@ -57,6 +59,8 @@ class _Progress:
 
 
 def _save(rgb: np.ndarray, path: Path) -> None:
+    import numpy as np
+
     from explorer.commands.args import save_png
 
     save_png(np.ascontiguousarray(rgb), path)

@@ -4,7 +4,7 @@ perceptually uniform maps and interpolated linearly."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 _ANCHORS = {
     "viridis": ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
@@ -19,8 +19,13 @@ _ANCHORS = {
 NAMES = list(_ANCHORS)
 
 
+if TYPE_CHECKING:  # numpy stays off the --help path
+    import numpy as np
+
+
 def lut(name: str = "viridis") -> np.ndarray:
     """uint8 [256, 3] lookup table for colour map `name`."""
+    import numpy as np
     if name not in _ANCHORS:
         raise ValueError(f"unknown colour map {name!r}; choose from {', '.join(NAMES)}")
     rgb = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in _ANCHORS[name]],
@@ -33,6 +38,7 @@ def lut(name: str = "viridis") -> np.ndarray:
 
 def apply(image: np.ndarray, name: str = "viridis", gap=(255, 255, 255)) -> np.ndarray:
     """float [H, W] in [0, 1] (NaN = gap) -> uint8 [H, W, 3]."""
+    import numpy as np
     table = lut(name)
     nan = np.isnan(image)
     idx = np.round(np.nan_to_num(image, nan=0.0).clip(0, 1) * 255).astype(np.int64)
@@ -43,6 +49,7 @@ def apply(image: np.ndarray, name: str = "viridis", gap=(255, 255, 255)) -> np.n
 
 def to_uint8_rgb(image: np.ndarray, gap=(255, 255, 255)) -> np.ndarray:
     """float [H, W, 3] or [H, W] in [0, 1] -> uint8 [H, W, 3] (grey via the grey map)."""
+    import numpy as np
     if image.ndim == 2:
         return apply(image, "grey", gap)
     return np.round(np.nan_to_num(image, nan=1.0).clip(0, 1) * 255).astype(np.uint8)
@@ -50,5 +57,6 @@ def to_uint8_rgb(image: np.ndarray, gap=(255, 255, 255)) -> np.ndarray:
 
 def enlarge(rgb: np.ndarray, min_side: int = 512) -> np.ndarray:
     """Nearest-neighbour integer upscaling so tiny maps stay visible (and crisp)."""
+    import numpy as np
     f = max(1, int(np.ceil(min_side / max(1, max(rgb.shape[:2])))))
     return np.repeat(np.repeat(rgb, f, axis=0), f, axis=1) if f > 1 else rgb
