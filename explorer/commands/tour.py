@@ -68,11 +68,11 @@ def export(args, indexes: list[int]) -> int:
 
     size = _window_size(args.size)
     device = pick_device(args.device)
-    folder = checks.output_folder(args.export, "slide folder")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     why = desktop.problem(offscreen=True)
-    if why:
+    if why:  # before the folder is made: a refusal leaves nothing behind
         raise UserError(f"the window cannot start: {why}")
+    folder = checks.output_folder(args.export, "slide folder")
     from explorer.gui.tour.export import export_steps
 
     written: list[str] = []
