@@ -61,9 +61,10 @@ CORNER = "table corner 4x4"
 #: (key, menu text) of the operations the page steps through
 OPERATIONS = (
     ("convolution", "convolution"),
-    ("transposed", "transposed convolution"),
-    ("upsample-bilinear", "up-sample (bilinear), convolve"),
-    ("upsample-nearest", "up-sample (nearest), convolve"),
+    # short: at 1366x768 in presentation mode the box shows about 17 characters
+    ("transposed", "transposed conv"),
+    ("upsample-bilinear", "bilinear up, conv"),
+    ("upsample-nearest", "nearest up, conv"),
 )
 #: what to look at, for the operations that read differently from the page's hint
 OPERATION_HINTS = {
