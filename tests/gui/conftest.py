@@ -13,6 +13,7 @@ import threading  # noqa: E402
 import time  # noqa: E402
 
 import pytest  # noqa: E402
+import shiboken6  # noqa: E402
 from PySide6.QtCore import QCoreApplication, QEvent, QThreadPool  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -46,15 +47,31 @@ def _flush_deletes() -> None:
         QCoreApplication.processEvents()
 
 
+def _key(widget) -> int:
+    """The C++ object's address: a widget made by Qt gets a new Python wrapper (a new id)
+    each time it is listed, so ids would call one old widget a new leak in every test."""
+    return shiboken6.getCppPointer(widget)[0]
+
+
 @pytest.fixture(autouse=True)
-def no_leaks(qapp):
+def no_leaks(qapp, request):
     """Fail the test on leaked top-level widgets or still-running worker threads."""
     _flush_deletes()
-    widgets_before = {id(w) for w in QApplication.topLevelWidgets()}
+    widgets_before = {_key(w) for w in QApplication.topLevelWidgets()}
     threads_before = threading.active_count()
     yield
-    _flush_deletes()
-    leaked = [w for w in QApplication.topLevelWidgets() if id(w) not in widgets_before]
+    # a window closed while a worker finishes its last job is freed when the job's
+    # answer arrives: give it as long as threads get below
+    deadline = time.monotonic() + 5.0
+    while True:
+        _flush_deletes()
+        leaked = [w for w in QApplication.topLevelWidgets() if _key(w) not in widgets_before]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    marker = request.node.get_closest_marker("known_widget_leak")
+    if marker is not None:  # an open defect, named in the marker; threads still checked
+        leaked = []
     running = QThreadPool.globalInstance().activeThreadCount()
     deadline = time.monotonic() + 2.0
     while threading.active_count() > threads_before and time.monotonic() < deadline:
