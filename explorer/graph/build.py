@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import torch
 from torch import fx, nn
 
+from explorer.core.fx_safe import FX_LOCK
 from explorer.core.network import Network
 from explorer.core.trace import first_tensor
 from explorer.graph.structure import Block, Graph, Node
@@ -27,8 +28,9 @@ from explorer.graph.structure import Block, Graph, Node
 #: how many times a module that stops the trace is made a leaf before giving up
 _MAX_RETRIES = 8
 
-#: one torch.fx trace at a time in this process (see _Tracer.trace)
-_FX_LOCK = threading.Lock()
+#: one torch.fx trace at a time in this process, shared with the units' folding
+#: (explorer.core.fx_safe; see _Tracer.trace)
+_FX_LOCK = FX_LOCK
 
 _FUNCTION_NAMES = {operator.iadd: "add", operator.isub: "sub", operator.imul: "mul",
                    operator.itruediv: "truediv"}

@@ -213,7 +213,7 @@ def fused_twin(network: Network, layer: str, dtype: torch.dtype | None = None) -
         try:
             import copy
 
-            from torch.fx.experimental.optimization import fuse
+            from explorer.core.fx_safe import fuse
 
             fused = fuse(copy.deepcopy(network.module))
             fused.eval()

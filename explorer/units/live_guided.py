@@ -53,7 +53,7 @@ def _guided_copy(network: Network, fold: bool = True) -> tuple[nn.Module, int]:
     module = copy.deepcopy(network.module).eval()
     if fold:
         try:
-            from torch.fx.experimental.optimization import fuse
+            from explorer.core.fx_safe import fuse
 
             module = fuse(module, inplace=True)
         except Exception:  # noqa: BLE001 - any trace failure: keep the unfused copy
