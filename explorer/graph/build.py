@@ -13,14 +13,13 @@ from __future__ import annotations
 import copy
 import operator
 import sys
-import threading
 import warnings
 from collections.abc import Iterable
 
 import torch
 from torch import fx, nn
 
-from explorer.core.fx_safe import FX_LOCK
+from explorer.core.fx_safe import ThreadTracer
 from explorer.core.network import Network
 from explorer.core.trace import first_tensor
 from explorer.graph.structure import Block, Graph, Node
@@ -28,15 +27,11 @@ from explorer.graph.structure import Block, Graph, Node
 #: how many times a module that stops the trace is made a leaf before giving up
 _MAX_RETRIES = 8
 
-#: one torch.fx trace at a time in this process, shared with the units' folding
-#: (explorer.core.fx_safe; see _Tracer.trace)
-_FX_LOCK = FX_LOCK
-
 _FUNCTION_NAMES = {operator.iadd: "add", operator.isub: "sub", operator.imul: "mul",
                    operator.itruediv: "truediv"}
 
 
-class _Tracer(fx.Tracer):
+class _Tracer(ThreadTracer):
     """Modules without children are leaves; every module with children (torchvision's
     blocks, Sequential) is traced through so its branches show. torch.nn's own composite
     modules (MultiheadAttention, ...) stay leaves, as torch.fx's default has them, and so
@@ -52,24 +47,8 @@ class _Tracer(fx.Tracer):
         super().__init__(autowrap_functions=wrap)
         self.extra_leaves = set(extra_leaves)
 
-    # torch.fx traces by patching torch.nn.Module.__call__ and __getattr__ for the whole
-    # process while it runs. The window draws a graph in a worker while other threads run
-    # networks (a trace, the live view): a call from any other thread must be the plain
-    # call it would have been, not a node of this graph.
-    def trace(self, root, concrete_args=None):
-        self._thread = threading.get_ident()
-        with _FX_LOCK:  # two patchers unwinding out of order would leave a patch behind
-            return super().trace(root, concrete_args)
-
-    def call_module(self, m, forward, args, kwargs):
-        if threading.get_ident() != getattr(self, "_thread", None):
-            return forward(*args, **kwargs)
-        return super().call_module(m, forward, args, kwargs)
-
-    def getattr(self, attr, attr_val, parameter_proxy_cache):
-        if threading.get_ident() != getattr(self, "_thread", None):
-            return attr_val
-        return super().getattr(attr, attr_val, parameter_proxy_cache)
+    # trace, call_module and getattr come from ThreadTracer: the window draws a graph in
+    # a worker while other threads run networks, which must not become nodes of it
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if (qualname in self.extra_leaves or next(iter(m.children()), None) is None
