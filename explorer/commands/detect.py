@@ -23,9 +23,12 @@ def register(subparsers) -> None:
     # default. Fast R-CNN always uses fast-rcnn-shapes and MTCNN its own cascade.
     p.set_defaults(model=None)
     add_image_arg(p, required=False)
-    p.add_argument("--method", choices=("sliding", "proposals", "mtcnn"), default=None,
-                   help="sliding window, selective-search proposals + a head, or MTCNN "
-                   "(default sliding; with --eval: every shapes method)")
+    p.add_argument("--method", choices=("sliding", "proposals", "mtcnn", "faster-rcnn"),
+                   default=None,
+                   help="sliding window, selective-search proposals + a head, MTCNN, or "
+                   "torchvision's Faster R-CNN on photos (COCO weights from the torch hub "
+                   "cache; --model names one, default the smallest cached) (default "
+                   "sliding; with --eval: every shapes method)")
     p.add_argument("--impl", choices=("auto", "naive", "shared"), default="auto",
                    help="sliding window: crop every window (naive) or run the classifier "
                    "as convolutions once (shared, OverFeat); default shared where the "
@@ -64,7 +67,8 @@ def _config(args: argparse.Namespace, method: str):
     from explorer.commands.args import device_from_args
     from explorer.detect.pipeline import DEFAULT_CLASSIFIER, DetectConfig
 
-    cfg = DetectConfig(method=method, model=args.model or DEFAULT_CLASSIFIER, impl=args.impl,
+    default = None if method == "faster-rcnn" else DEFAULT_CLASSIFIER
+    cfg = DetectConfig(method=method, model=args.model or default, impl=args.impl,
                        head=args.head or "fast-rcnn", window=args.window, stride=args.stride,
                        scales=args.scales, threshold=args.threshold, iou=args.iou,
                        containment=args.containment,
@@ -86,6 +90,9 @@ def _check_network_choice(args: argparse.Namespace, cfg) -> None:
             and args.model != FAST_RCNN):
         raise UserError(f"the Fast R-CNN head is {FAST_RCNN}; to classify proposals with "
                         f"{args.model}, use --head rcnn")
+    if cfg.method == "faster-rcnn" and (args.trust_pickle or args.download):
+        raise UserError("Faster R-CNN reads a plain state dict from the hub cache or "
+                        "--weights; leave out --trust-pickle and --download")
     if args.model == FAST_RCNN and cfg.uses_classifier:
         raise UserError(f"{FAST_RCNN} is the Fast R-CNN head, not a window classifier; "
                         "use --method proposals --head fast-rcnn")
@@ -98,8 +105,8 @@ def _network(args: argparse.Namespace, cfg, task, only: bool = True):
     from explorer.app.networks import NetSpec, open_network
     from explorer.detect.pipeline import FAST_RCNN
 
-    if cfg.method == "mtcnn":
-        return None
+    if cfg.method in ("mtcnn", "faster-rcnn"):
+        return None  # MTCNN loads its stages, Faster R-CNN its COCO weights (Detector)
     if cfg.uses_classifier:
         spec = NetSpec(cfg.model, args.weights, trust_pickle=args.trust_pickle,
                        download=args.download)
@@ -151,6 +158,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
         data["out"] = str(out)
     looked = (f" from {len(det.proposals)} proposals" if det.proposals is not None
               and method == "proposals" else "")
+    looked += (f" from {len(det.proposals)} RPN proposals" if method == "faster-rcnn"
+               else "")
     looked += f" from {det.extra['windows']} windows" if "windows" in det.extra else ""
     lines = [f"{det.method} on {image.name} ({model}, {cfg.device}): {len(det)} box(es)"
              + looked]
@@ -180,6 +189,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     n = settings.eval_scenes(args.eval)
     if args.method == "mtcnn":
         raise UserError("MTCNN finds faces; --eval scores detectors on shapes scenes")
+    if args.method == "faster-rcnn":
+        from explorer.detect.pipeline import FASTER_RCNN_EVAL
+
+        raise UserError(FASTER_RCNN_EVAL)
     base = _config(args, args.method or "sliding")
     configs = methods_for_eval(args.method, args.head, base)
     results = []

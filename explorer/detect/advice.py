@@ -18,7 +18,10 @@ DOMAINS = {"tinyvgg-shapes": "shapes", "fast-rcnn-shapes": "shapes", "lenet5-dig
 
 
 def network_domain(name: str) -> str:
-    """"shapes", "digits", "faces" or "photos" (an ImageNet classifier)."""
+    """"shapes", "digits", "faces", "coco" (torchvision's Faster R-CNNs) or "photos" (an
+    ImageNet classifier)."""
+    if name.startswith("fasterrcnn_"):
+        return "coco"
     return DOMAINS.get(name, "photos")
 
 
@@ -68,6 +71,10 @@ def before_run(network: str, picture, *, random_weights: bool = False,
     elif net == "faces" and pic == "shapes":
         out.append(f"{network} looks for faces; a shapes scene has none, so no box is "
                    "the right answer.")
+    elif net == "coco" and pic in ("shapes", "digits"):
+        out.append(f"{network} finds COCO's 80 kinds of everyday things (people, cars, "
+                   "animals, cups...); this picture has none, so no box is the right "
+                   "answer.")
     elif net == "photos" and pic == "shapes":
         out.append(f"{network} knows 1,000 kinds of photographed things and has no "
                    "'background' class: on a shapes scene each box is only the ImageNet "
@@ -97,6 +104,10 @@ def why_no_boxes(det: Detections) -> str:
         return (f"No face: P-Net kept {counts.get('pnet', 0)} candidate window(s), R-Net "
                 f"{counts.get('rnet', 0)}, and none scored above O-Net's threshold "
                 f"{thr_text}.")
+    if det.method == "faster-rcnn":
+        n = len(det.proposals) if det.proposals is not None else 0
+        return (f"No box: of the {n:,} regions its RPN proposed, none scored {thr_text} "
+                "or more for a COCO object. Lower the threshold to see weaker guesses.")
     best = _best(det)
     if det.proposals is not None and len(det.proposals) == 0:
         return ("No box: selective search found no region of at least 8 pixels, so there "

@@ -91,6 +91,12 @@ class DetectConfig:
         if self.containment is not None:
             self.containment = settings.containment(self.containment) or 0.0
         self.max_proposals = settings.max_proposals(self.max_proposals)
+        if self.method == "faster-rcnn":
+            from explorer.detect import faster_rcnn
+
+            if self.model in (None, "", DEFAULT_CLASSIFIER):
+                self.model = faster_rcnn.default_name()
+            faster_rcnn.check(self.model, self.weights)
         return self
 
 
@@ -105,6 +111,7 @@ class Detector:
         self._network = network
         self._classifier = None
         self._fast = network if network is not None and network.name == FAST_RCNN else None
+        self._faster = network if config.method == "faster-rcnn" else None
 
     # -- networks ------------------------------------------------------------------------
     @property
@@ -135,6 +142,16 @@ class Detector:
                             f"(pretrained/{FAST_RCNN}.pt is missing)")
         return self._fast
 
+    @property
+    def faster_rcnn(self):
+        """torchvision's Faster R-CNN (:class:`~explorer.detect.faster_rcnn.FasterRCNN`)."""
+        from explorer.detect import faster_rcnn
+
+        if self._faster is None:
+            c = self.config
+            self._faster = faster_rcnn.load(c.model, c.device, c.weights)
+        return self._faster
+
     def scales(self) -> tuple[float, ...]:
         c = self.config
         return c.scales or (SHAPES_SCALES if self.classifier.name == DEFAULT_CLASSIFIER
@@ -149,7 +166,7 @@ class Detector:
                                      is not None)
         if c.method == "proposals" and c.head == "rcnn":
             return _default_threshold(self.classifier)
-        return 0.5 if c.method == "proposals" else 0.7
+        return 0.5 if c.method in ("proposals", "faster-rcnn") else 0.7
 
     def containment(self) -> float | None:
         """The sliding window's containment share (None: off)."""
@@ -178,6 +195,11 @@ class Detector:
         task = task or NullTask()
         if c.method == "mtcnn":
             return self._mtcnn(image, task)
+        if c.method == "faster-rcnn":
+            from explorer.detect import faster_rcnn
+
+            return faster_rcnn.detect(self.faster_rcnn, image, threshold=self.threshold(),
+                                      iou=c.iou, task=task)
         if c.method == "sliding":
             from explorer.detect.sliding import slide
 
@@ -238,6 +260,10 @@ class Detector:
         return det
 
 
+FASTER_RCNN_EVAL = ("Faster R-CNN knows COCO's 80 objects, not the shapes; --eval scores the "
+                "shapes detectors (sliding, proposals)")
+
+
 def default_threshold(method: str, head: str = "fast-rcnn", background: bool = True
                       ) -> float:
     """The threshold a method uses when none is given (the window shows it too): the
@@ -265,6 +291,8 @@ def evaluate(config: DetectConfig, n: int, task: Task | None = None, network=Non
 
     if config.method == "mtcnn":
         raise UserError("MTCNN finds faces; the shapes scenes have none to evaluate it on")
+    if config.method == "faster-rcnn":
+        raise UserError(FASTER_RCNN_EVAL)
     n = settings.eval_scenes(n)
     det = Detector(config, network)
     names = (list(det.fast_rcnn.class_names) if config.method == "proposals"
@@ -321,6 +349,8 @@ def methods_for_eval(method: str | None, head: str | None, base: DetectConfig
     """The configurations `detect --eval` compares: all three shapes methods by default."""
     if method == "mtcnn":
         raise UserError("MTCNN finds faces; --eval scores detectors on shapes scenes")
+    if method == "faster-rcnn":
+        raise UserError(FASTER_RCNN_EVAL)
     out = [replace(base, method="sliding")] if method in (None, "sliding") else []
     if method in (None, "proposals"):
         heads: Iterable[str] = [head] if head else list(HEADS)

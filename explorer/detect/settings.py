@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from explorer.app import checks
 from explorer.errors import UserError
 
-METHODS = ("sliding", "proposals", "mtcnn")
+METHODS = ("sliding", "proposals", "mtcnn", "faster-rcnn")
 HEADS = ("rcnn", "fast-rcnn")
 IMPLS = ("auto", "shared", "naive")
 MODES = ("fast", "quality", "single")

@@ -352,3 +352,64 @@ def test_helpers():
     probs = np.array([[[0.9]], [[0.05]], [[0.05]]])
     assert heat_image(probs, 0, None)[0, 0] == pytest.approx(0.05)
     assert heat_image(probs, 0, 0)[0, 0] == pytest.approx(0.9)
+
+
+def test_heat_map_covers_the_picture_and_peaks_on_an_object(tab):
+    """At rest the heat map combines every pyramid level in picture pixels (one level
+    alone showed no hot spot on scene 3) and its hottest pixel lies on an object."""
+    tab.set_scene(3)
+    tab.run()
+    assert tab.wait(120) and tab.result is not None, tab.errors
+    h, w = tab.picture.array.shape[:2]
+    rect = tab.heat.mapRectToParent(tab.heat.boundingRect())
+    assert (rect.width(), rect.height()) == (w, h)
+    rgba = tab.heat.image
+    alpha = rgba[..., 3].astype(float)
+    # a hot spot: the hottest pixels are far more opaque than the median (mostly clear)
+    assert alpha.max() >= 200 and np.median(alpha) < 100
+    r, c = np.unravel_index(int(np.argmax(alpha)), alpha.shape)
+    boxes = tab.gt[0]
+    assert any(b[0] <= c < b[2] and b[1] <= r < b[3] for b in boxes), (r, c, boxes)
+
+
+def _cache_random_faster_rcnn() -> None:
+    import torchvision
+
+    from explorer.detect import faster_rcnn
+
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(faster_rcnn.default_name(), weights=None,
+                                         weights_backbone=None, num_classes=91)
+    path = faster_rcnn.cache_file(faster_rcnn.default_name())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+
+
+def test_faster_rcnn_without_weights_says_so(tab):
+    _choose(tab, "faster-rcnn")
+    assert tab.network.count() == 4 and "(no weights here)" in tab.network.currentText()
+    assert tab.run() is None
+    assert "not in the torch hub cache" in tab.error_label.text()
+    assert not tab.scales_edit.isVisible() and not tab.show_heat.isVisible()
+
+
+def test_faster_rcnn_runs_on_a_photo_and_shows_its_rpn_proposals(qtbot):
+    _cache_random_faster_rcnn()  # before the section lists what is cached
+    tab = _make(qtbot)
+    tab.open_spec("sample:astronaut")
+    _choose(tab, "faster-rcnn")
+    assert tab.network_name() == "fasterrcnn_mobilenet_v3_large_320_fpn"
+    assert tab.network.currentText() == tab.network_name()  # its weights are here
+    assert tab.threshold.value() == pytest.approx(0.5)
+    tab.threshold.setValue(0.0)
+    tab.show_windows.setChecked(True)
+    assert tab.run() is not None
+    assert tab.wait(120), "Faster R-CNN did not finish"
+    det = tab.result
+    assert det is not None and det.method == "faster-rcnn", tab.errors
+    assert len(det) > 0 and len(tab._box_items) == len(det)
+    assert "proposals" in tab.caption.text() and "fasterrcnn" in tab.caption.text()
+    xs, _ys = tab.windows_item.getData()
+    assert len(xs) == 6 * min(len(det.proposals), 2000)  # the RPN's regions, drawn
+    assert set(det.timings) >= {"backbone", "rpn", "heads"}
+    assert "rpn" in tab.timings.text()

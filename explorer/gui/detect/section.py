@@ -72,6 +72,7 @@ METHODS = [
     ("Proposals + R-CNN", "proposals", "rcnn"),
     ("Proposals + Fast R-CNN", "proposals", "fast-rcnn"),
     ("MTCNN (faces)", "mtcnn", None),
+    ("Faster R-CNN (photos)", "faster-rcnn", None),
 ]
 #: shipped classifiers a window can be shown to, best suited first
 SHIPPED_CLASSIFIERS = ("tinyvgg-shapes", "lenet5-digits", "mtcnn-pnet")
@@ -520,6 +521,8 @@ class DetectionTab(QWidget):
         grid = QGridLayout()
         self.show_windows = QCheckBox("windows / proposals")
         self.show_heat = QCheckBox("heat map")
+        self.show_heat.setToolTip("where the chosen class fires: every pyramid level at "
+                                  "once, scaled to its own peak")
         self.show_boxes = QCheckBox("boxes")
         self.show_gt = QCheckBox("ground truth")
         for k, check in enumerate((self.show_boxes, self.show_gt, self.show_heat,
@@ -530,7 +533,7 @@ class DetectionTab(QWidget):
         box.addLayout(grid)
         form = self._form()
         self.level = self._combo()
-        self.level.setToolTip("the pyramid level whose windows and score map are shown: "
+        self.level.setToolTip("the pyramid level whose windows are shown and replayed: "
                               "its scale, windows across x down, and the window's side")
         self.level.setPlaceholderText("(after Detect)")
         self.level.currentIndexChanged.connect(self._on_level)
@@ -648,19 +651,26 @@ class DetectionTab(QWidget):
     # -- settings -----------------------------------------------------------------------
     def _availability(self) -> dict[str, bool]:
         from explorer.app.networks import list_models
+        from explorer.detect import faster_rcnn
 
-        return {e.name: e.available for e in list_models()
-                if e.family == "torchvision" or e.name in (*SHIPPED_CLASSIFIERS, FAST_RCNN)}
+        out = {e.name: e.available for e in list_models()
+               if e.family == "torchvision" or e.name in (*SHIPPED_CLASSIFIERS, FAST_RCNN)}
+        return {**out, **dict(faster_rcnn.available())}
 
     def networks_for(self, method: str, head: str | None) -> list[str]:
         """The networks that can do `method`'s job, the default first."""
         if method == "mtcnn":
             return [MTCNN]
+        from explorer.detect.faster_rcnn import FASTER_RCNNS
+
         if method == "proposals" and head == "fast-rcnn":
             return [FAST_RCNN]
+        if method == "faster-rcnn":
+            # those whose weights are here first, the smallest first
+            return sorted(FASTER_RCNNS, key=lambda n: not self._available.get(n, False))
         shipped = [n for n in SHIPPED_CLASSIFIERS if n in self._available]
-        torchvision = sorted(n for n in self._available if n not in (*SHIPPED_CLASSIFIERS,
-                                                                       FAST_RCNN))
+        torchvision = sorted(n for n in self._available if n not in (
+            *SHIPPED_CLASSIFIERS, FAST_RCNN, *FASTER_RCNNS))
         return shipped + torchvision
 
     def network_name(self) -> str:
@@ -674,6 +684,8 @@ class DetectionTab(QWidget):
         for name in self.networks_for(method, head):
             if name == MTCNN:
                 label = "MTCNN cascade: P-Net, R-Net, O-Net"
+            elif method == "faster-rcnn" and not self._available.get(name, False):
+                label = f"{name} (no weights here)"
             elif not self._available.get(name, True):
                 label = f"{name} (random weights)"
             else:
@@ -740,6 +752,18 @@ class DetectionTab(QWidget):
 
         def job(ctx: JobContext) -> Run:
             net = None
+            if cfg.method == "faster-rcnn":
+                from explorer.detect import faster_rcnn
+
+                key = (name, str(device))
+                net = cache.get(key)
+                if net is None:
+                    ctx.progress(-1, f"Loading {name}…")
+                    net = faster_rcnn.load(name, device)
+                    cache[key] = net
+                ctx.check()
+                det = Detector(cfg, net)(picture.array, ctx)
+                return Run(det, name, False, str(device), generation)
             if name != MTCNN:
                 key = (name, str(device))
                 net = cache.get(key)
@@ -964,15 +988,34 @@ class DetectionTab(QWidget):
         return maps[i] if 0 <= i < len(maps) else None
 
     def _heat(self, m, upto: int | None = None) -> None:
+        """Tint the picture where the chosen class fires.
+
+        At rest: every pyramid level at once, in picture pixels, each level's cells over
+        the centres of their windows and the levels combined by their maximum
+        (:func:`~explorer.detect.heat.class_heat`), scaled to its own peak so the hot spot
+        shows even where the best window scores 0.3. During a replay: level `m` alone,
+        filled in window order up to cell `upto`."""
+        from explorer.detect.heat import class_heat, contrast
+
         det = self.result
-        probs = m.probs.numpy()
         k = self.heat_class.currentIndex()
         bg = 0 if det.class_names and det.class_names[0] in ("background", "not face") else None
-        img = heat_image(probs, bg, k - 1 if k > 0 else None)
-        if upto is not None:  # the animation fills the map in window order
+        cls = k - 1 if k > 0 else None
+        if upto is None:
+            maps = det.extra.get("maps") or [m]
+            h, w = self.picture.array.shape[:2]
+            img = contrast(class_heat(maps, cls, (h, w), background=bg))
+            rect = QRectF(0, 0, w, h)
+        else:  # the animation fills one level's map in window order
+            img = heat_image(m.probs.numpy(), bg, cls)
             flat = img.ravel().copy()
             flat[upto:] = np.nan
             img = flat.reshape(img.shape)
+            nh, nw = img.shape
+            # cell (i, j) is drawn over the centre of window (i, j), one stride wide
+            x0 = m.origin[0] + m.window[1] / 2 - m.step / 2
+            y0 = m.origin[1] + m.window[0] / 2 - m.step / 2
+            rect = QRectF(x0, y0, nw * m.step, nh * m.step)
         rgba = np.zeros(img.shape + (4,), np.uint8)
         ok = np.isfinite(img)
         rgba[ok, :3] = colormaps.apply(np.clip(img[ok], 0, 1)[None], "inferno")[0]
@@ -983,11 +1026,7 @@ class DetectionTab(QWidget):
         rgba[ok, 3] = np.round(floor + np.sqrt(np.clip(img[ok], 0, 1)) * (215 - floor)
                                ).astype(np.uint8)
         self.heat.setImage(rgba, levels=(0, 255))
-        nh, nw = img.shape
-        # cell (i, j) is drawn over the centre of window (i, j), one stride wide
-        x0 = m.origin[0] + m.window[1] / 2 - m.step / 2
-        y0 = m.origin[1] + m.window[0] / 2 - m.step / 2
-        self.heat.setRect(QRectF(x0, y0, nw * m.step, nh * m.step))
+        self.heat.setRect(rect)
         self.heat.setVisible(True)
 
     def _clear_boxes(self) -> None:
