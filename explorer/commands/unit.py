@@ -127,11 +127,12 @@ def cmd_unit(args) -> int:
         for name, view in bv.items():
             view_paths[name] = str(Path(f"{stem}_ch{c}_{name}.png"))
             _save(view_rgb(view), Path(view_paths[name]))
-        rows.append(CardRow(c, fv.image(c), float(fv.activations[fv.channels.index(c)]),
-                            tp.crops(net, c), bv, picture))
+        mean = float(fv.activations[fv.channels.index(c)])
+        rows.append(CardRow(c, fv.image(c), mean, tp.crops(net, c), bv, picture,
+                            peak=fv.peak(c)))
         entries.append({
             "channel": c, "visualisation": str(vis_path),
-            "activation": float(fv.activations[fv.channels.index(c)]),
+            "activation": mean, "activation_peak": fv.peak(c),
             "activation_on_picture": float(on_picture[c]),
             "top_patches": [p.as_dict() for p in tp.patches(c)],
             "backward_views": view_paths,
@@ -152,12 +153,16 @@ def cmd_unit(args) -> int:
             "channels": entries}
     warn = "  (random weights: the units mean nothing)" if net.random_weights else ""
     lines = [f"{net.name} {info.name}: {len(channels)} channel(s){warn} -> {out}"]
+    # like for like: a top patch is ranked by its strongest unit, so the visualisation's
+    # strongest unit stands beside it; the means (what the visualisation maximised) apart
+    lines.append("  strongest unit on its visualisation / on its best patch;  mean over "
+                 f"the map on its visualisation / on {image.name}")
     for e in entries[:16]:
         best = e["top_patches"][0] if e["top_patches"] else None
-        lines.append(f"  channel {e['channel']:4d}: {e['activation']:8.3g} on its "
-                     f"visualisation, {e['activation_on_picture']:8.3g} on {image.name}"
-                     + (f", best patch {best['activation']:.3g} ({best['source']})"
-                        if best else ""))
+        patch = f"{best['activation']:8.3g} ({best['source']})" if best else "     none"
+        lines.append(f"  channel {e['channel']:4d}: peak {e['activation_peak']:8.3g} / "
+                     f"{patch};  mean {e['activation']:8.3g} / "
+                     f"{e['activation_on_picture']:.3g}")
     if len(entries) > 16:
         lines.append(f"  ... {len(entries) - 16} more (--json lists all)")
     lines += [f"note: {n}" for n in sorted({n for e in entries for n in e["notes"]})]

@@ -33,6 +33,8 @@ class CardRow:
     views: dict[str, BackwardView] = field(default_factory=dict)
     #: the picture the backward views are about (shown first among them)
     picture: np.ndarray | None = None
+    #: the channel's strongest unit on its visualisation (``activation`` is the mean)
+    peak: float | None = None
 
 
 def view_rgb(view: BackwardView) -> np.ndarray:
@@ -89,8 +91,11 @@ def compose_card(rows: list[CardRow], title: str) -> np.ndarray:
     for i, row in enumerate(rows):
         top = HEAD_H + i * row_h
         draw.text((GAP, top + CAPTION_H), f"channel {row.channel}", fill=INK, font=font)
-        draw.text((GAP, top + CAPTION_H + 16), f"act {row.activation:.3g}", fill=INK,
+        draw.text((GAP, top + CAPTION_H + 16), f"mean {row.activation:.3g}", fill=INK,
                   font=font)
+        if row.peak is not None:
+            draw.text((GAP, top + CAPTION_H + 32), f"peak {row.peak:.3g}", fill=INK,
+                      font=font)
         tiles = [_fit(row.visualisation, TILE), patch_grid(row.patches, TILE)]
         if has_picture:
             tiles.append(_fit(row.picture, TILE) if row.picture is not None else None)

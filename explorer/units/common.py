@@ -143,14 +143,18 @@ class LayerProbe:
         return seen[-1]
 
 
-def unit_values(act: torch.Tensor, channels: list[int] | torch.Tensor) -> torch.Tensor:
+def unit_values(act: torch.Tensor, channels: list[int] | torch.Tensor,
+                reduce: str = "mean") -> torch.Tensor:
     """Each batch element's own unit, reduced to one number: act (Tensor[N, C, H, W] or
-    Tensor[N, K]) and channels (N ints) -> Tensor[N], the mean of channel channels[i] of
-    element i over its positions."""
+    Tensor[N, K]) and channels (N ints) -> Tensor[N], the mean (or with ``reduce="max"``
+    the largest value) of channel channels[i] of element i over its positions."""
     idx = torch.as_tensor(channels, device=act.device).long()
     rows = torch.arange(act.shape[0], device=act.device)
     sel = act[rows, idx]
-    return sel.flatten(1).mean(1) if sel.dim() > 1 else sel
+    if sel.dim() == 1:
+        return sel
+    flat = sel.flatten(1)
+    return flat.amax(1) if reduce == "max" else flat.mean(1)
 
 
 def channel_means(act: torch.Tensor) -> torch.Tensor:

@@ -60,7 +60,7 @@ from explorer.units.common import (
 )
 
 #: bump when the recipe changes, so cached pictures of an older recipe are not reused
-RECIPE = 6
+RECIPE = 7
 
 #: square root of ImageNet's RGB colour covariance (from Lucid), columns scaled to norm
 #: at most 1: one unit along an optimised channel is one natural colour direction
@@ -117,8 +117,10 @@ class Settings:
 @dataclass
 class FeatureVis:
     """pixels (np.float32 [N, Cin, H, W] in [0, 1]): picture i is channel channels[i]'s;
-    activations (np.float32 [N]): channel channels[i]'s mean activation on picture i,
-    evaluated on the untransformed picture."""
+    activations (np.float32 [N]): channel channels[i]'s mean activation on picture i (what
+    was maximised), evaluated on the untransformed picture; peaks (np.float32 [N]): its
+    strongest unit there, the number to set beside a top patch's (a patch is ranked by
+    one unit's activation, not a map's mean)."""
 
     layer: str
     channels: list[int]
@@ -127,11 +129,18 @@ class FeatureVis:
     steps: int
     seconds: float
     cached: bool = False
+    peaks: np.ndarray | None = None
 
     @property
     def images(self) -> np.ndarray:
         """np.float32 [N, H, W, 3] in [0, 1] (grey pictures repeated over RGB)."""
         return to_rgb(self.pixels)
+
+    def peak(self, channel: int) -> float:
+        """Channel `channel`'s strongest unit on its picture (its mean where the cache
+        predates peaks)."""
+        i = self.channels.index(channel)
+        return float((self.peaks if self.peaks is not None else self.activations)[i])
 
     def image(self, channel: int) -> np.ndarray:
         """Channel `channel`'s picture, np.float32 [H, W, 3]."""
@@ -279,7 +288,7 @@ def visualise(network: Network, layer: str, channels: list[int] | None = None, *
     if hit is not None:
         task.progress(1.0, "feature visualisation (cached)")
         return FeatureVis(layer, chans, hit["pixels"], hit["activations"], s.steps,
-                          float(hit["seconds"]), cached=True)
+                          float(hit["seconds"]), cached=True, peaks=hit.get("peaks"))
 
     t0 = time.perf_counter()
     # optimised on a copy with batch norms folded in (faster); judged on the network
@@ -288,20 +297,24 @@ def visualise(network: Network, layer: str, channels: list[int] | None = None, *
     plain = LayerProbe(network, layer)
     per = batch_size or batch_size_for(network)
     chunks = [chans[i:i + per] for i in range(0, len(chans), per)]
-    pixels, acts = [], []
+    pixels, acts, peaks = [], [], []
     total = len(chunks) * s.steps
     for k, chunk in enumerate(chunks):
         g = torch.Generator().manual_seed(s.seed + 7919 * k)
         x = _optimise(probe.network, probe, chunk, s, g, task, k * s.steps, total)
         with torch.no_grad(), frozen(network.module):
-            a = unit_values(plain(normalise(network, x)), chunk)
+            act = plain(normalise(network, x))
+            a = unit_values(act, chunk)
+            peak = unit_values(act, chunk, reduce="max")
         pixels.append(x.cpu().numpy())
         acts.append(a.float().cpu().numpy())
+        peaks.append(peak.float().cpu().numpy())
     result = FeatureVis(layer, chans, np.concatenate(pixels).astype(np.float32),
                         np.concatenate(acts).astype(np.float32), s.steps,
-                        time.perf_counter() - t0)
+                        time.perf_counter() - t0,
+                        peaks=np.concatenate(peaks).astype(np.float32))
     cache.save("featvis", key, {"pixels": result.pixels, "activations": result.activations,
-                                "seconds": np.float64(result.seconds)})
+                                "peaks": result.peaks, "seconds": np.float64(result.seconds)})
     task.progress(1.0, "feature visualisation done")
     return result
 

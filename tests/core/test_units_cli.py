@@ -41,6 +41,18 @@ def test_card_for_one_channel(capsys, tmp_path):
     assert vis.size == (64, 64)  # the network's input size
     assert np.isfinite(entry["activation"]) and np.isfinite(entry["activation_on_picture"])
     assert entry["activation"] > entry["activation_on_picture"]
+    # like for like with a top patch (ranked by one unit): the visualisation's strongest
+    # unit, checked independently on the saved picture (8-bit, so within a few percent)
+    assert entry["activation_peak"] >= entry["activation"]
+    from explorer.nets.registry import load_network
+    from explorer.units.common import LayerProbe, normalise
+
+    net = load_network("tinyvgg-shapes")
+    x = torch.from_numpy(np.asarray(vis, np.float32).transpose(2, 0, 1)[None] / 255)
+    with torch.no_grad():
+        act = LayerProbe(net, "features.relu4")(normalise(net, x))[0, 5]
+    assert float(act.max()) == pytest.approx(entry["activation_peak"], rel=0.1)
+    assert float(act.mean()) == pytest.approx(entry["activation"], rel=0.1)
     patches = entry["top_patches"]
     assert len(patches) == 9
     assert [p["activation"] for p in patches] == sorted(

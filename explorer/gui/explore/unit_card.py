@@ -502,7 +502,7 @@ class UnitCard(QDialog):
         cached = ", cached" if fv.cached else ""
         self.grid.set_picture("visualisation", fv.images[i],
                               f"<b>feature visualisation</b><br>{fv.steps} steps{cached}: "
-                              f"act {fv.activations[i]:.3g}")
+                              f"peak {fv.peak(channel):.3g}, mean {fv.activations[i]:.3g}")
         self.shown.add("visualisation")
 
     def _show_patches(self, patches, crops, gallery_size: int, on_picture: float) -> None:
@@ -510,7 +510,7 @@ class UnitCard(QDialog):
             self.grid.set_picture("patches", app_units.patches_picture(crops))
             best = patches[0]
             caption = (f"<b>top {len(crops)} of {gallery_size:,}</b><br>"
-                       f"{self._gallery_name()}, best {best.activation:.3g}")
+                       f"{self._gallery_name()}, best peak {best.activation:.3g}")
             self.grid.views["patches"].setToolTip(
                 "<br>".join(f"{p.activation:.3g}: {p.source}" for p in patches))
         else:
