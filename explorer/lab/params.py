@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchvision.models.vgg import cfgs as _TV_CFGS
 
 from explorer.errors import UserError
+from explorer.lab.architectures import vgg_cfgs
 
 META = torch.device("meta")
 
@@ -232,6 +232,7 @@ def first_layer_weights(input_size: tuple[int, int] = (64, 64), hidden: int = 12
 
 #: VGG paper Table 1 as layer lists: an int is conv3-N, ("conv1", N) is conv1-N, "M" is
 #: maxpool 2x2/2, "LRN" local response normalisation. A, B, D, E are torchvision's cfgs.
+_TV_CFGS = vgg_cfgs()  # torchvision's, read without importing it
 VGG_CONFIGS: dict[str, list] = {
     "A": list(_TV_CFGS["A"]),
     "A-LRN": [64, "LRN", *_TV_CFGS["A"][1:]],

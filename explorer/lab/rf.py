@@ -147,12 +147,12 @@ def lenet5(num_classes: int = 10) -> nn.Sequential:
 
 def build_model(name: str) -> nn.Module:
     """One of :data:`MODEL_NAMES` with random weights (nothing is downloaded), eval mode."""
-    import torchvision
-
     key = name.strip().lower().replace("-", "")
     if key == "lenet5":
         model = lenet5()
     elif key in ("alexnet", "vgg16", "resnet18"):
+        import torchvision
+
         model = getattr(torchvision.models, key)(weights=None)
     else:
         raise UserError(f"Unknown model '{name}'; choose one of {', '.join(MODEL_NAMES)}.")
@@ -173,6 +173,11 @@ def rf_table(model: str | nn.Module, input_size: int | None = None) -> list[RFLa
             raise UserError(f"Unknown model '{model}'; choose one of {', '.join(MODEL_NAMES)}.")
         if input_size is None:
             input_size = MODEL_INPUT[key][0]
+        if key != "lenet5":
+            from explorer.lab import architectures
+
+            # torchvision's geometry, stored: the table is arithmetic, not a network
+            return rf_recurrence(architectures.main_path(key), input_size)
         with torch.device("meta"):  # only the layer geometry is needed
             model = build_model(key)
     return rf_recurrence(main_path(model), input_size)

@@ -65,7 +65,8 @@ def test_every_parser_and_its_help_import_nothing_heavy():
 
 
 @pytest.mark.parametrize("argv", ["lab pool", "lab conv", "lab sizes", "lab invariance",
-                                  "lab hierarchy"])
+                                  "lab hierarchy", "lab params", "lab vgg", "lab vgg --config D",
+                                  "lab rf", "lab rf --model resnet18", "lab rf --model lenet5"])
 def test_lab_arithmetic_does_not_import_torchvision(argv):
     mods = _imported(f"""
         import contextlib, io
@@ -75,6 +76,22 @@ def test_lab_arithmetic_does_not_import_torchvision(argv):
         assert text.getvalue().strip()
         """)
     assert "torchvision" not in mods and "PySide6" not in mods
+
+
+def test_stored_lab_geometry_is_torchvisions_own_answer():
+    """lab params / vgg / rf read VGG's configurations and the main paths from a file made
+    for the installed torchvision; it must say what torchvision says."""
+    from explorer.lab import architectures
+    from explorer.nets import tv_catalogue
+
+    stored = json.loads(architectures.STORE.read_text())
+    assert stored["torchvision"] == tv_catalogue.installed_version()
+    assert {k: v for k, v in stored.items() if k != "torchvision"} == \
+        architectures.from_torchvision()
+    # and the tables built from it are the lecture's numbers
+    from explorer.lab.rf import rf_table
+
+    assert rf_table("alexnet")[-1].rf == 195 and rf_table("resnet18")[-1].rf == 435
 
 
 def test_models_lists_torchvision_networks_without_importing_torchvision():
