@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -57,6 +59,62 @@ class LoadResult:
         return src.split(":", 1)[1] if src.startswith("sample:") else None
 
 
+#: requests started early by :func:`prefetch`, by :func:`_prefetch_key`
+_PREFETCHED: dict[tuple, Future] = {}
+_PREFETCH_LOCK = threading.Lock()
+
+
+def _prefetch_key(req: LoadRequest) -> tuple | None:
+    """What makes two requests the same job: only a request that opens both a network
+    and a picture by name can be done before the window asks."""
+    if req.network is not None or req.image is not None or req.net_spec is None \
+            or req.image_spec is None:
+        return None
+    return (repr(req.net_spec), req.image_spec, str(req.device))
+
+
+def prefetch(req: LoadRequest) -> bool:
+    """Start `req` at once on a plain thread; :func:`run_request` of an equal request
+    later takes its answer (or, should it fail, runs again to report the failure).
+
+    Why: the window's first network can load and trace while pyqtgraph is imported and
+    the window is built; torch's kernels and file reads release the GIL, so on two cores
+    the two overlap. Returns whether it started."""
+    key = _prefetch_key(req)
+    if key is None:
+        return False
+    future: Future = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(_run_request(req, NullTask()))
+        except BaseException as exc:  # noqa: BLE001 - kept for the one who asks
+            future.set_exception(exc)
+
+    with _PREFETCH_LOCK:
+        _PREFETCHED[key] = future
+    threading.Thread(target=work, name="prefetch", daemon=True).start()
+    return True
+
+
+def _take_prefetched(req: LoadRequest, task: Task) -> LoadResult | None:
+    """The answer :func:`prefetch` computed for an equal request (waiting for it, with
+    `task` checked meanwhile), or None: none started, or it failed."""
+    key = _prefetch_key(req)
+    with _PREFETCH_LOCK:
+        future = _PREFETCHED.pop(key, None) if key is not None else None
+    if future is None:
+        return None
+    while True:
+        task.check()
+        try:
+            return future.result(timeout=0.02)
+        except FutureTimeout:
+            continue
+        except Exception:  # noqa: BLE001 - run again: the failure is reported with `task`
+            return None
+
+
 def run_request(req: LoadRequest, task: Task | None = None) -> LoadResult:
     """Open what `req` asks for and trace the picture once (runs in a worker thread).
 
@@ -65,6 +123,13 @@ def run_request(req: LoadRequest, task: Task | None = None) -> LoadResult:
         Cancelled: the task was cancelled.
     """
     task = task or NullTask()
+    done = _take_prefetched(req, task)
+    if done is not None:
+        return done
+    return _run_request(req, task)
+
+
+def _run_request(req: LoadRequest, task: Task) -> LoadResult:
     network, image = req.network, req.image
     if req.image_spec is not None:
         task.progress(-1, f"Reading {describe(req.image_spec)}…")

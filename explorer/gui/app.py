@@ -26,6 +26,22 @@ def _first_image(model: str) -> str:
     return spec.default_image if spec is not None and spec.default_image else DEFAULT_IMAGE
 
 
+def _prefetch_first(model: str | None, image: str | None, device: str | None) -> None:
+    """Start the request the window will make first (explorer.app.tracing.prefetch)."""
+    from explorer.app.names import DEFAULT_MODEL
+    from explorer.app.networks import NetSpec
+    from explorer.app.tracing import LoadRequest, prefetch
+    from explorer.core.device import pick_device
+
+    model = model or DEFAULT_MODEL
+    try:
+        dev = pick_device(device)
+    except Exception:  # noqa: BLE001 - the window says what is wrong with the device
+        return
+    prefetch(LoadRequest(device=dev, net_spec=NetSpec(model),
+                         image_spec=image or _first_image(model)))
+
+
 def _mark(event: str) -> None:
     """Print when `event` happened (seconds since the epoch) for benchmarks/startup.py."""
     if os.environ.get("CNN_EXPLORER_STARTUP"):
@@ -104,8 +120,10 @@ def run_gui(model: str | None = None, image: str | None = None,
     from explorer.gui.start_window import HeavyImports
 
     maximized = screenshot is None and size is None  # a classroom screen
-    # torch starts loading at once; the frame below is drawn meanwhile
-    heavy = HeavyImports().start()
+    # torch starts loading at once; the frame below is drawn meanwhile, and the first
+    # network loads and traces while pyqtgraph is imported and the window built
+    heavy = HeavyImports(after={"explorer.app.tracing": lambda: _prefetch_first(
+        model, image, device)}).start()
     app, shell = show_start_window(size, maximized)
     _mark("shown")
     heavy.wait(shell.set_progress)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import (
@@ -33,8 +34,8 @@ from PySide6.QtWidgets import (
 #: (module, what the person reads meanwhile)
 HEAVY_MODULES = (
     ("torch", "Starting: importing PyTorch…"),
-    ("pyqtgraph", "Starting: importing the views…"),
     ("explorer.app.tracing", "Starting: importing the views…"),
+    ("pyqtgraph", "Starting: importing the views…"),
     ("explorer.gui.main_window", "Starting: building the window…"),
 )
 
@@ -51,7 +52,11 @@ class HeavyImports:
     so the window only polls :attr:`done` and :attr:`stage` until the thread ends.
     """
 
-    def __init__(self, modules: tuple[tuple[str, str], ...] = HEAVY_MODULES) -> None:
+    def __init__(self, modules: tuple[tuple[str, str], ...] = HEAVY_MODULES,
+                 after: dict[str, Callable[[], None]] | None = None) -> None:
+        #: module name -> what to call on this thread once it is imported (the first
+        #: network's load starts after explorer.app.tracing, before pyqtgraph)
+        self.after = dict(after or {})
         self.modules = modules
         self.stage = modules[0][1] if modules else ""
         self.error: BaseException | None = None
@@ -72,6 +77,8 @@ class HeavyImports:
             for name, stage in self.modules:
                 self.stage = stage
                 importlib.import_module(name)
+                if name in self.after:
+                    self.after[name]()
         except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread to raise
             self.error = exc
         self.seconds = time.perf_counter() - start
