@@ -133,6 +133,20 @@ def test_model_cards_hold_what_they_should():
         assert set(card["versions"]) >= {"torch", "torchvision", "numpy"}
         assert card["train_seconds"] > 0
     seg = [json.loads((PRETRAINED / f"{n}.json").read_text()) for n in NAMES[2:]]
-    # same budget for the three segmenters
-    assert len({(c["epochs"], c["steps"], c["batch_size"], c["optimizer"]) for c in seg}) == 1
+    # one fair protocol for the three segmenters (same data, augmentation, optimiser and
+    # stopping rule), each trained until it stopped improving or the budget ran out
+    assert len({json.dumps(c["protocol"], sort_keys=True) for c in seg}) == 1
+    assert len({(c["batch_size"], c["optimizer"], c["augmentation"], json.dumps(c["data"]))
+                for c in seg}) == 1
+    for c in seg:
+        assert c["stopped_by"] in ("patience", "time budget"), c["name"]
+        curve = c["curve"]
+        assert curve[-1]["step"] == c["steps"] and len(curve) >= 10
+        # the weights kept are those of the last evaluation that beat the best by the
+        # protocol's min_delta; nothing after it did
+        (kept,) = [r for r in curve if r["step"] == c["steps_to_convergence"]]
+        assert c["validation"]["mean_iou"] == pytest.approx(kept["val_mean_iou"], abs=1e-4)
+        later = [r["val_mean_iou"] for r in curve if r["step"] > kept["step"]]
+        assert all(v < kept["val_mean_iou"] + c["protocol"]["min_delta"] for v in later)
+        assert c["train_cpu_seconds"] <= c["protocol"]["cpu_budget_s"] * 1.05
     assert np.isfinite([c["metrics"]["boundary_f_score"] for c in seg]).all()
