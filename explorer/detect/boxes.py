@@ -5,12 +5,18 @@ world's ground truth). NMS is torchvision's: :func:`torchvision.ops.batched_nms`
 classes apart, so a square never suppresses an overlapping circle.
 """
 
+# ruff: noqa: E402 - torchvision comes after ensure_torchvision() (explorer.core.tvimport)
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+
+from explorer.core.tvimport import ensure_torchvision
+
+ensure_torchvision()  # one first import: explorer.core.tvimport
 from torchvision.ops import batched_nms, box_iou  # noqa: F401 - box_iou re-exported
 
 

@@ -11,6 +11,8 @@ per scene, since a class sees the boxes at the detector's threshold, not the ran
 integrates over.
 """
 
+# ruff: noqa: E402 - torchvision comes after ensure_torchvision() (explorer.core.tvimport)
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import Tensor
+
+from explorer.core.tvimport import ensure_torchvision
+
+ensure_torchvision()  # one first import: explorer.core.tvimport
 from torchvision.ops import box_iou
 
 from explorer.core.tasks import NullTask, Task

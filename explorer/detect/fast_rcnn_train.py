@@ -15,6 +15,8 @@ Reproduce the shipped weights with ``train_fast_rcnn()`` (300 scenes, 10 epochs,
 one CPU thread), or ``cnn-explorer train fast-rcnn-shapes`` where that command lists it.
 """
 
+# ruff: noqa: E402 - torchvision comes after ensure_torchvision() (explorer.core.tvimport)
+
 from __future__ import annotations
 
 import json
@@ -27,6 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from explorer.core.tvimport import ensure_torchvision
+
+ensure_torchvision()  # one first import: explorer.core.tvimport
 import torchvision
 from torchvision.ops import box_iou
 

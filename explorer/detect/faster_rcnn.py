@@ -93,6 +93,9 @@ def load(name: str, device: str | torch.device = "cpu",
     """
     import warnings
 
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     from torchvision.models import get_model, get_model_weights
 
     from explorer.core.device import pick_device
@@ -120,6 +123,9 @@ def detect(net: FasterRCNN, image: np.ndarray, *, threshold: float = 0.5,
     (Tensor[P, 4], picture pixels) are the RPN's, with a score ``threshold`` and per-class
     NMS at ``iou``; ``timings`` per stage.
     """
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     from torchvision.models.detection.transform import resize_boxes
 
     task = task or NullTask()

@@ -11,6 +11,8 @@ NMS is ``torchvision.ops.nms`` except for that last "Min" step, which torchvisio
 offer; :func:`_nms_min` reproduces the reference's greedy loop (inclusive pixel areas).
 """
 
+# ruff: noqa: E402 - torchvision comes after ensure_torchvision() (explorer.core.tvimport)
+
 from __future__ import annotations
 
 import time
@@ -21,6 +23,10 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.functional import interpolate
+
+from explorer.core.tvimport import ensure_torchvision
+
+ensure_torchvision()  # one first import: explorer.core.tvimport
 from torchvision.ops import nms
 
 from explorer.app import checks

@@ -7,6 +7,8 @@ many more (more proposals, higher recall, slower). OpenCV returns them in its ow
 (roughly coarse-to-fine); we keep that order, drop tiny and duplicate boxes, and cap the count.
 """
 
+# ruff: noqa: E402 - torchvision comes after ensure_torchvision() (explorer.core.tvimport)
+
 from __future__ import annotations
 
 import time
@@ -15,6 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
+
+from explorer.core.tvimport import ensure_torchvision
+
+ensure_torchvision()  # one first import: explorer.core.tvimport
 from torchvision.ops import box_iou
 
 from explorer.core.tasks import Task

@@ -9,6 +9,8 @@ keep their proportions). The image is padded by repeating its edge pixels, so wi
 reach past the border see plausible background rather than black.
 """
 
+# ruff: noqa: E402 - torchvision comes after ensure_torchvision() (explorer.core.tvimport)
+
 from __future__ import annotations
 
 import time
@@ -17,6 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from explorer.core.tvimport import ensure_torchvision
+
+ensure_torchvision()  # one first import: explorer.core.tvimport
 from torchvision.ops import roi_align
 
 from explorer.core.tasks import NullTask, Task

@@ -8,6 +8,8 @@ over the chosen layer's activation: 0 for the identity; a flip moves the maps (t
 equivariant, not invariant) even when the prediction stays.
 """
 
+# ruff: noqa: E402 - torchvision comes after ensure_torchvision() (explorer.core.tvimport)
+
 from __future__ import annotations
 
 import time
@@ -16,6 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from explorer.core.tvimport import ensure_torchvision
+
+ensure_torchvision()  # one first import: explorer.core.tvimport
 import torchvision.transforms.v2.functional as TF
 
 from explorer.core.images import Image

@@ -146,6 +146,9 @@ def class_activation_map(network: Network, image: Image | torch.Tensor, *,
                         "bigger than 1x1; pick a convolutional layer")
     x = image if isinstance(image, torch.Tensor) else preprocess(network, image)
     x = x.to(network.device)
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import pytorch_grad_cam
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 

@@ -28,6 +28,10 @@ def from_torchvision() -> dict:
     """{"vgg_cfgs": {A..E: [...]}, "main_paths": {name: [[name, kind, k, s, p, d], ...]}}
     asked of torchvision itself (imports it)."""
     import torch
+
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import torchvision
     from torchvision.models.vgg import cfgs
 

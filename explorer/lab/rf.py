@@ -151,6 +151,9 @@ def build_model(name: str) -> nn.Module:
     if key == "lenet5":
         model = lenet5()
     elif key in ("alexnet", "vgg16", "resnet18"):
+        from explorer.core.tvimport import ensure_torchvision
+
+        ensure_torchvision()  # one first import: explorer.core.tvimport
         import torchvision
 
         model = getattr(torchvision.models, key)(weights=None)

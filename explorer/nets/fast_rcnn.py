@@ -86,6 +86,9 @@ class RoIAlign(nn.Module):
     def forward(self, features: Tensor, rois: Tensor) -> Tensor:
         # imported here: torchvision.ops pulls in torch._dynamo (about a third of the
         # program's start), and listing the shipped networks imports this module
+        from explorer.core.tvimport import ensure_torchvision
+
+        ensure_torchvision()  # one first import: explorer.core.tvimport
         from torchvision.ops import roi_align
 
         return roi_align(features, rois.to(features.dtype), (self.size, self.size),

@@ -98,6 +98,9 @@ def open_onnx(path: str | Path) -> nn.Module:
     """
     path = _file(path, "an ONNX file")
     model = _load_onnx(path)
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     from onnx2torch import convert
 
     try:
@@ -237,6 +240,9 @@ def _example_shape(module: nn.Module) -> tuple[int, ...] | None:
 
 @functools.lru_cache(maxsize=1)
 def _timm_names() -> tuple[str, ...]:
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import timm
 
     have = set(timm.list_modules())
@@ -253,6 +259,9 @@ def timm_names() -> list[str]:
 
 
 def _timm_cfg(name: str):
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import timm
     from timm.models import get_pretrained_cfg
 
@@ -297,6 +306,9 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def _timm(name: str, weights_path: str | Path | None, download: bool
           ) -> tuple[nn.Module, str, Path | None]:
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import timm
 
     _timm_cfg(name)
@@ -347,6 +359,9 @@ def open_timm(name: str, weights_path: str | Path | None = None, *, download: bo
 
 def _timm_labels(module: nn.Module) -> list[str]:
     try:
+        from explorer.core.tvimport import ensure_torchvision
+
+        ensure_torchvision()  # one first import: explorer.core.tvimport
         from timm.data import ImageNetInfo, infer_imagenet_subset
 
         subset = infer_imagenet_subset(module)

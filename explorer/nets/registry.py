@@ -48,6 +48,9 @@ def torchvision_names() -> list[str]:
 
 
 def _tv_weights(name: str):
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import torchvision
 
     return torchvision.models.get_model_weights(name).DEFAULT
@@ -239,6 +242,9 @@ def _unknown(name: str) -> str:
     """Why `name` opens nothing, with the names it may have meant."""
     candidates = model_names()
     try:
+        from explorer.core.tvimport import ensure_torchvision
+
+        ensure_torchvision()  # one first import: explorer.core.tvimport
         import timm
 
         from explorer.nets import formats
@@ -299,6 +305,9 @@ def _load_shipped(spec: shipped.ShippedNet, weights: str | Path | None) -> Netwo
 # --- torchvision ---------------------------------------------------------------------
 
 def _build_torchvision(name: str, pretrained_layout: bool) -> nn.Module:
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import torchvision
 
     kwargs: dict = {}

@@ -38,6 +38,9 @@ def installed_version() -> str | None:
 
 def from_torchvision() -> dict[str, str]:
     """{name: weights file name} asked of torchvision itself (imports it)."""
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import torchvision
 
     names = torchvision.models.list_models(module=torchvision.models)

@@ -105,6 +105,9 @@ class Prediction:
 
 def torchvision_cache_file(name: str) -> Path:
     """Where torch.hub keeps torchvision's weights for segmenter `name`."""
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     from torchvision.models import get_model_weights
 
     url = get_model_weights(name).DEFAULT.url
@@ -126,6 +129,9 @@ def segmenter_classes(name: str) -> tuple[str, ...]:
     check_segmenter(name)
     if name in SHIPPED_SEGMENTERS:
         return tuple(shapes.CLASSES)
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     from torchvision.models import get_model_weights
 
     return tuple(get_model_weights(name).DEFAULT.meta["categories"])
@@ -180,6 +186,9 @@ def load_segmenter(name: str, device: str | torch.device = "cpu",
 
 
 def _load_torchvision(name: str, device) -> Network:
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import torchvision
     from torchvision.models import get_model_weights
 

@@ -160,6 +160,9 @@ def augment(
 def versions() -> dict[str, str]:
     import platform
 
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import torchvision
 
     return {

@@ -102,9 +102,6 @@ def _check_shows(win, index: int) -> None:
             "lenet", "alexnet", "vgg16", "inception", "resnet").index(p["tab"])
 
 
-@pytest.mark.known_widget_leak(
-    "open defect: after walking all 27 steps, about half the runs keep the window's plot "
-    "menus and combo popups alive past the window's deletion; the steps are still checked")
 def test_walk_every_step_with_the_keys_and_back(qtbot, touring):
     win = touring
     _check_shows(win, 0)

@@ -69,6 +69,9 @@ def plot_layers(module: nn.Module, most: int = 30) -> list[str]:
 def meta_module(name: str) -> nn.Module:
     """Architecture `name` built on the meta device: shapes and counts, no weights, no
     memory (for tables that never run the network on a picture)."""
+    from explorer.core.tvimport import ensure_torchvision
+
+    ensure_torchvision()  # one first import: explorer.core.tvimport
     import torchvision
 
     from explorer.nets import shipped
