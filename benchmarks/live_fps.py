@@ -40,13 +40,13 @@ and ``idle_fps_estimate`` = 1 / that: roughly the rate of an unloaded core.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import time
 
 import torch
+
+from benchmarks._report import quick_cli
 
 #: (model, frame size, device, fps target)
 CASES = [
@@ -374,16 +374,7 @@ def _idle(r: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="shorter runs, fewer thread counts")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    rows = run(args.quick)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return
-    for r in rows:
-        print(format_row(r))
+    quick_cli(__doc__, run, format_row, "shorter runs, fewer thread counts")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ about 0.2 s that no installed copy pays.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -31,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks._report import quick_cli
 
 HELP_TARGET_S = 0.3
 WINDOW_TARGET_S = 1.0
@@ -155,20 +155,16 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
+def _line(r: dict) -> str:
+    verdict = {True: "OK", False: "MISSED", None: "-"}[r["ok"]]
+    return (f"{r['name']}: {r['value_s']:.2f} s = {r['ratio']:.2f}x import torch "
+            f"(target {r['target']}) {verdict}")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one run of each (rougher)")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    rows = run(args.quick)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return
-    print(f"import torch: {rows[0]['baseline_s']:.2f} s (median, fresh interpreter)")
-    for r in rows:
-        verdict = {True: "OK", False: "MISSED", None: "-"}[r["ok"]]
-        print(f"{r['name']}: {r['value_s']:.2f} s = {r['ratio']:.2f}x import torch "
-              f"(target {r['target']}) {verdict}")
+    quick_cli(__doc__, run, _line, "one run of each (rougher)",
+              header=lambda rows: f"import torch: {rows[0]['baseline_s']:.2f} s (median, "
+                                  "fresh interpreter)")
 
 
 if __name__ == "__main__":
