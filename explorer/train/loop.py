@@ -260,17 +260,7 @@ def train(
         "command": f"cnn-explorer train {name}"
         + (f" --epochs {epochs}" if epochs != recipe.epochs else ""),
     }
-    if n_train is not None or n_test is not None:
-        card["reduced_data"] = {"n_train": n_train, "n_test": n_test}
-    task.check()  # the last chance to cancel: after this both files are written
-    state = {k_: v.detach().clone().contiguous() for k_, v in model.state_dict().items()}
-    files = write_outputs(out_dir, {
-        f"{name}.pt": lambda p: torch.save(state, p),
-        f"{name}.json": lambda p: p.write_text(json.dumps(card, indent=2) + "\n"),
-    })
-    report(1.0, "done")
-    card["files"] = [str(f) for f in files]
-    return card
+    return _save(model, card, name, out_dir, task, n_train, n_test)
 
 
 def _train_to_convergence(recipe: Recipe, out_dir: Path, epochs: int | None, task: Task,
@@ -359,17 +349,7 @@ def _train_to_convergence(recipe: Recipe, out_dir: Path, epochs: int | None, tas
         + (f" --epochs {epochs}" if epochs is not None else "")
         + (f" --max-minutes {max_minutes:g}" if max_minutes is not None else ""),
     }
-    if n_train is not None or n_test is not None:
-        card["reduced_data"] = {"n_train": n_train, "n_test": n_test}
-    task.check()  # the last chance to cancel: after this both files are written
-    state = {k_: v.detach().clone().contiguous() for k_, v in model.state_dict().items()}
-    files = write_outputs(out_dir, {
-        f"{name}.pt": lambda p: torch.save(state, p),
-        f"{name}.json": lambda p: p.write_text(json.dumps(card, indent=2) + "\n"),
-    })
-    task.progress(1.0, "done")
-    card["files"] = [str(f) for f in files]
-    return card
+    return _save(model, card, name, out_dir, task, n_train, n_test)
 
 
 def _write_progress(out_dir: Path, name: str, curve: list[dict]) -> None:
@@ -406,3 +386,20 @@ def load_trained(name: str, out_dir: str | Path = PRETRAINED) -> nn.Module:
 
 __all__ = ["train", "trainable", "evaluate", "predict", "load_card", "load_trained",
            "output_paths", "write_outputs", "MAX_EPOCHS"]
+
+
+def _save(model: nn.Module, card: dict, name: str, out_dir: Path, task: Task,
+          n_train: int | None, n_test: int | None) -> dict:
+    """Write NAME.pt and NAME.json together (nothing if cancelled first); the card, with
+    the files written, is returned."""
+    if n_train is not None or n_test is not None:
+        card["reduced_data"] = {"n_train": n_train, "n_test": n_test}
+    task.check()  # the last chance to cancel: after this both files are written
+    state = {k_: v.detach().clone().contiguous() for k_, v in model.state_dict().items()}
+    files = write_outputs(out_dir, {
+        f"{name}.pt": lambda p: torch.save(state, p),
+        f"{name}.json": lambda p: p.write_text(json.dumps(card, indent=2) + "\n"),
+    })
+    task.progress(1.0, "done")
+    card["files"] = [str(f) for f in files]
+    return card
