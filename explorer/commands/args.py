@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 
 
 def add_network_args(p: argparse.ArgumentParser, required: bool = False) -> None:
-    p.add_argument("--model", "-m", required=required, default=None if required else
-                   DEFAULT_MODEL, help="network name (see `cnn-explorer models`), or 'file'")
+    p.add_argument("--model", "-m", required=required,
+                   default=None if required else DEFAULT_MODEL,
+                   help="network name (see `cnn-explorer models`), timm:NAME for a timm "
+                   "CNN, or 'file' (with --weights)")
     p.add_argument("--weights", "-w", help="state dict, checkpoint or TorchScript file")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow --weights to be a whole pickled module (runs its code)")
