@@ -19,6 +19,7 @@ give a meaningful answer says so above the picture, in words. All computing is
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,11 @@ METHODS = [
 SHIPPED_CLASSIFIERS = ("tinyvgg-shapes", "lenet5-digits", "mtcnn-pnet")
 MTCNN = "mtcnn"
 FAST_RCNN = "fast-rcnn-shapes"
+#: torchvision's Faster R-CNNs as the network list names them
+FASTER_LABELS = {"fasterrcnn_mobilenet_v3_large_320_fpn": "MobileNet-v3, 320 px",
+                 "fasterrcnn_mobilenet_v3_large_fpn": "MobileNet-v3, 800 px",
+                 "fasterrcnn_resnet50_fpn": "ResNet-50 FPN",
+                 "fasterrcnn_resnet50_fpn_v2": "ResNet-50 FPN v2"}
 DEFAULT_PICTURE = "sample:shapes"
 #: "Watch it slide" at its default speed lasts this long, whatever the number of windows
 SWEEP_SECONDS = 15.0
@@ -115,6 +121,18 @@ def rect_path(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     xs = np.stack([x1, x2, x2, x1, x1, nan], 1).ravel()
     ys = np.stack([y1, y1, y2, y2, y1, nan], 1).ravel()
     return xs, ys
+
+
+def breakable(text: str, longest: int = 24) -> str:
+    """`text` with a zero-width space after each "/", ".", "_" or "(" of a word longer than
+    `longest`: a label wraps a path or a dotted name there instead of growing the column
+    past the window (a QLabel breaks lines only at spaces)."""
+    def split(word: str) -> str:
+        if len(word) <= longest:
+            return word
+        return re.sub(r"([/._(])", "\\1\u200b", word)
+
+    return " ".join(split(w) for w in text.split(" "))
 
 
 def heat_image(probs: np.ndarray, background: int | None, cls: int | None) -> np.ndarray:
@@ -684,13 +702,16 @@ class DetectionTab(QWidget):
         for name in self.networks_for(method, head):
             if name == MTCNN:
                 label = "MTCNN cascade: P-Net, R-Net, O-Net"
-            elif method == "faster-rcnn" and not self._available.get(name, False):
-                label = f"{name} (no weights here)"
+            elif method == "faster-rcnn":
+                # short: the combo is narrow in presentation mode; the name is the tip
+                label = FASTER_LABELS.get(name, name)
             elif not self._available.get(name, True):
                 label = f"{name} (random weights)"
             else:
                 label = name
             self.network.addItem(label, name)
+            self.network.setItemData(self.network.count() - 1, name,
+                                     Qt.ItemDataRole.ToolTipRole)
         index = self.network.findData(keep)
         self.network.setCurrentIndex(max(index, 0))
         self.network.blockSignals(False)
@@ -719,6 +740,12 @@ class DetectionTab(QWidget):
 
         _label, method, _head = METHODS[self.method.currentIndex()]
         name = self.network_name()
+        if method == "faster-rcnn":
+            if self._available.get(name, False):
+                return advice.before_run(name, self.picture, method=method)
+            return [f"{FASTER_LABELS.get(name, name)}: its COCO weights are not on this "
+                    "computer. Faster R-CNN uses torchvision's weights file from the torch "
+                    "hub cache; the explorer never downloads it."]
         try:
             scales = settings.scales(self.scales_edit.text())
         except UserError:
@@ -736,6 +763,13 @@ class DetectionTab(QWidget):
         self._clear_error()
         if self.picture is None:
             self.show_error("Open a picture first.")
+            return None
+        name = self.network_name()
+        if METHODS[self.method.currentIndex()][1] == "faster-rcnn" and \
+                not self._available.get(name, False):
+            # the notice above says where the file must be; the error stays short
+            self.show_error(f"No COCO weights for {FASTER_LABELS.get(name, name)} on this "
+                            "computer: Faster R-CNN cannot run.")
             return None
         try:
             cfg = self.config()
@@ -789,7 +823,7 @@ class DetectionTab(QWidget):
 
     def show_error(self, message: str) -> None:
         self.errors.append(message)
-        self.error_label.setText(message)
+        self.error_label.setText(breakable(message))
         self.error_label.setVisible(True)
         self.status.emit(message)
 
