@@ -49,6 +49,7 @@ import torch.nn.functional as F
 
 from explorer.core.network import Network
 from explorer.core.tasks import NullTask, Task
+from explorer.core.trace import LayerInfo
 from explorer.units.common import (
     Cache,
     LayerProbe,
@@ -259,7 +260,8 @@ def _total_variation(x: torch.Tensor) -> torch.Tensor:
 
 # --- the optimisation -------------------------------------------------------------------
 
-def tile_side(network: Network, probe: LayerProbe, tiles: int) -> tuple[int, int] | None:
+def tile_side(network: Network, probe: LayerProbe, tiles: int,
+              info: LayerInfo | None = None) -> tuple[int, int] | None:
     """(h, w) of the tile optimised before the polish, or None to optimise the whole
     input all along.
 
@@ -278,10 +280,11 @@ def tile_side(network: Network, probe: LayerProbe, tiles: int) -> tuple[int, int
     if tiles < 2 or h % tiles or w % tiles:
         return None
     th, tw = h // tiles, w // tiles
-    try:
-        info = unit_layer(network, probe.layer)
-    except Exception:  # noqa: BLE001 - a layer the table cannot describe: no tile
-        return None
+    if info is None:  # `info`: the layer as the network's own table describes it
+        try:
+            info = unit_layer(network, probe.layer)
+        except Exception:  # noqa: BLE001 - a layer the table cannot describe: no tile
+            return None
     if not info.spatial or info.rf_global or info.rf_hw is None or \
             info.rf_hw[0] > th or info.rf_hw[1] > tw:
         return None
@@ -382,7 +385,7 @@ def visualise(network: Network, layer: str, channels: list[int] | None = None, *
     total = len(chunks) * s.steps
     for k, chunk in enumerate(chunks):
         g = torch.Generator().manual_seed(s.seed + 7919 * k)
-        x = _optimise(probe.network, probe, chunk, s, g, task, k * s.steps, total)
+        x = _optimise(probe.network, probe, chunk, s, g, task, k * s.steps, total, info)
         with torch.no_grad(), frozen(network.module):
             act = plain(normalise(network, x))
             a = unit_values(act, chunk)
@@ -401,11 +404,13 @@ def visualise(network: Network, layer: str, channels: list[int] | None = None, *
 
 
 def _optimise(network: Network, probe: LayerProbe, chunk: list[int], s: Settings,
-              g: torch.Generator, task: Task, done: int, total: int) -> torch.Tensor:
+              g: torch.Generator, task: Task, done: int, total: int,
+              info: LayerInfo | None = None) -> torch.Tensor:
     """Optimise one batch (picture i for channel chunk[i]); returns Tensor[N, Cin, H, W]
-    in [0, 1], detached."""
+    in [0, 1], detached. `info`: the layer in the network's own table (the copy
+    optimised here, batch norms folded, is not traced again to find it)."""
     dev = network.device
-    tile = tile_side(network, probe, s.tiles)
+    tile = tile_side(network, probe, s.tiles, info)
     image = FourierImage(len(chunk), network.in_channels, tile or network.input_size,
                          decay_power=s.decay_power, generator=g, device=dev)
     opt = torch.optim.Adam(image.parameters(), lr=s.lr)

@@ -168,3 +168,22 @@ def test_settings_reach_the_optimiser(tinyvgg):
     grey = _means(tinyvgg, "classifier.fc2", np.full((1, 3, 64, 64), 0.5, np.float32))[0]
     assert (fv.activations > grey).all()
     assert featvis.resolve_precision("float32", torch.device("cpu")) == "float32"
+
+
+def test_a_tile_only_where_the_field_fits_and_a_map_remains(tinyvgg):
+    """tile_side: relu4 (field 14 px) and relu6 (32 px) of the 64-px tinyvgg get a 32-px
+    tile; pool3 (36 px) does not; LeNet-5's conv1 (5 px) gets a 16-px tile, its conv2
+    (14 px, but only 2x2 units on 16 px without padding) does not."""
+    from explorer.units.common import fused_twin, unit_layer
+    from explorer.units.featvis import tile_side
+
+    def tile(net, layer):
+        twin = fused_twin(net, layer, None)
+        return tile_side(twin, LayerProbe(twin, layer, pre_activation=True), 2,
+                         unit_layer(net, layer))
+
+    assert tile(tinyvgg, "features.relu4") == (32, 32)
+    assert tile(tinyvgg, "features.relu6") == (32, 32)
+    assert tile(tinyvgg, "features.pool3") is None
+    lenet = load_network("lenet5-digits")
+    assert tile(lenet, "conv1") == (16, 16) and tile(lenet, "conv2") is None
