@@ -85,6 +85,12 @@ def show_start_window(size: tuple[int, int] | None = None, maximized: bool = Fal
         shell.resize(*size)
     shell.set_progress("Starting…")
     if maximized:
+        # the screen's free area first: without a window manager (a kiosk, a projector
+        # driven by a bare X server) "maximized" leaves the window at its own size, which
+        # can be larger than the screen
+        screen = app.primaryScreen()
+        if screen is not None:
+            shell.setGeometry(screen.availableGeometry())
         shell.showMaximized()
     else:
         shell.show()
