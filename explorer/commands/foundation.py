@@ -229,7 +229,8 @@ def cmd_gui(args) -> int:
 
     return run_gui(model=args.model, image=args.image, screenshot=args.screenshot,
                    device=args.device, section=section, page=args.page,
-                   presentation=args.presentation, size=size, tour=tour)
+                   presentation=args.presentation, size=size, tour=tour,
+                   whole_process=True)
 
 
 def register(sub) -> None:

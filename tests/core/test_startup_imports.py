@@ -176,14 +176,29 @@ def test_window_replaces_its_first_frame_and_draws_the_mosaic(tmp_path):
         if line.startswith("startup: "):
             _, name, when = line.split()
             marks[name] = float(when)
-    assert list(marks) == ["shown", "imported", "window", "mosaic"], marks
+    assert list(marks) == ["shown", "imported", "window", "mosaic", "collector"], marks
     assert marks["shown"] <= marks["imported"] <= marks["window"] <= marks["mosaic"]
+    # the garbage collector waited for the mosaic and then came back (explorer.gui.app)
+    assert marks["mosaic"] <= marks["collector"]
     from PIL import Image
 
     with Image.open(out) as img:
         assert img.size == (900, 640)
         # the mosaic is drawn: the window is not the empty frame's flat grey
         assert len(img.convert("RGB").getcolors(maxcolors=1 << 20)) > 200
+
+
+def test_collector_waits_for_start_up_and_comes_back():
+    """hold_collector / settle_collector in a process of their own: the collector is off
+    while held, then on, with what existed frozen (never scanned again)."""
+    _imported("""
+        import gc
+        from explorer.gui.app import hold_collector, settle_collector
+        hold_collector()
+        assert not gc.isenabled()
+        settle_collector()
+        assert gc.isenabled() and gc.get_freeze_count() > 1000
+        """, QT_ENV)
 
 
 def test_start_frame_names_the_main_windows_sections():

@@ -450,3 +450,38 @@ def test_layer_keys_belong_to_the_explore_section(window, qtbot):
     qtbot.keyClick(other, Qt.Key.Key_J)
     assert window.layer_tree.current_name == names[names.index(start) + 1]
     assert other.text() == "j"
+
+
+def test_collector_comes_back_once_the_first_mosaic_is_drawn(window, qtbot, monkeypatch):
+    """An open window (not a screenshot) lets the garbage collector run again when its
+    first network is traced and drawn: explorer.gui.app._settle_when_idle."""
+    from explorer.gui import app as gui_app
+
+    calls = []
+    monkeypatch.setattr(gui_app, "settle_collector", lambda: calls.append(
+        (window.runner.busy, window.feature_view.pending)))
+    window.load(NetSpec(window.network.name), "chelsea")
+    gui_app._settle_when_idle(window)
+    qtbot.waitUntil(lambda: bool(calls), timeout=60000)
+    assert calls == [(False, False)]  # once, and only when nothing was left to do
+    assert window.feature_view.mosaic is not None
+
+
+def test_run_gui_as_the_program_gives_the_collector_back(tmp_path, qapp, small_net,
+                                                         monkeypatch):
+    """whole_process=True holds the collector during start-up and always gives it back,
+    also when loading fails (exit 2)."""
+    import gc
+
+    from explorer.gui import app as gui_app
+
+    calls = []
+    monkeypatch.setattr(gui_app, "settle_collector", lambda: (calls.append(1), gc.enable()))
+    bad = tmp_path / "x.png"
+    bad.write_text("nope")
+    try:
+        assert run_gui(small_net, str(bad), str(tmp_path / "s.png"), "cpu",
+                       whole_process=True) == 2
+    finally:
+        gc.enable()
+    assert gc.isenabled() and calls == [1]
