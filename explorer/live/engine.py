@@ -102,11 +102,12 @@ class _Computed:
     network: str
     layer: str
     shape: tuple[int, ...]
-    tiles: Mosaic
+    act: torch.Tensor  # the shown layer's output, still on the device
+    normalize: str
     topk: list[tuple[str, float]]
     prep_s: float
     forward_s: float
-    mosaic_s: float
+    topk_s: float
     guided: np.ndarray | None = None
     guided_channel: int | None = None
     guided_s: float = 0.0
@@ -487,7 +488,7 @@ class LiveEngine:
         return _Prepared(index, frame, t0, x, prep, time.perf_counter() - t0)
 
     def _compute(self, item: _Prepared) -> _Computed:
-        """The network's pass, the shown layer's mosaic and the top-5 (on the loop)."""
+        """The network's pass and the top-5 (on the loop); the mosaic is made in _finish."""
         self._apply_requests()
         if self.network is None:
             raise UserError("no network to run: choose one first")
@@ -512,18 +513,16 @@ class LiveEngine:
             scores = self._output_tensor(out)
             if act is None:
                 raise UserError(f"layer {self.tap.name!r} did not run for this input")
-            # read back only once the mosaic has come back anyway: no extra wait per frame
             finite = torch.isfinite(scores).all() if scores.is_floating_point() else None
-            tiles = mosaic(act, normalize=self.normalize)  # computed here, copied back once
-            topk = self._topk(scores)
+            topk = self._topk(scores)  # its small copy back waits for the pass anyway
             if finite is not None and not bool(finite):
                 raise self._nonfinite(scores, act)
         t3 = time.perf_counter()
         guided = channel = None
         if self.guided:
             guided, channel = self._guided_map(x)
-        return _Computed(item, net.name, self.tap.name, tuple(act.shape), tiles, topk,
-                         prep_s, t2 - t1, t3 - t2, guided, channel,
+        return _Computed(item, net.name, self.tap.name, tuple(act.shape), act,
+                         self.normalize, topk, prep_s, t2 - t1, t3 - t2, guided, channel,
                          time.perf_counter() - t3)
 
     def _guided_map(self, x: torch.Tensor) -> tuple[np.ndarray | None, int | None]:
@@ -546,11 +545,17 @@ class LiveEngine:
         return g[2](x.clone())
 
     def _finish(self, done: _Computed) -> LiveResult:
-        """Colour the mosaic and make the result (on ``live-finish`` in the loop)."""
+        """Tile and colour the shown layer and make the result (on ``live-finish`` in the
+        loop). The tiling is here, not beside the network's pass: on two cores the loop
+        thread then runs little but the network (the tiles are still made on the device,
+        one copy back)."""
         t3 = time.perf_counter()
+        with torch.inference_mode():
+            tiles = mosaic(done.act, normalize=done.normalize)
+        t_tiles = time.perf_counter()
         frame = done.prepared.frame
         cmap = self.colormap  # read once: the GUI may change it meanwhile
-        rgba = colorize(done.tiles.image, cmap) if cmap else None
+        rgba = colorize(tiles.image, cmap) if cmap else None
         frame8 = to_uint8(frame) if cmap else None
         t4 = time.perf_counter()
         self.frames += 1
@@ -558,12 +563,12 @@ class LiveEngine:
         grabber = self._grabber
         result = LiveResult(
             index=done.prepared.index, frame=frame, network=done.network, layer=done.layer,
-            shape=done.shape, mosaic=done.tiles, topk=done.topk, device=str(self.device),
+            shape=done.shape, mosaic=tiles, topk=done.topk, device=str(self.device),
             seconds=t4 - done.prepared.t0, fps=fps,
             dropped=(grabber.dropped if grabber else 0) + self._discarded,
             # on CUDA the kernels run asynchronously: the copy back holds the wait
             timings={"prep": done.prep_s, "forward": done.forward_s,
-                     "mosaic+topk": done.mosaic_s, "colour": t4 - t3},
+                     "mosaic+topk": done.topk_s + t_tiles - t3, "colour": t4 - t_tiles},
             rgba=rgba, colormap=cmap, frame8=frame8,
             guided=done.guided, guided_channel=done.guided_channel,
         )

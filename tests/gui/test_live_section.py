@@ -5,6 +5,7 @@ a layout that fits 1366 x 768 in both themes without sideways scrolling."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,37 @@ def test_guided_backprop_replaces_the_frame_every_frame(qtbot, ready):
     assert f"channel {r.guided_channel} of features.relu4" in v.frame_caption.text()
     v.guided_box.setChecked(False)
     assert not v.engine.guided
+
+
+def test_drawing_keeps_to_the_screens_refresh_and_shows_the_newest(qtbot, ready, monkeypatch):
+    """The loop may finish frames faster than a screen shows them: the section draws at
+    most once per refresh, always the newest result, and what arrives in between is
+    drawn when the refresh comes (not lost, not drawn twice)."""
+    v = ready
+    interval = 0.1  # a 10 Hz screen, so the test sees the spacing
+    monkeypatch.setattr(v, "refresh_interval", lambda: interval)
+    drawn: list[tuple[float, int]] = []
+    v.resultShown.connect(lambda r: drawn.append((time.perf_counter(), r.index)))
+    v.synthetic_fps = 200.0  # far faster than the screen
+    v.start()
+    qtbot.waitUntil(lambda: len(drawn) >= 6, timeout=60000)
+    v.stop()
+    gaps = [b[0] - a[0] for a, b in zip(drawn[:-1], drawn[1:-1])]  # the last: drawn by stop
+    assert min(gaps) >= interval * 0.9, gaps
+    indices = [i for _, i in drawn]
+    assert indices == sorted(indices) and len(set(indices)) == len(indices)
+    # many frames went through the loop between two drawings: newest wins, none queued
+    assert v.engine.frames > len(drawn)
+    assert not v._draw_timer.isActive()  # stopped with the loop
+
+
+def test_refresh_interval_follows_the_screen_within_bounds(ready, monkeypatch):
+    from explorer.gui.live import section
+
+    v = ready
+    v.show()
+    for hz, expected in ((60.0, 60.0), (144.0, 144.0), (0.0, section.DEFAULT_REFRESH_HZ),
+                         (5.0, section.REFRESH_BOUNDS_HZ[0]),
+                         (1000.0, section.REFRESH_BOUNDS_HZ[1])):
+        monkeypatch.setattr(type(v.screen()), "refreshRate", lambda _self, hz=hz: hz)
+        assert v.refresh_interval() == pytest.approx(1 / expected)

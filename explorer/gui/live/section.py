@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 
 import numpy as np
 import torch
-from PySide6.QtCore import QCoreApplication, QSize, Qt, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QSize, Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -62,6 +63,10 @@ SOURCES = ("Moving shapes", "Camera", "Video file", "Still picture")
 SOURCE_KINDS = ("synthetic", "camera", "video", "picture")
 #: the network Live opens on: trained, small, and at home on the synthetic shapes
 DEFAULT_NETWORK = "tinyvgg-shapes"
+#: the drawing rate when the screen does not say its own (Hz); and the bounds a screen's
+#: figure is kept within (a projector reporting 0 or 1000 Hz is believed no further)
+DEFAULT_REFRESH_HZ = 60.0
+REFRESH_BOUNDS_HZ = (30.0, 240.0)
 #: keys that step through the layers (as in Explore)
 LAYER_KEYS = (("PgDown", 1), ("J", 1), ("PgUp", -1), ("K", -1))
 
@@ -218,6 +223,14 @@ class LiveView(QWidget):
         self._preview_pending = False
         self._shown = False
         self._draw_fps = FpsMeter()
+        # The window draws at most once per refresh of its screen, the newest result: the
+        # loop can finish 200 frames a second of a small network, and drawing every one
+        # (painting included, 2-5 ms of the GUI thread and of Python's GIL each) took the
+        # second core and the GIL from the network, halving its rate (issue 17).
+        self._next_draw_at = 0.0
+        self._draw_timer = QTimer(self)
+        self._draw_timer.setSingleShot(True)
+        self._draw_timer.timeout.connect(self._draw_latest)
         self.loader = JobRunner(self)
         self.loader.finished.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
@@ -686,6 +699,7 @@ class LiveView(QWidget):
                 self._update_controls()
             return
         worker.stop()
+        self._draw_timer.stop()
         worker.resultReady.disconnect(self._draw_latest)
         self._draw_latest(worker)  # what was already computed is still worth showing
         worker.deleteLater()
@@ -751,11 +765,30 @@ class LiveView(QWidget):
             self.frame_caption.setText(f"Frame {result.index} as it came from the "
                                        f"source, before the network's resizing.")
 
+    def refresh_interval(self) -> float:
+        """Seconds between two drawings: one refresh of the screen the section is on."""
+        screen = self.screen() if self.isVisible() else None
+        hz = screen.refreshRate() if screen is not None else 0.0
+        lo, hi = REFRESH_BOUNDS_HZ
+        hz = min(max(hz, lo), hi) if hz and hz == hz else DEFAULT_REFRESH_HZ
+        return 1.0 / hz
+
     def _draw_latest(self, worker: LiveWorker | None = None) -> None:
         worker = worker if isinstance(worker, LiveWorker) else self.worker
-        result = worker.take() if worker is not None else None
+        if worker is None:
+            return
+        now = time.perf_counter()
+        wait = self._next_draw_at - now
+        if wait > 0 and worker is self.worker:
+            # drawn less than a refresh ago: the newest result is drawn when the screen
+            # can show it (the mailbox keeps only the newest meanwhile)
+            if not self._draw_timer.isActive():
+                self._draw_timer.start(max(1, round(wait * 1000)))
+            return
+        result = worker.take()
         if result is None:
             return
+        self._next_draw_at = now + self.refresh_interval()
         if self.network is not None and result.network != self.network.name:
             return  # computed before the network changed: stale
         self.show_result(result)
