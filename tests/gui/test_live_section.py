@@ -321,3 +321,28 @@ def test_refresh_interval_follows_the_screen_within_bounds(ready, monkeypatch):
                          (1000.0, section.REFRESH_BOUNDS_HZ[1])):
         monkeypatch.setattr(type(v.screen()), "refreshRate", lambda _self, hz=hz: hz)
         assert v.refresh_interval() == pytest.approx(1 / expected)
+
+
+def test_words_change_a_few_times_a_second_and_end_on_the_last_picture(qtbot, ready,
+                                                                       monkeypatch):
+    """While running, the top-5 and the rates change at most every TEXT_INTERVAL_S (each
+    change lays out the panel); when the loop stops they are those of the last drawn
+    result."""
+    v = ready
+    monkeypatch.setattr(v, "refresh_interval", lambda: 0.01)
+    changes: list[float] = []
+    v.fps_label.setText("")
+    original = v.fps_label.setText
+    monkeypatch.setattr(v.fps_label, "setText", lambda text: (
+        changes.append(time.perf_counter()), original(text)))
+    v.synthetic_fps = 200.0
+    v.start()
+    qtbot.waitUntil(lambda: len(changes) >= 4 and v.frames_shown >= 30, timeout=60000)
+    v.stop()
+    gaps = [b - a for a, b in zip(changes[:-1], changes[1:-1])]
+    assert gaps and min(gaps) >= live_section.TEXT_INTERVAL_S * 0.9, gaps
+    assert len(changes) < v.frames_shown  # pictures were drawn more often than words
+    last = v.latest
+    assert f"{last.seconds * 1e3:.0f} ms/frame" in v.fps_label.text()
+    expected = "\n".join(f"{p:6.1%}  {name}" for name, p in last.topk)
+    assert v.topk_label.text() == expected
