@@ -23,6 +23,15 @@ def test_screen_rate_row(qtbot, live_fps):
     assert row["value_s"] == pytest.approx(1 / row["fps"])
     assert row["ratio"] == pytest.approx(row["value_s"] / 0.01)
     assert row["ok"] == (row["fps"] >= 10.0)
+    # beside the headless row run with the thread count the panel settled on
+    rows = [{"value_s": 0.001, "baseline_s": 0.001, "threads": 99},
+            {"value_s": 0.02, "baseline_s": 0.004, "threads": 1},
+            {"value_s": 0.01, "baseline_s": 0.002, "threads": 2}]
+    paired = live_fps.screen_rate("tiny", 32, "cpu", 10.0, 0.5, rows)
+    assert paired["threads"] in (1, 2) and paired["baseline_threads"] == paired["threads"]
+    chosen = next(r for r in rows if r["threads"] == paired["threads"])
+    assert paired["baseline_s"] == chosen["value_s"]
+    assert paired["ratio_to_batched"] == pytest.approx(paired["value_s"] / chosen["baseline_s"])
     skipped = live_fps.screen_rate("tiny", 32, "cpu", 10.0, 0.5, None)
     assert skipped["ok"] is None and "skipped" in skipped["note"]
 
