@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import os
 import queue
 import threading
 import time
@@ -293,6 +294,16 @@ def reduced_precision(device: torch.device, half: bool):
     if half and device.type == "cpu" and bf16_cpu():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def pipeline_threads(default: int, cores: int | None = None) -> int:
+    """The most torch threads worth trying in the pipelined loop: all cores but one, which
+    reading, preparing, colouring and drawing the frames around the network's pass need.
+    Timed alone, two threads ran resnet18's batch-1 pass faster on 2 cores (56 against
+    67 ms), but in the loop the pipeline's other threads then waited for a core, and the
+    panel ran at 84 ms a frame against 62 ms with one thread."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, min(default, cores - 1))
 
 
 def default_layer(layers: list[LayerInfo]) -> str | None:
@@ -716,7 +727,7 @@ class LiveEngine:
                     if self.network is not None and tuned_for is not self.network:
                         handed_over()
                         tuned_for = self.network
-                        self._tune_threads(item.frame, threads_before)
+                        self._tune_threads(item.frame, pipeline_threads(threads_before))
                 # frame n+1 is read and prepared while the network runs on frame n ...
                 if not self._paused.is_set() and (max_frames is None
                                                   or computed + 1 < max_frames):

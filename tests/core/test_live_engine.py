@@ -373,3 +373,12 @@ def test_guided_backprop_on_every_frame_equals_captums():
     assert want.max() > 0
     np.testing.assert_allclose(result.guided, want, rtol=1e-4, atol=1e-5 * float(want.max()))
     assert "guided" in result.timings and hook_count(net.module) == 0
+
+
+def test_pipeline_leaves_a_core_for_the_stages_around_the_network():
+    from explorer.live.engine import pipeline_threads
+
+    assert pipeline_threads(2, cores=2) == 1  # this project's machines: one thread
+    assert pipeline_threads(16, cores=16) == 15
+    assert pipeline_threads(4, cores=16) == 4  # never more than torch was given
+    assert pipeline_threads(1, cores=1) == 1
