@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsRectItem, QMenu, QWidget
@@ -67,14 +68,25 @@ def owning_popups(owner: QWidget) -> Iterator[None]:
 
     pyqtgraph's ViewBox and PlotItem make their context menus without a parent; they would
     outlive the window as stray top-level widgets until Python collects the items.
+
+    Widgets are told apart by their C++ address, not id(): a widget Qt made gets a new,
+    short-lived Python wrapper each time it is listed, and a new menu's wrapper could then
+    reuse a freed wrapper's id and pass for an old widget (a plot's menus were seen left
+    over, once, after its window was deleted in a full test run).
     """
-    before = {id(w) for w in QApplication.topLevelWidgets()}
+    before = {_address(w) for w in QApplication.topLevelWidgets()}
     yield
     for widget in QApplication.topLevelWidgets():
         # only menus: other stray widgets (PlotItem's control panel) already belong to a
         # QWidgetAction, and a second owner would delete them twice
-        if isinstance(widget, QMenu) and id(widget) not in before and widget.parent() is None:
+        if isinstance(widget, QMenu) and _address(widget) not in before and \
+                widget.parent() is None:
             widget.setParent(owner, widget.windowFlags())
+
+
+def _address(widget: QWidget) -> int:
+    """The C++ object's address (stable, unlike a transient wrapper's id)."""
+    return shiboken6.getCppPointer(widget)[0]
 
 
 class ImageCanvas(pg.GraphicsLayoutWidget):
