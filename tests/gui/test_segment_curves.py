@@ -48,3 +48,22 @@ def test_shipped_cards_without_curves_say_so(qtbot):
     assert bool(w.items) == has_curve
     if not has_curve:
         assert "fixed budget" in w.text.text()
+
+
+def test_the_verdict_is_read_whole_beside_the_plots(qtbot):
+    """Beside the plots, the words of the shipped cards fit a 1366 x 768 window's page
+    (about 1340 x 560) without scrolling, in the normal theme."""
+    from PySide6.QtCore import QCoreApplication
+
+    cards = load_cards()
+    w = LearningCurves(cards, architecture_facts(list(cards)))
+    qtbot.addWidget(w)
+    w.resize(1340, 560)
+    w.show()
+    qtbot.waitExposed(w)
+    QCoreApplication.processEvents()
+    plots, words = w.splitter.sizes()
+    assert words / (plots + words) >= 0.4, (plots, words)
+    area = w.splitter.widget(1)
+    assert area.verticalScrollBar().maximum() == 0, "the verdict needs scrolling"
+    assert "U-Net" in w.text.text() and w.text.isVisible()
