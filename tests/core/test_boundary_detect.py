@@ -61,7 +61,6 @@ def files(tmp_path):
     readonly.chmod(0o700)
 
 
-ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 
 #: (class of bad input, argv with {placeholders}, a word the one line must hold)
 CASES = [
@@ -154,16 +153,16 @@ CASES = [
     ("unsupported device", ["detect", "--image", "sample:shapes", "--device", "mps"], "mps"),
     ("nonsense device", ["detect", "--image", "sample:shapes", "--device", "tpu9"], "tpu9"),
 ]
-if not ROOT:
-    CASES += [
-        ("unreadable picture", ["detect", "--image", "{locked}"], "permission denied"),
-        ("output in a read-only folder", ["detect", "--image", "sample:shapes", "--out",
-                                          "{readonly}/x.png"], "cannot be written"),
-    ]
+# (as an ordinary user sees them, also under root: the `unprivileged` fixture)
+CASES += [
+    ("unreadable picture", ["detect", "--image", "{locked}"], "permission denied"),
+    ("output in a read-only folder", ["detect", "--image", "sample:shapes", "--out",
+                                      "{readonly}/x.png"], "cannot be written"),
+]
 
 
 @pytest.mark.parametrize("label,argv,word", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_gives_one_line(capsys, files, label, argv, word):
+def test_bad_input_gives_one_line(capsys, files, label, argv, word, unprivileged):
     argv = [a.format(**files) for a in argv]
     before = set(os.listdir(files["tmp"]))
     code = main(argv)

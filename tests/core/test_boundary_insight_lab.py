@@ -255,8 +255,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, paths, name, argv, words):
     assert sorted(p.name for p in paths["out"].iterdir()) == before  # nothing written
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_an_unreadable_picture(capsys, tmp_path):
+def test_an_unreadable_picture(capsys, tmp_path, unprivileged):
     p = tmp_path / "secret.png"
     PILImage.fromarray(np.zeros((8, 8, 3), np.uint8)).save(p)
     p.chmod(0)
