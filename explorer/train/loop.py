@@ -368,6 +368,8 @@ def _augment_desc(recipe: Recipe) -> str:
         parts.append("random flips and transposes (all 8 symmetries of the square)")
     if recipe.shift:
         parts.append(f"random shifts of up to {recipe.shift} px")
+    if recipe.crop:
+        parts.append(f"random {recipe.crop}x{recipe.crop} crops (scored on whole scenes)")
     return ", ".join(parts) or "none"
 
 

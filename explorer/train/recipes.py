@@ -48,6 +48,12 @@ class Recipe:
     flips: bool = False
     #: random shifts of up to this many pixels (digits: where the pen landed varies)
     shift: int = 0
+    #: segmenters: train on random crops of this size (0: whole pictures). A 96x96 crop of a
+    #: 128x128 scene is 56 % of its pixels and cuts a training step by 40-55 % (U-Net
+    #: 0.63 -> 0.38 CPU-s, FCN 0.37 -> 0.17), which lets every segmenter reach convergence
+    #: within 15 minutes of two cores; fully convolutional networks are then scored on the
+    #: whole scenes, as Ronneberger et al. trained U-Net on tiles of larger images
+    crop: int = 0
     #: size of the fixed held-out subset whose scores the card also records, for quick tests
     check_n: int = 200
     #: trained until the validation score stops improving, under
@@ -104,7 +110,7 @@ def _scenes(n_train: int | None, n_test: int | None) -> Data:
 def _segmenter(name: str, build: str) -> Recipe:
     return Recipe(
         name=name, build=build, task="segment", load=_scenes,
-        epochs=6, batch_size=8, lr=3e-3, flips=True, check_n=20, converge=True,
+        epochs=6, batch_size=8, lr=3e-3, flips=True, crop=96, check_n=20, converge=True,
     )
 
 
@@ -136,8 +142,10 @@ def build(recipe: Recipe) -> nn.Module:
 def augment(
     recipe: Recipe, x: torch.Tensor, y: torch.Tensor, g: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random flips / 90-degree turns / shifts of a batch (x Tensor[B, C, H, W], y Tensor[B]
-    or Tensor[B, H, W]); masks move with their images."""
+    """Random flips / 90-degree turns / shifts / crops of a batch (x Tensor[B, C, H, W], y
+    Tensor[B] or Tensor[B, H, W]); masks move with their images. With ``recipe.crop`` the
+    batch comes back as Tensor[B, C, crop, crop] (and Tensor[B, crop, crop]), each picture
+    cut at its own random place."""
     seg = y.dim() == 3
     if recipe.flips:
         for dim in (3, 2):
@@ -154,6 +162,13 @@ def augment(
         dx, dy = (int(v) for v in torch.randint(-s, s + 1, (2,), generator=g))
         x = torch.roll(x, (dy, dx), (2, 3))
         # the digits' borders are blank, so the wrap-around of roll brings in blank pixels
+    c = recipe.crop
+    if c and seg and c < min(x.shape[-2:]):
+        h, w = x.shape[-2:]
+        tops = torch.randint(0, h - c + 1, (len(x),), generator=g).tolist()
+        lefts = torch.randint(0, w - c + 1, (len(x),), generator=g).tolist()
+        x = torch.stack([p[:, t:t + c, s_:s_ + c] for p, t, s_ in zip(x, tops, lefts)])
+        y = torch.stack([m[t:t + c, s_:s_ + c] for m, t, s_ in zip(y, tops, lefts)])
     return x, y
 
 

@@ -113,3 +113,26 @@ def test_card_records_protocol_curve_and_sets(tmp_path):
                                      "boundary_f_score_1px"}
     assert saved["metrics"] == card["metrics"]
     assert not list(tmp_path.glob(".*.curve.json"))  # the watch file is gone
+
+
+def test_segmenters_train_on_random_crops_that_keep_masks_on_their_pictures():
+    # every segmenter gets the same crops (one protocol); a crop cut in the wrong place of
+    # the mask would teach the network labels shifted off their shapes
+    recipes = [RECIPES[n] for n in ("fcn-shapes", "fcn-dilated-shapes", "unet-shapes")]
+    assert {r.crop for r in recipes} == {96}
+    x, y = shapes.scenes_to_tensors(shapes.scene_set(6, shapes.TRAIN_SEED))
+    x8 = (x * 255).round().to(torch.uint8)
+    # tag each pixel's label into the picture, so the pair can be checked after the cut
+    tagged = x8.clone()
+    tagged[:, 0] = y.to(torch.uint8) * 40
+    g = torch.Generator().manual_seed(1)
+    cx, cy = augment(recipes[2], tagged.clone(), y.clone(), g)
+    assert cx.shape == (6, 3, 96, 96) and cy.shape == (6, 96, 96)
+    assert torch.equal(cx[:, 0], cy.to(torch.uint8) * 40)
+    # the crops fall in different places: not all at one corner
+    corners = {tuple(c[1, :2, :2].flatten().tolist()) for c in cx}
+    assert len(corners) > 1
+    # pictures no larger than the crop pass whole; classifiers are never cropped
+    small, small_y = augment(recipes[2], x8[:, :, :96, :96].clone(), y[:, :96, :96].clone(), g)
+    assert small.shape[-1] == 96
+    assert RECIPES["tinyvgg-shapes"].crop == 0
