@@ -341,6 +341,14 @@ class LiveEngine:
             frames with 1 thread and with torch's default when the loop starts and when
             the network changes, and keeps the faster. On a machine whose cores are busy
             with other work, 1 thread was measured up to 8x faster than 2.
+
+    ``show_interval`` (seconds, None by default) is set by a viewer that cannot show
+    results faster than its screen refreshes: :meth:`run` then tiles, colours and hands
+    over a frame only when that long has passed since the last one it handed over (and
+    always while paused, and the last frame of a source that ends). Every frame still
+    goes through the network and counts in :attr:`frames` and the rate; the others' maps
+    are never tiled, as nobody would see them (tinyvgg-shapes on two cores ran 140
+    frames a second for a 60 Hz screen: more than half the tiling was thrown away).
     """
 
     def __init__(self, network: Network | None = None, layer: str | None = None, *,
@@ -386,6 +394,9 @@ class LiveEngine:
         self.guided = False
         self._guided = None  # the LiveGuided of (network, layer) the loop uses
         self._thread: threading.Thread | None = None
+        #: see the class docstring: hand over at most one result per this many seconds
+        self.show_interval: float | None = None
+        self._shown_at = -float("inf")  # when run() last handed a result over
 
     # -- requests (any thread; applied at the next frame) -----------------------------
     def set_network(self, network: Network, layer: str | None = None) -> None:
@@ -555,11 +566,12 @@ class LiveEngine:
         # outside inference mode: autograd cannot record through an inference tensor
         return g[2](x.clone())
 
-    def _finish(self, done: _Computed) -> LiveResult:
+    def _finish(self, done: _Computed, counted: bool = False) -> LiveResult:
         """Tile and colour the shown layer and make the result (on ``live-finish`` in the
-        loop). The tiling is here, not beside the network's pass: on two cores the loop
-        thread then runs little but the network (the tiles are still made on the device,
-        one copy back)."""
+        loop); `counted`: the frame is already in the count (handed over late). The
+        tiling is here, not beside the network's pass: on two cores the loop thread then
+        runs little but the network (the tiles are still made on the device, one copy
+        back)."""
         t3 = time.perf_counter()
         with torch.inference_mode():
             tiles = mosaic(done.act, normalize=done.normalize)
@@ -569,8 +581,7 @@ class LiveEngine:
         rgba = colorize(tiles.image, cmap) if cmap else None
         frame8 = to_uint8(frame) if cmap else None
         t4 = time.perf_counter()
-        self.frames += 1
-        fps = self.fps_meter.tick(t4)
+        fps = self.fps_meter.rate if counted else self._count(t4)
         grabber = self._grabber
         result = LiveResult(
             index=done.prepared.index, frame=frame, network=done.network, layer=done.layer,
@@ -587,6 +598,17 @@ class LiveEngine:
             result.timings["guided"] = done.guided_s
         self.latest = result
         return result
+
+    def _count(self, now: float) -> float:
+        """One more frame through the network; the rate so far."""
+        self.frames += 1
+        return self.fps_meter.tick(now)
+
+    def _unseen(self, now: float) -> bool:
+        """Whether a frame finished `now` would never be seen: handed over less than
+        ``show_interval`` after the last one, while running (a step is always shown)."""
+        gap = self.show_interval
+        return bool(gap) and not self._paused.is_set() and now - self._shown_at < gap
 
     def _output_tensor(self, out) -> torch.Tensor:
         """The tensor in the network's output, or one sentence saying it gave none."""
@@ -665,6 +687,7 @@ class LiveEngine:
         if self._paused.is_set():
             grabber.pause()
         self.fps_meter.reset()
+        self._shown_at = -float("inf")  # the first frame is always shown
         done = 0
         threads_before = torch.get_num_threads()
         if self.threads not in (None, "auto"):
@@ -682,7 +705,16 @@ class LiveEngine:
             item = grabber.take(0.05)
             return None if item is None else self._prepare(item[1], item[0])
 
+        unshown: list[_Computed] = []  # the newest frame not handed over, if any
+
         def finish(done: _Computed) -> None:
+            now = time.perf_counter()
+            if self._unseen(now):
+                self._count(now)
+                unshown[:] = [done]
+                return
+            unshown.clear()
+            self._shown_at = now
             result = self._finish(done)
             if on_result is not None:
                 on_result(result)
@@ -739,6 +771,12 @@ class LiveEngine:
                 computed += 1
                 finishing = finish_pool.submit(finish, done)
             handed_over()
+            if unshown:
+                # the source ended (or the frame count was reached) on a frame that was
+                # not shown: the last picture a person sees is the last frame
+                result = self._finish(unshown.pop(), counted=True)
+                if on_result is not None:
+                    on_result(result)
         finally:
             # no stage outlives the loop: the frame being handed over arrives, the one
             # being prepared is not run

@@ -183,6 +183,41 @@ def test_fast_consumer_drops_nothing_on_a_slow_source():
     assert seen == [1, 2, 3, 4, 5] and engine.dropped == 0
 
 
+def test_a_viewer_gets_no_more_results_than_its_screen_shows(monkeypatch):
+    # a 20 Hz "screen": every frame goes through the network and counts, but only those
+    # a refresh apart are tiled and handed over, and the last frame is always shown
+    from explorer.live import engine as live_engine
+
+    tiled = []
+    real_mosaic = live_engine.mosaic
+    monkeypatch.setattr(live_engine, "mosaic",
+                        lambda *a, **k: tiled.append(1) or real_mosaic(*a, **k))
+    engine = LiveEngine(tiny_net(), device="cpu")
+    engine.show_interval = 0.05
+    computed = []
+    real_compute = engine._compute
+    monkeypatch.setattr(engine, "_compute",
+                        lambda item: computed.append(item.index) or real_compute(item))
+    results, stamps = [], []
+
+    def on_result(r):
+        results.append(r)
+        stamps.append(time.perf_counter())
+
+    engine.run(SyntheticSource((32, 32), fps_hint=400), on_result, max_frames=60)
+    assert engine.frames == len(computed) == 60
+    assert 2 <= len(results) < 60 and len(tiled) == len(results)
+    assert all(r.mosaic is not None and r.mosaic.image.size for r in results)
+    assert min(np.diff(stamps[:-1]), default=1.0) >= 0.03  # a refresh apart, less slack
+    assert results[-1].index == computed[-1]  # the last frame is the last picture
+    assert results[-1].fps > 0
+    # without a viewer's interval every frame is handed over, as before
+    engine.show_interval = None
+    every = []
+    engine.run(SyntheticSource((32, 32), fps_hint=400), every.append, max_frames=10)
+    assert len(every) == 10
+
+
 def _wait(predicate, timeout=10.0):
     deadline = time.monotonic() + timeout
     while not predicate():

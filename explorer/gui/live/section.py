@@ -67,6 +67,8 @@ DEFAULT_NETWORK = "tinyvgg-shapes"
 #: figure is kept within (a projector reporting 0 or 1000 Hz is believed no further)
 DEFAULT_REFRESH_HZ = 60.0
 REFRESH_BOUNDS_HZ = (30.0, 240.0)
+#: results are handed over at most once per this share of a screen refresh
+SHOW_SHARE = 0.85
 #: the words under the pictures (top-5, rates, caption) change at most this often while
 #: running: nobody reads a number that changes 60 times a second, and each change of a
 #: word-wrapped label lays out and repaints the panel (measured: tinyvgg-shapes went from
@@ -668,6 +670,10 @@ class LiveView(QWidget):
             self.engine.pause()
         else:
             self.engine.resume()
+        # the loop hands over no more results than the screen can show (a little more
+        # often than it refreshes, so no refresh waits for one): the maps of the frames
+        # in between are never tiled nor coloured
+        self.engine.show_interval = SHOW_SHARE * self.refresh_interval()
         self.worker = LiveWorker(self.engine, source)
         self.worker.resultReady.connect(self._draw_latest)
         self.worker.failed.connect(self._error)
