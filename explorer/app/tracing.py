@@ -97,6 +97,18 @@ def prefetch(req: LoadRequest) -> bool:
     return True
 
 
+def drop_prefetches(timeout: float = 60.0) -> None:
+    """Forget the prefetched requests nobody took, after waiting for their threads (a
+    program that ends while one still loads and traces aborts in torch's teardown)."""
+    from concurrent.futures import wait
+
+    with _PREFETCH_LOCK:
+        futures = list(_PREFETCHED.values())
+        _PREFETCHED.clear()
+    if futures:
+        wait(futures, timeout=timeout)
+
+
 def _take_prefetched(req: LoadRequest, task: Task) -> LoadResult | None:
     """The answer :func:`prefetch` computed for an equal request (waiting for it, with
     `task` checked meanwhile), or None: none started, or it failed."""

@@ -138,6 +138,21 @@ def show_start_window(size: tuple[int, int] | None = None, maximized: bool = Fal
     return app, shell
 
 
+def _close_on_interrupt(window):
+    """A timer that closes `window` once Ctrl-C was heard (see
+    :mod:`explorer.gui.common.interrupt`); it also gives Python a moment five times a
+    second to hear the signal at all while Qt's loop runs."""
+    from PySide6.QtCore import QTimer
+
+    from explorer.gui.common import interrupt
+
+    timer = QTimer(window)
+    timer.setInterval(200)
+    timer.timeout.connect(lambda: window.close() if interrupt.heard() else None)
+    timer.start()
+    return timer
+
+
 def wait_until_idle(window, timeout: float = 120.0) -> bool:
     """Process events until the window's loading and mosaic are done (headless, tests)."""
     from PySide6.QtCore import QCoreApplication
@@ -168,10 +183,22 @@ def run_gui(model: str | None = None, image: str | None = None,
     if not whole_process:
         return _run_gui(model, image, screenshot, device, section, page, presentation,
                         size, tour)
+    from explorer.gui.common import interrupt
+
     hold_collector()
     try:
-        return _run_gui(model, image, screenshot, device, section, page, presentation,
-                        size, tour, settle=True)
+        # Ctrl-C in the terminal: heard as a flag and acted on between Qt's events (the
+        # default KeyboardInterrupt, raised inside an event or while the background
+        # thread imported torch, ended in a segmentation fault)
+        with interrupt.between_events():
+            try:
+                return _run_gui(model, image, screenshot, device, section, page,
+                                presentation, size, tour, settle=True)
+            except KeyboardInterrupt:
+                if "explorer.app.tracing" in sys.modules:  # a first network loading
+                    sys.modules["explorer.app.tracing"].drop_prefetches()
+                print("interrupted", file=sys.stderr)
+                return 130
     finally:
         if not gc.isenabled():  # an early return or an error before the mosaic
             settle_collector()
@@ -181,6 +208,7 @@ def _run_gui(model, image, screenshot, device, section, page, presentation, size
              settle: bool = False) -> int:
     from PySide6.QtCore import QCoreApplication
 
+    from explorer.gui.common import interrupt
     from explorer.gui.start_window import HeavyImports
 
     maximized = screenshot is None and size is None  # a classroom screen
@@ -190,10 +218,11 @@ def _run_gui(model, image, screenshot, device, section, page, presentation, size
         model, image, device)}).start()
     app, shell = show_start_window(size, maximized)
     _mark("shown")
-    heavy.wait(shell.set_progress)
+    heavy.wait(shell.set_progress)  # returns once the import thread has ended
     _mark("imported")
     if heavy.error is not None:
         raise heavy.error
+    interrupt.check()  # Ctrl-C during the imports: they are done, nothing else started
     if shell.closed:  # the person closed the window before it was ready
         return 0
     configure_pyqtgraph()
@@ -231,16 +260,29 @@ def _run_gui(model, image, screenshot, device, section, page, presentation, size
     if not screenshot:
         if settle:
             _settle_when_idle(window)
-        return int(app.exec())
-    finished = wait_until_idle(window)
-    _mark("mosaic")
-    if settle:
-        settle_collector()
-    # a section starts its own work when shown: give it a moment to compute and draw
-    end = time.monotonic() + 3.0
-    while time.monotonic() < end:
-        QCoreApplication.processEvents()
-        time.sleep(0.02)
+        watch = _close_on_interrupt(window)
+        code = int(app.exec())
+        watch.stop()
+        if interrupt.heard():
+            print("interrupted", file=sys.stderr)
+            return 130
+        return code
+    try:
+        finished = wait_until_idle(window)
+        _mark("mosaic")
+        if settle:
+            settle_collector()
+        # a section starts its own work when shown: give it a moment to compute and draw
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            interrupt.check()
+            QCoreApplication.processEvents()
+            time.sleep(0.02)
+        interrupt.check()
+    except KeyboardInterrupt:
+        window.close()  # its workers stop and are waited for: nothing runs on at exit
+        window.deleteLater()
+        raise
     ok = window.grab().save(str(screenshot))
     errors = list(window.errors)
     window.close()

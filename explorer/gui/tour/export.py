@@ -37,7 +37,10 @@ def settle(window, timeout: float = STEP_TIMEOUT) -> bool:
 
     deadline = time.monotonic() + timeout
     quiet_since = None
+    from explorer.gui.common import interrupt
+
     while time.monotonic() < deadline:
+        interrupt.check()  # Ctrl-C is raised here, between events, never inside one
         QCoreApplication.processEvents()
         if busy(window):
             quiet_since = None
@@ -72,8 +75,16 @@ def export_steps(folder: Path, indexes: list[int], size: tuple[int, int],
     busy after :data:`STEP_TIMEOUT`, an error the window showed), one line each; the
     pictures are written regardless, showing what the window showed.
     """
+    from explorer.gui.common import interrupt
+
+    with interrupt.between_events():
+        return _export(folder, indexes, size, presentation, device, done)
+
+
+def _export(folder: Path, indexes: list[int], size: tuple[int, int], presentation: bool,
+            device: torch.device, done: Callable[[int, Path], None] | None) -> list[str]:
     from explorer.gui.app import make_app
-    from explorer.gui.common import theme
+    from explorer.gui.common import interrupt, theme
     from explorer.gui.main_window import MainWindow
 
     app = make_app()
@@ -86,6 +97,7 @@ def export_steps(folder: Path, indexes: list[int], size: tuple[int, int],
         if not presentation:
             window.set_presentation(False)
         for index in indexes:
+            interrupt.check()
             errors_before = len(window.errors)
             window.tour.go(index)
             step = STEPS[index]

@@ -1,0 +1,48 @@
+"""Ctrl-C in the terminal of a window: exit 130 with one line, whatever the window was
+doing (it used to end in a segmentation fault while torch was imported in the background,
+while the first network loaded, or inside a Qt event)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+
+def _interrupt_at(stage: str, *args: str) -> tuple[int, str]:
+    """Run ``cnn-explorer gui ARGS``; send SIGINT when it reports start-up `stage`."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CNN_EXPLORER_STARTUP="1")
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", "gui", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    seen = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith(f"startup: {stage} "):
+                proc.send_signal(signal.SIGINT)
+                break
+        _out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, "".join(seen) + err
+
+
+@pytest.mark.parametrize("stage", ["shown", "imported", "window"])
+def test_ctrl_c_while_a_screenshot_is_made_exits_130(tmp_path, stage):
+    shot = tmp_path / "shot.png"
+    code, err = _interrupt_at(stage, "--screenshot", str(shot))
+    assert code == 130, err
+    assert "interrupted" in err.splitlines()
+    assert not shot.exists()  # interrupted before the picture: none, not half of one
+
+
+def test_ctrl_c_closes_an_open_window_with_130():
+    code, err = _interrupt_at("collector", "--section", "explore")  # drawn, idle
+    assert code == 130, err
+    assert "interrupted" in err.splitlines()
