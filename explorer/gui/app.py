@@ -157,7 +157,15 @@ def wait_until_idle(window, timeout: float = 120.0) -> bool:
     """Process events until the window's loading and mosaic are done (headless, tests)."""
     from PySide6.QtCore import QCoreApplication
 
-    ok = window.wait(timeout)
+    from explorer.gui.common import interrupt
+
+    # in short slices, so that Ctrl-C (explorer.gui.common.interrupt) is heard while a
+    # network loads, not only once it has
+    deadline = time.monotonic() + timeout
+    ok = False
+    while not ok and time.monotonic() < deadline:
+        interrupt.check()
+        ok = window.wait(min(0.1, max(0.0, deadline - time.monotonic())))
     for _ in range(5):  # let queued signals and the first paint of the views happen
         QCoreApplication.processEvents()
     return ok

@@ -771,6 +771,7 @@ class LiveEngine:
                 computed += 1
                 finishing = finish_pool.submit(finish, done)
             handed_over()
+            task.check()  # stopped meanwhile: the late frame is not shown either
             if unshown:
                 # the source ended (or the frame count was reached) on a frame that was
                 # not shown: the last picture a person sees is the last frame

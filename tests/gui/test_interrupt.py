@@ -46,3 +46,23 @@ def test_ctrl_c_closes_an_open_window_with_130():
     code, err = _interrupt_at("collector", "--section", "explore")  # drawn, idle
     assert code == 130, err
     assert "interrupted" in err.splitlines()
+
+
+def test_first_ctrl_c_is_a_flag_the_second_is_the_default_action():
+    import time
+
+    from explorer.gui.common import interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with interrupt.between_events():
+        interrupt.check()  # nothing heard yet
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while not interrupt.heard() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the handler runs at the next bytecodes of this thread
+        assert interrupt.heard()
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+        # a second Ctrl-C would end the process at once (a window stuck in one event)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGINT) is before and not interrupt.heard()
