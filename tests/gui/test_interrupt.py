@@ -6,31 +6,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
+
+from tests.gui.signals import interrupt_when
 
 
 def _interrupt_at(stage: str, *args: str) -> tuple[int, str]:
     """Run ``cnn-explorer gui ARGS``; send SIGINT when it reports start-up `stage`."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CNN_EXPLORER_STARTUP="1")
-    proc = subprocess.Popen([sys.executable, "-m", "explorer", "gui", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
-    seen = []
-    try:
-        for line in proc.stderr:
-            seen.append(line)
-            if line.startswith(f"startup: {stage} "):
-                proc.send_signal(signal.SIGINT)
-                break
-        _out, err = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, "".join(seen) + err
+    return interrupt_when(f"startup: {stage} ", "gui", *args,
+                          env={"CNN_EXPLORER_STARTUP": "1"})
 
 
 @pytest.mark.parametrize("stage", ["shown", "imported", "window"])

@@ -206,29 +206,15 @@ def test_export_writes_pngs_a_reader_can_read(qtbot, qapp, tmp_path, capsys):
 def test_export_interrupted_leaves_whole_pictures_only(tmp_path):
     """Ctrl-C during `tour --export`: exit 130, the slides written so far are whole PNGs
     and no temporary file is left beside them."""
-    import os
-    import signal
-    import sys
-
     from PIL import Image
 
+    from tests.gui.signals import interrupt_when
+
     out = tmp_path / "deck"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "explorer", "tour", "--export", str(out), "--steps",
-         "pooling,fc-image,strides,vgg", "--size", "1366x768", "--device", "cpu"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        for line in proc.stderr:
-            if line.startswith("[1/4]"):
-                proc.send_signal(signal.SIGINT)
-                break
-        _out, err = proc.communicate(timeout=180)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
+    code, err = interrupt_when("[1/4]", "tour", "--export", str(out), "--steps",
+                               "pooling,fc-image,strides,vgg", "--size", "1366x768",
+                               "--device", "cpu")
+    assert code == 130, err
     assert "none half-written" in err
     names = sorted(p.name for p in out.iterdir())
     assert names and names[0] == "01_fc-image.png" and len(names) < 4
