@@ -160,10 +160,14 @@ def _verdict(fcn: dict, unet: dict, facts: dict[str, dict]) -> list[str]:
                    f"so its encoder has {u['encoder'] / max(f['encoder'], 1):.0%} of the "
                    "FCN's to tell a star from a cross.")
         more = u["field"] >= f["field"]
+        m_fcn, m_unet = _metric(fcn, "mean_iou"), _metric(unet, "mean_iou")
+        behind = m_fcn is not None and m_unet is not None and m_unet < m_fcn
         out.append(f"Receptive field of an output pixel: U-Net {u['field']} px, FCN "
                    f"{f['field']} px: " + (
-                       "U-Net sees at least as much of a shape, so context does not "
-                       "explain a loss." if more else
+                       ("U-Net sees at least as much of a shape, so context does not "
+                        f"explain its lower mIoU ({m_unet:.3f} against {m_fcn:.3f}): "
+                        "its smaller encoder is the likelier cause." if behind else
+                        "U-Net sees at least as much of a shape.") if more else
                        "U-Net sees less of a shape, which can cost it the class of a "
                        "large one."))
     a1, b1 = _metric(fcn, "boundary_f_score_1px"), _metric(unet, "boundary_f_score_1px")
