@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from typing import Any
 
@@ -68,14 +69,48 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+#: what an empty option leaves out, where its name alone does not say it
+_BLANK_NAMES = {"--model": "network", "--out": "output", "--export": "slide folder",
+                "--save": "output file", "--data": "data", "--weights": "weights file"}
+
+
+def _refuse_blank_values(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """An option given an empty value (``--image ""``, ``--device=" "``) is a slip, never
+    a choice: refused with one line instead of silently meaning the default."""
+    chosen = parser
+    for tok in argv:  # follow the sub-commands named (``lab conv``)
+        sub = next((a for a in chosen._actions
+                    if isinstance(a, argparse._SubParsersAction)), None)
+        if sub is not None and tok in sub.choices:
+            chosen = sub.choices[tok]
+    options = {o: a for a in chosen._actions for o in a.option_strings}
+    for i, tok in enumerate(argv):
+        name, eq, value = tok.partition("=") if tok.startswith("--") else (tok, "", "")
+        value = value if eq else None
+        action = options.get(name)
+        if action is None or action.nargs == 0:
+            continue
+        if value is None and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value is not None and value.strip() == "":
+            long = max(action.option_strings, key=len)
+            what = _BLANK_NAMES.get(long, long.lstrip("-").replace("-", " "))
+            raise UserError(f"no {what} given ({long} is empty)")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not sys.stderr.isatty():
+        # libraries' own bars (grad-cam's Score-CAM) would fill a log or a pipe; tqdm reads
+        # this when it is first imported, so it is set before any command runs
+        os.environ.setdefault("TQDM_DISABLE", "1")
     try:
         parser = build_parser()
         args = parser.parse_args(argv or ["gui"])
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
+        _refuse_blank_values(parser, argv)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

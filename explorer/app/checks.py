@@ -71,6 +71,8 @@ def input_file(path: str | Path, what: str = "file", *, error: type[UserError] =
     if not stat.S_ISREG(st.st_mode):
         raise error(f"{p}: is {_kind(st.st_mode)}, not {article(what)}")
     if st.st_size == 0:
+        if str(p.resolve()).startswith(("/proc/", "/sys/")):  # their sizes read as 0
+            raise error(f"{p}: is a system file, not {article(what)}")
         raise error(f"{p.name}: the file is empty")
     if st.st_size > max_bytes:
         raise error(f"{p.name}: {st.st_size / 2**30:.1f} GB is too large for {article(what)} "
@@ -93,16 +95,28 @@ def input_folder(path: str | Path, what: str = "folder") -> Path:
 
 
 def output_file(path: str | Path, suffixes: Iterable[str] = (".png",),
-                what: str = "output") -> Path:
+                what: str = "output", inputs: Iterable[str | Path | None] = ()) -> Path:
     """`path` as a file that can be written: its folder exists and is writable, it is not
-    a folder itself, and it ends in one of `suffixes` (case-insensitive; empty = any)."""
+    a folder itself, it ends in one of `suffixes` (case-insensitive; empty = any), and it
+    is none of the command's `inputs` (writing the picture over itself loses it)."""
     if str(path).strip() == "":
         raise UserError(f"no {what} file was given")
     p = Path(path).expanduser()
+    for src in inputs:
+        if src is not None and str(src).strip() and _same_file(p, Path(src).expanduser()):
+            raise UserError(f"{p}: is also an input ({src}); writing it would overwrite it, "
+                            "so give another file name")
     suffixes = tuple(s.lower() for s in suffixes)
     if len(p.name.encode()) > 255:  # before any lookup: stat() fails on such a name
         raise UserError(f"{p.name[:60]}…: the file name is too long")
-    if p.exists() or p.is_symlink():
+    if p.is_symlink():
+        # the picture goes where the link points (as any editor's save does), so the
+        # link stays a link; a link to nothing is named as such, not as a missing file
+        target = Path(os.path.realpath(p))
+        if not target.parent.is_dir():
+            raise UserError(f"{p}: is a link to {target}, whose folder does not exist")
+        p = target
+    if p.exists():
         st = _stat(p, UserError)
         if stat.S_ISDIR(st.st_mode):
             example = p / ("out" + (suffixes[0] if suffixes else ".png"))
@@ -111,6 +125,9 @@ def output_file(path: str | Path, suffixes: Iterable[str] = (".png",),
             raise UserError(f"{p}: is {_kind(st.st_mode)}; the {what} must be a regular file")
         if not os.access(p, os.W_OK):
             raise UserError(f"{p}: permission denied (the file cannot be written)")
+    if suffixes and p.name.lower() in suffixes:  # ".png" alone: a suffix with no name
+        raise UserError(f"{p}: give a file name before {p.name}, such as "
+                        f"{p.with_name('out' + p.name)}")
     if suffixes and p.suffix.lower() not in suffixes:
         raise UserError(f"{p.name}: the {what} must end in {' or '.join(suffixes)}")
     if len(p.name.encode()) > 255:
@@ -120,8 +137,9 @@ def output_file(path: str | Path, suffixes: Iterable[str] = (".png",),
         raise UserError(f"{p}: the folder {parent} does not exist")
     if not parent.is_dir():
         raise UserError(f"{p}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{p}: the folder {parent} cannot be written")
+    why = _cannot_create_in(parent)
+    if why:
+        raise UserError(f"{p}: the folder {parent} cannot be written ({why})")
     return p
 
 
@@ -141,9 +159,34 @@ def output_folder(path: str | Path, what: str = "output folder") -> Path:
             p.mkdir()
         except OSError as exc:
             raise UserError(f"{p}: cannot create the {what} ({exc.strerror})") from None
-    if not os.access(p, os.W_OK | os.X_OK):
-        raise UserError(f"{p}: the {what} cannot be written")
+    why = _cannot_create_in(p)
+    if why:
+        raise UserError(f"{p}: the {what} cannot be written ({why})")
     return p
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _cannot_create_in(folder: Path) -> str | None:
+    """Why no file can be created in `folder`, or None if one can.
+
+    A real file is created and removed: ``os.access`` answers yes for root in ``/proc``,
+    ``/sys`` or a read-only mount, where the write would fail only after the work.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".cnn-explorer-probe-", dir=folder)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:  # /proc: the folder is there but takes no new files
+            return "it takes no new files"
+        return exc.strerror or type(exc).__name__
+    os.close(fd)
+    os.unlink(tmp)
+    return None
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:

@@ -65,9 +65,21 @@ def device_from_args(args: argparse.Namespace):
     return pick_device(getattr(args, "device", "auto"))
 
 
-def out_png(path: str | None) -> Path | None:
-    """``--out`` checked before any work: a writable .png in an existing folder."""
-    return None if path is None else checks.output_file(path, (".png",))
+#: the options through which a command reads files; no output may overwrite one of them
+INPUT_OPTIONS = ("image", "mask", "weights", "source", "data", "weights_b")
+
+
+def inputs_of(args: argparse.Namespace) -> list[str]:
+    """The file names `args` reads (``--image``, ``--mask``, ``--weights``, ...)."""
+    return [v for name in INPUT_OPTIONS if isinstance(v := getattr(args, name, None), str)]
+
+
+def out_png(path: str | None, args: argparse.Namespace | None = None) -> Path | None:
+    """``--out`` checked before any work: a writable .png in an existing folder, none of
+    the files `args` reads."""
+    if path is None:
+        return None
+    return checks.output_file(path, (".png",), inputs=inputs_of(args) if args else ())
 
 
 def save_png(rgb: np.ndarray, out: str | Path) -> Path:

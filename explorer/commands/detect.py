@@ -131,7 +131,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     method = args.method or "sliding"
     cfg = _config(args, method)
-    out = out_png(args.out)  # before any work
+    out = out_png(args.out, args)  # before any work
     image = load_image_arg(args.image)
     with cli_task(quiet=args.json) as task:
         network = _network(args, cfg, task)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
+import re
 from pathlib import Path
 
 from explorer.errors import UserError
@@ -48,24 +48,11 @@ def _trace(net, image):
 # --- checks, before any work ---------------------------------------------------------
 
 def check_output(out: str | None, suffixes: tuple[str, ...] = GRAPH_SUFFIXES) -> Path | None:
-    """`out` as a file we can write: the right suffix, not a folder, in a folder that
-    exists and is writable. One-line UserError otherwise."""
-    if out is None:
-        return None
-    path = Path(out).expanduser()
-    if path.is_dir():
-        raise UserError(f"{out}: is a folder; give a file name such as "
-                        f"{path / ('graph' + suffixes[0])}")
-    if path.suffix.lower() not in suffixes:
-        raise UserError(f"{out}: the output must end in {' or '.join(suffixes)}")
-    folder = path.parent
-    if not folder.exists():
-        raise UserError(f"{out}: the folder {folder} does not exist")
-    if not folder.is_dir():
-        raise UserError(f"{out}: {folder} is not a folder")
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"{out}: the folder {folder} is not writable")
-    return path
+    """`out` as a file we can write (the boundary's one output check: the right suffix,
+    a regular file or none yet, a folder that takes files). One-line UserError otherwise."""
+    from explorer.app import checks
+
+    return None if out is None else checks.output_file(out, suffixes, "output")
 
 
 def parse_unit(text: str) -> tuple[int, int, int]:
@@ -193,6 +180,10 @@ def register(sub) -> None:
     p.add_argument("--layer", "-l", required=True, help="a Conv2d layer")
     p.add_argument("--unit", "-u", required=True, type=parse_unit, metavar="C,Y,X",
                    help="channel, row and column of the layer's output (from 0)")
+    # argparse takes "-1,0,0" for an option (it only knows "-1" as a number) and says
+    # "expected one argument"; read a dash followed by digits and commas as --unit's value,
+    # so that parse_unit says what is wrong with it
+    p._negative_number_matcher = re.compile(r"^-\d[\d,\s]*$|^-\d*\.\d+$")
     p.add_argument("--patches", action="store_true",
                    help="also print each input patch and kernel slice")
     p.add_argument("--json", action="store_true")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from explorer.commands.args import (
     add_image_arg,
     add_network_args,
+    inputs_of,
     load_image_arg,
     net_spec,
     network_from_args,
@@ -62,7 +63,7 @@ def cmd_cam(args) -> int:
     from explorer.core import colormaps
     from explorer.insight.cam import class_activation_map
 
-    out_png(args.out)
+    out_png(args.out, args)
     image = load_image_arg(args.image)
     with cli_task(quiet=args.json) as task:
         net = network_from_args(args, task)
@@ -94,7 +95,7 @@ def cmd_neighbours(args) -> int:
     from explorer.insight.neighbours import nearest_neighbours
 
     k = settings.k(args.k)
-    out_png(args.out)
+    out_png(args.out, args)
     gallery = get_gallery(args.gallery)
     image = load_image_arg(args.image)
     with cli_task(quiet=args.json) as task:
@@ -123,7 +124,7 @@ def cmd_augment(args) -> int:
     from explorer.insight.settings import variant_names
 
     names = variant_names(args.variants, VARIANT_NAMES)
-    out_png(args.out)
+    out_png(args.out, args)
     image = load_image_arg(args.image)
     with cli_task(quiet=args.json) as task:
         net = network_from_args(args, task)
@@ -158,13 +159,22 @@ def cmd_finetune(args) -> int:
     batch = settings.batch_size(args.batch_size)
     lr = settings.lr(args.lr)
     seed = settings.seed(args.seed)
-    n_train = settings.per_class("--n-train", args.n_train)
-    n_test = settings.per_class("--n-test", args.n_test)
+    from explorer.insight.names import TASKS
+
+    if args.data not in TASKS:  # a folder: every picture in it is used, split 80/20
+        given = [o for o, v in (("--n-train", args.n_train), ("--n-test", args.n_test))
+                 if v is not None]
+        if given:
+            raise UserError(f"{' and '.join(given)}: only a built-in task ({', '.join(TASKS)}) "
+                            "is sampled per class; a folder's pictures are all used")
+    n_train = settings.per_class("--n-train", 60 if args.n_train is None else args.n_train)
+    n_test = settings.per_class("--n-test", 40 if args.n_test is None else args.n_test)
     save = None
     if args.save:
         if len(modes) != 1:
             raise UserError("--save needs one --mode (head or full), not both")
-        save = checks.output_file(args.save, (".pt", ".pth"), "fine-tuned weights")
+        save = checks.output_file(args.save, (".pt", ".pth"), "fine-tuned weights",
+                                  inputs=inputs_of(args))
     probe = load_image_arg(args.image) if args.image else None
     results = []
     with cli_task(quiet=args.json) as task:
@@ -209,6 +219,9 @@ def cmd_compare(args) -> int:
     from explorer.insight.compare import compare_networks
 
     image = load_image_arg(args.image)
+    if args.model_b == "file" and not args.weights_b:  # the shared message names --weights
+        raise UserError("--model-b file needs a network file: --weights-b FILE.onnx, "
+                        "FILE.pt2, a TorchScript file or (trusted) a pickled module")
     spec_b = replace(net_spec(args), name=args.model_b or args.model, weights=args.weights_b)
     with cli_task(quiet=args.json) as task:
         a = network_from_args(args, task)
@@ -274,8 +287,10 @@ def register(sub) -> None:
                    help=f"{', '.join(TASKS)}, or a folder with one subfolder per class")
     p.add_argument("--mode", choices=["head", "full", "both"], default="head")
     p.add_argument("--epochs", "-e", type=int, default=3)
-    p.add_argument("--n-train", type=int, default=60, help="training pictures per class")
-    p.add_argument("--n-test", type=int, default=40, help="held-out pictures per class")
+    p.add_argument("--n-train", type=int, help="training pictures per class of a built-in "
+                                               "task (default 60)")
+    p.add_argument("--n-test", type=int, help="held-out pictures per class of a built-in "
+                                              "task (default 40)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)

@@ -51,12 +51,12 @@ def _pixel(text: str) -> tuple[int, int]:
     return y, x
 
 
-def _out(path: str | None, out_png) -> Path | None:
+def _out(path: str | None, out_png, args) -> Path | None:
     # checks.output_file stats the path before it looks at the name's length, and an
     # over-long name makes that stat raise; refuse such a name first
     if path is not None and len(Path(path).name.encode()) > 255:
         raise UserError(f"{Path(path).name[:60]}…: the file name is too long")
-    return out_png(path)
+    return out_png(path, args)
 
 
 def _check(args) -> _Plan:
@@ -84,12 +84,18 @@ def _check(args) -> _Plan:
         checks.count("--eval (the number of held-out scenes)", args.eval, 1,
                       MAX_EVAL_SCENES)
         checks.count("--seed", args.seed, 0, 2**63 - 1)
+        from explorer.data.seeds import SEEN_SEEDS, TEST_SEED
+
+        if args.seed in SEEN_SEEDS:  # the same scenes as training's: scored, not held out
+            raise UserError(f"--seed {args.seed} draws the {SEEN_SEEDS[args.seed]} scenes "
+                            "used while the networks were trained; held-out scenes need "
+                            f"another seed (default {TEST_SEED})")
         return plan
     if not args.image:
         raise UserError("segment needs --image P (a file, sample:NAME or scene:N) or "
                         "--eval N")
-    plan.out = _out(args.out, out_png)
-    plan.upsampling = _out(args.upsampling, out_png)
+    plan.out = _out(args.out, out_png, args)
+    plan.upsampling = _out(args.upsampling, out_png, args)
     if plan.out is not None and plan.upsampling is not None and \
             plan.out.resolve() == plan.upsampling.resolve():
         raise UserError(f"--out and --upsampling both name {plan.out}; give two files")

@@ -14,10 +14,20 @@ if TYPE_CHECKING:  # numpy stays off the --help path
     import numpy as np
 
 
-def _check_out(out: str) -> Path:
+def _check_out(out: str, args) -> Path:
     from explorer.commands.args import out_png
 
-    return out_png(out)
+    return out_png(out, args)
+
+
+def _side_files(out: Path, channels: list[int], views: list[str], args) -> dict:
+    """Every picture written beside the card, ``{(channel, view): path}``, each checked
+    now (a FIFO, a folder or a too-long name there is found before the work)."""
+    from explorer.commands.args import out_png
+
+    stem = out.with_suffix("")
+    return {(c, v): out_png(f"{stem}_ch{c}_{v}.png", args)
+            for c in channels for v in ["visualisation", *views]}
 
 
 def _open(args):
@@ -37,16 +47,18 @@ def _open(args):
 
 
 class _Progress:
-    """A task that writes one updating line on stderr (nothing with --json)."""
+    """A task that writes one updating line on stderr, only to a terminal (with --json,
+    or into a file or pipe, stderr stays empty on success)."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet, self.stage, self._last = quiet, "", 0.0
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.stage, self._last, self._shown = "", 0.0, False
 
     def progress(self, fraction: float, message: str = "") -> None:
         now = time.monotonic()
         if self.quiet or (now - self._last < 0.2 and fraction < 1):
             return
-        self._last = now
+        self._last, self._shown = now, True
         print(f"\r{message} ({max(0.0, fraction):.0%})\033[K", end="",
               file=sys.stderr, flush=True)
 
@@ -54,8 +66,10 @@ class _Progress:
         pass
 
     def done(self) -> None:
-        if not self.quiet:
-            print(file=sys.stderr)
+        """End the progress line, so what follows (an error too) starts a line of its own."""
+        if self._shown:
+            print(file=sys.stderr, flush=True)
+            self._shown = False
 
 
 def _save(rgb: np.ndarray, path: Path) -> None:
@@ -70,21 +84,12 @@ def cmd_unit(args) -> int:
     from explorer.app.units import (
         VIEW_NAMES,
         check_steps,
-        network_input,
-        strongest_units,
-        unit_activations,
-        unit_patches,
-        unit_views,
-        visualise_layer,
     )
-    from explorer.cli import emit
-    from explorer.core import colormaps
-    from explorer.units.card import CardRow, compose_card, view_rgb
     from explorer.units.common import check_channels, unit_layer
 
     # everything a person can get wrong is checked before the work starts
     check_steps(args.steps)
-    out = _check_out(args.out)
+    out = _check_out(args.out, args)
     views = list(VIEW_NAMES) if args.views is None else \
         [v.strip() for v in args.views.split(",") if v.strip()]
     if not views:
@@ -103,8 +108,31 @@ def cmd_unit(args) -> int:
     if args.channel is not None and args.channel < 0:
         raise UserError(f"--channel {args.channel}: channels count from 0")
     channels = check_channels(info, None if args.channel is None else [args.channel])
+    side = _side_files(out, channels, views, args)
 
     task = _Progress(quiet=args.json)
+    try:
+        return _make_card(args, net, image, gallery, info, channels, views, out, side, task)
+    finally:
+        task.done()
+
+
+def _make_card(args, net, image, gallery, info, channels: list[int], views: list[str],
+               out: Path, side: dict, task: _Progress) -> int:
+    """The work of `unit` once every argument is checked; the pictures are written only
+    when all of them are made, so a failure leaves none."""
+    from explorer.app.units import (
+        network_input,
+        strongest_units,
+        unit_activations,
+        unit_patches,
+        unit_views,
+        visualise_layer,
+    )
+    from explorer.cli import emit
+    from explorer.core import colormaps
+    from explorer.units.card import CardRow, compose_card, view_rgb
+
     task.stage = "feature visualisation: "
     fv = visualise_layer(net, info.name, channels, steps=args.steps, task=task)
     task.stage = "top patches: "
@@ -116,17 +144,16 @@ def cmd_unit(args) -> int:
     strongest = strongest_units(net, x, info.name)
     picture = colormaps.to_uint8_rgb(_network_view(net, x))
     task.stage = "backward views: "
-    rows, entries = [], []
-    stem = out.with_suffix("")
+    rows, entries, pictures = [], [], []
     for c in channels:
         at = None if strongest is None else tuple(int(v) for v in strongest[c])
         bv = unit_views(net, x, info.name, c, at, views=views, task=task)
-        vis_path = Path(f"{stem}_ch{c}_visualisation.png")
-        _save(colormaps.to_uint8_rgb(fv.image(c)), vis_path)
+        vis_path = side[(c, "visualisation")]
+        pictures.append((colormaps.to_uint8_rgb(fv.image(c)), vis_path))
         view_paths = {}
         for name, view in bv.items():
-            view_paths[name] = str(Path(f"{stem}_ch{c}_{name}.png"))
-            _save(view_rgb(view), Path(view_paths[name]))
+            view_paths[name] = str(side[(c, name)])
+            pictures.append((view_rgb(view), side[(c, name)]))
         mean = float(fv.activations[fv.channels.index(c)])
         rows.append(CardRow(c, fv.image(c), mean, tp.crops(net, c), bv, picture,
                             peak=fv.peak(c)))
@@ -143,7 +170,9 @@ def cmd_unit(args) -> int:
     title = (f"{net.name} ({net.weights_source} weights)  {info.name}  "
              f"{'x'.join(map(str, info.out_shape))}  picture: {image.name}  "
              f"gallery: {gallery.key.split(':')[0]} ({len(gallery)})")
-    _save(compose_card(rows, title), out)
+    pictures.append((compose_card(rows, title), out))
+    for rgb, path in pictures:
+        _save(rgb, path)
     data = {"model": net.name, "weights": net.weights_source, "layer": info.name,
             "layer_shape": list(info.out_shape), "picture": image.name,
             "gallery": gallery.key, "gallery_size": len(gallery), "steps": args.steps,

@@ -163,6 +163,12 @@ def _shapes(gm: fx.GraphModule, x: torch.Tensor, device: torch.device
     except Exception as exc:  # noqa: BLE001
         best = max(meta, real, key=lambda p: len(p.shapes))
         at = f" from {best.failed.name} on" if best.failed is not None else ""
+        inputs = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
+        if len(inputs) > 1:  # a detector's head also takes boxes: the error would be a
+            # NoneType's, which says nothing to a person
+            return best.shapes, (f"Shapes{at} are unknown: the network takes "
+                                 f"{len(inputs)} inputs ({', '.join(inputs)}) and the "
+                                 "graph was run on a picture alone.")
         return best.shapes, (f"Shapes{at} are unknown because the graph could not run on "
                              f"a test input ({_reason(exc)}).")
 

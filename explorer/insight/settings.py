@@ -73,7 +73,7 @@ def variant_names(value: str | Sequence[str] | None, known: Sequence[str]
     if value is None:
         return None
     parts = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    parts = [p for p in parts if p]
+    parts = list(dict.fromkeys(p for p in parts if p))  # each variant once, in order
     if not parts:
         return None
     for name in parts:

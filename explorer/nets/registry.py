@@ -386,6 +386,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise ModelError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ModelError(f"{path.name}: the file is empty")
+    other = _other_kind(path)
+    if other:  # torch.load would call a picture "Python objects" or print a byte value
+        raise ModelError(f"{path.name}: not a weights file (it is {other})")
     try:
         # torch's own warnings (e.g. "Detected pickle protocol 4") would be extra lines
         # on the CLI's stderr, which promises one line for a bad file
@@ -423,6 +426,27 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if all(k.startswith("module.") for k in obj):  # saved from DataParallel
         obj = {k[len("module."):]: v for k, v in obj.items()}
     return obj
+
+
+#: the first bytes of files people hand over as weights by mistake
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+          (b"GIF8", "a GIF image"), (b"\x93NUMPY", "a NumPy array file"),
+          (b"%PDF", "a PDF document"), (b"\x1f\x8b", "gzip-compressed"))
+
+
+def _other_kind(path: Path) -> str | None:
+    """What `path` is when its first bytes show it is no PyTorch file (a zip archive or
+    a pickle, which starts with byte 0x80), or None."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if head.startswith(b"PK") or head[:1] == b"\x80":
+        return None
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "text"
+    return None
 
 
 def _tensor_problem(t: torch.Tensor) -> str | None:

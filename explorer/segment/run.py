@@ -334,13 +334,20 @@ def _mask_values(pil, name: str) -> np.ndarray:
 
 # --- running ---------------------------------------------------------------------------
 
+#: the longest side a picture is given to a segmenter, in multiples of its input size
+MAX_ASPECT = 8
+
+
 def network_input(network: Network, picture: SegPicture) -> torch.Tensor:
     """The whole picture at the network's scale: Tensor[1, 3, h, w], normalised, with the
-    shorter side near the network's input size and both sides multiples of its stride."""
+    shorter side near the network's input size (the longer at most :data:`MAX_ASPECT`
+    times that) and both sides multiples of its stride."""
     h, w = picture.size
     side = min(network.input_size)
     s = input_multiple(network)
-    scale = side / min(h, w)
+    # a 1x4000 strip scaled to a 128-pixel short side would be 128x512000 (gigabytes for
+    # a U-Net); such a picture is scaled by its long side instead
+    scale = min(side / min(h, w), MAX_ASPECT * side / max(h, w))
     nh = max(s, int(round(h * scale / s)) * s)
     nw = max(s, int(round(w * scale / s)) * s)
     x = torch.from_numpy(np.ascontiguousarray(picture.image)).permute(2, 0, 1)[None]

@@ -39,10 +39,8 @@ from torch import nn
 
 from explorer.core.tasks import NullTask, Task
 from explorer.data import shapes
+from explorer.data.seeds import VAL_SEED  # the validation scenes: neither train nor test
 from explorer.segment.metrics import segmentation_scores
-
-#: seed of the validation scenes: neither the training seed nor the test seed
-VAL_SEED = 3
 
 
 @dataclass(frozen=True)

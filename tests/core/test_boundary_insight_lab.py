@@ -220,7 +220,7 @@ CASES = [
     ("blank: picture", ["cam", "-i", ""], "no image"),
     ("blank: gallery", ["neighbours", "-i", "sample:shape-crop", "-g", " "], "no gallery"),
     ("blank: network", ["cam", "-m", "", "-i", "sample:shape-crop"], "no network"),
-    ("blank: fine-tuning data", ["finetune", "--data", ""], "unknown task"),
+    ("blank: fine-tuning data", ["finetune", "--data", ""], "no data given"),
     ("blank: lab picture", ["lab", "hierarchy", "--image", ""], "no image"),
     # 14. a device that is not there
     ("device: unsupported", ["cam", "-i", "sample:shape-crop", "--device", "mps"], "mps"),

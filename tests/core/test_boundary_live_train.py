@@ -163,7 +163,7 @@ TRAIN_CASES = [
     ("over-long output folder name", ["train", "lenet5-digits", "--out",
                                       "{tmp}/" + "w" * 300], "too long"),
     ("'all' into a file", ["train", "all", "--out", "{file}"], "not a folder"),
-    ("empty output folder name", ["train", "lenet5-digits", "--out", ""], "no output folder"),
+    ("empty output folder name", ["train", "lenet5-digits", "--out", ""], "no output given"),
 ]
 
 
