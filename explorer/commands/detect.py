@@ -96,6 +96,16 @@ def _check_network_choice(args: argparse.Namespace, cfg) -> None:
     if args.model == FAST_RCNN and cfg.uses_classifier:
         raise UserError(f"{FAST_RCNN} is the Fast R-CNN head, not a window classifier; "
                         "use --method proposals --head fast-rcnn")
+    # options the chosen method never reads: a person who gives one expects an effect
+    if args.head is not None and cfg.method != "proposals":
+        raise UserError(f"--head chooses how region proposals are classified; the "
+                        f"{cfg.method} method has none (add --method proposals)")
+    if args.impl != "auto" and cfg.method != "sliding":
+        raise UserError(f"--impl chooses how the sliding window runs; the {cfg.method} "
+                        "method has no window to slide")
+    if args.show_proposals and (cfg.method != "proposals" or args.out is None):
+        raise UserError("--show-proposals draws region proposals on the --out picture: it "
+                        "needs --method proposals and --out")
 
 
 def _network(args: argparse.Namespace, cfg, task, only: bool = True):

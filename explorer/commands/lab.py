@@ -7,7 +7,9 @@ conv, pool, sizes, params, vgg, rf. Defaults reproduce the lecture's examples.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from explorer.app.names import SPEC_HELP
@@ -109,8 +111,8 @@ def register(subparsers) -> None:
     p.add_argument("--dy", type=int, default=8, help="rows to shift (default 8)")
     p.add_argument("--dx", type=int, default=8, help="columns to shift (default 8)")
     p.add_argument("--shift-mode", choices=("roll", "zeros"), default="roll")
-    p.add_argument("--size", type=int, default=128, help="input size (default 128; 32 for "
-                   "lenet5)")
+    p.add_argument("--size", type=int, default=None, help="input size (default 128; lenet5 "
+                   "takes 32 only)")
     p.add_argument("--image", help="a picture (default: seeded random noise): "
                    + PICTURE_HELP)
     p.add_argument("--no-crop", action="store_true", help="compare border cells too")
@@ -126,10 +128,12 @@ def register(subparsers) -> None:
 
 # ----------------------------------------------------------------------------- helpers
 
-def load_grey(spec: str, max_side: int = settings.MAX_PICTURE_SIDE) -> np.ndarray:
+def load_grey(spec: str, max_side: int = settings.MAX_PICTURE_SIDE
+              ) -> tuple[np.ndarray, str | None]:
     """The picture `spec` names (explorer.app.pictures' grammar) as grey values 0..255,
     ndarray[H, W] float64 (ITU-R 601 luma, as Pillow's "L"), shrunk so that its longer
-    side is at most `max_side` (a note on stderr says so)."""
+    side is at most `max_side`; with a note saying so (rows x columns, as the lab writes
+    every size) when it was, else None."""
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -139,23 +143,44 @@ def load_grey(spec: str, max_side: int = settings.MAX_PICTURE_SIDE) -> np.ndarra
     image = open_picture(spec)
     arr = np.asarray(image.array[..., :3], dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
     h, w = arr.shape
+    note = None
     if max(h, w) > max_side:
         scale = max_side / max(h, w)
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
         t = torch.from_numpy(arr)[None, None]
         arr = F.interpolate(t, size=size, mode="bilinear", antialias=True,
                             align_corners=False)[0, 0].numpy()
-        print(f"note: {image.name} shrunk from {w}x{h} to {size[1]}x{size[0]} for the lab",
-              file=sys.stderr)
-    return arr * 255.0
+        note = f"{image.name} shrunk from {h}x{w} to {size[0]}x{size[1]} pixels for the lab"
+    return arr * 255.0, note
 
 
 def _input(args) -> tuple[np.ndarray, str]:
+    """The picture --image names, else the lecture's table; a shrink note goes to
+    ``args.note`` for :func:`_noted` to place."""
     if args.image is not None:
-        return load_grey(args.image), str(args.image)
+        x, args.note = load_grey(args.image)
+        return x, str(args.image)
     from explorer.lab.table import lecture_table
 
     return lecture_table(), "lecture table"
+
+
+def _noted(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`cmd`, saying that its picture was shrunk once: after the answer, or inside the
+    error when it fails (a refusal stays one line, and explains a size nobody typed)."""
+    @functools.wraps(cmd)
+    def run(args: argparse.Namespace) -> int:
+        args.note = None
+        try:
+            code = cmd(args)
+        except UserError as exc:
+            if args.note:
+                raise UserError(f"{exc} ({args.note})") from exc
+            raise
+        if args.note:
+            print(f"note: {args.note}", file=sys.stderr)
+        return code
+    return run
 
 
 def _matrix(a: np.ndarray) -> str:
@@ -197,11 +222,15 @@ def _check_json_cells(shape, kshape, args, factor, p, stride, dilation) -> None:
 
 # ---------------------------------------------------------------------------- commands
 
+@_noted
 def cmd_conv(args) -> int:
     from explorer.cli import emit
     from explorer.lab import conv
 
     w = conv.kernel(args.kernel, args.size)
+    if args.transposed and args.mode == "correlation":  # it would be ignored silently
+        raise UserError("--transposed scatters the kernel as it is, which already is a "
+                        "convolution; --mode correlation does not apply to it.")
     stride = settings.geometry("the stride", args.stride)
     dilation = settings.geometry("the dilation", args.dilation)
     p = None
@@ -288,6 +317,7 @@ def cmd_conv(args) -> int:
     return 0
 
 
+@_noted
 def cmd_pool(args) -> int:
     from explorer.cli import emit
     from explorer.lab import pool
@@ -330,9 +360,13 @@ def cmd_sizes(args) -> int:
         settings.geometry(what, value)
     settings.padding(args.padding)
     settings.layers(args.layers)
-    if conv.output_size(args.input, args.kernel, args.stride, args.padding, args.dilation) < 1:
+    nxt = conv.output_size(args.input, args.kernel, args.stride, args.padding, args.dilation)
+    if nxt < 1:
         raise UserError(f"A {args.kernel}x{args.kernel} kernel does not fit in a "
                         f"{args.input}x{args.input} input.")
+    if args.layers is None and 1 < args.input <= nxt:  # the chain would be the input alone
+        raise UserError(f"The size does not shrink ({args.input} -> {nxt}), so it never "
+                        "reaches 1x1; give --layers N to see the first N layers.")
     chain = conv.size_chain(args.input, args.kernel, args.stride, args.padding, args.dilation,
                             args.layers)
     data = {"input": args.input, "kernel": args.kernel, "stride": args.stride,
@@ -375,7 +409,7 @@ def cmd_vgg(args) -> int:
     from explorer.cli import emit
     from explorer.lab import params
 
-    if args.config:
+    if args.config is not None:
         net = params.vgg_count(args.config)
         data = net.as_dict()
         lines = [f"{net.name} at 224x224"]
@@ -409,7 +443,7 @@ def cmd_rf(args) -> int:
 
     key = settings.model_key(args.model, rf.MODEL_NAMES)
     if args.input_size is not None:
-        settings.input_size(args.input_size)
+        rf.check_input_size(key, settings.input_size(args.input_size))
     table = rf.rf_table(key, args.input_size)
     friendly = rf.FRIENDLY.get(key, {})
     rows = [dict(layer.as_dict(), label=friendly.get(layer.name, layer.name)) for layer in table]
@@ -426,6 +460,7 @@ def cmd_rf(args) -> int:
     return 0
 
 
+@_noted
 def cmd_invariance(args) -> int:
     from explorer.cli import emit
     from explorer.lab import pool
@@ -433,6 +468,7 @@ def cmd_invariance(args) -> int:
     size = settings.geometry("the pooling size", args.size)
     stride = size if args.stride is None else settings.geometry("the stride", args.stride)
     x, source = _input(args)
+    pool.check_fits(x.shape, size)  # else --window would be refused with no window at all
     if x.size > settings.MAX_INVARIANCE_CELLS:
         raise UserError(f"The invariance map moves the maximum to each of the picture's "
                         f"{x.size:,} cells; use a picture of at most "
@@ -472,6 +508,7 @@ def cmd_invariance(args) -> int:
     return 0
 
 
+@_noted
 def cmd_hierarchy(args) -> int:
     from explorer.cli import emit
     from explorer.lab.hierarchy import hierarchy
@@ -506,14 +543,20 @@ def cmd_equivariance(args) -> int:
     from explorer.lab.equivariance import equivariance, estimate_floats
 
     key = settings.model_key(args.model, rf.MODEL_NAMES)
-    size = 32 if key == "lenet5" else settings.equivariance_size(args.size)
+    if key == "lenet5":  # its F6 layer takes C5's 1x1 maps: 32x32 pictures, nothing else
+        if args.size not in (None, 32):
+            raise UserError("--size: lenet5 takes 32x32 pictures only")
+        size = 32
+    else:
+        size = settings.equivariance_size(128 if args.size is None else args.size)
+        rf.check_input_size(key, size)
     dy = settings.shift("--dy", args.dy, size)
     dx = settings.shift("--dx", args.dx, size)
     # two passes (shifted and not), every layer's output kept
     checks.allocation(f"{key} at {size}x{size}", 2.0 * estimate_floats(key, size))
     channels = rf.MODEL_CHANNELS[key]
     if args.image is not None:
-        grey = load_grey(args.image)
+        grey, _ = load_grey(args.image, size)  # resized to size x size below, as it says
         t = torch.from_numpy(grey / 255.0).float()[None, None]
         t = torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear",
                                             antialias=True, align_corners=False)

@@ -94,6 +94,11 @@ def _check(args) -> _Plan:
     if not args.image:
         raise UserError("segment needs --image P (a file, sample:NAME or scene:N) or "
                         "--eval N")
+    from explorer.data.seeds import TEST_SEED
+
+    if args.seed != TEST_SEED:  # scene:N is one fixed held-out scene; no seed moves it
+        raise UserError("--seed chooses the scenes --eval scores; a picture from --image "
+                        "takes no seed")
     plan.out = _out(args.out, out_png, args)
     plan.upsampling = _out(args.upsampling, out_png, args)
     if plan.out is not None and plan.upsampling is not None and \

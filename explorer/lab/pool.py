@@ -26,11 +26,18 @@ def _check(x: np.ndarray, mode: str, size, stride) -> tuple[np.ndarray, tuple, t
     x = _as_image(x)
     k = _pair(size, "pooling size")
     s = k if stride is None else _pair(stride, "stride")
-    if k[0] > x.shape[0] or k[1] > x.shape[1]:
-        raise UserError(
-            f"A {k[0]}x{k[1]} pooling window does not fit in a {x.shape[0]}x{x.shape[1]} image."
-        )
+    check_fits(x.shape, k)
     return x, k, s
+
+
+def check_fits(shape: tuple[int, int], size) -> None:
+    """Refuse a pooling window larger than the image, in the one sentence every pooling
+    command uses."""
+    k = _pair(size, "pooling size")
+    if k[0] > shape[0] or k[1] > shape[1]:
+        raise UserError(
+            f"A {k[0]}x{k[1]} pooling window does not fit in a {shape[0]}x{shape[1]} image."
+        )
 
 
 def pool_output_shape(shape: tuple[int, int], size=2, stride=None) -> tuple[int, int]:

@@ -176,14 +176,47 @@ def rf_table(model: str | nn.Module, input_size: int | None = None) -> list[RFLa
             raise UserError(f"Unknown model '{model}'; choose one of {', '.join(MODEL_NAMES)}.")
         if input_size is None:
             input_size = MODEL_INPUT[key][0]
-        if key != "lenet5":
-            from explorer.lab import architectures
-
-            # torchvision's geometry, stored: the table is arithmetic, not a network
-            return rf_recurrence(architectures.main_path(key), input_size)
-        with torch.device("meta"):  # only the layer geometry is needed
-            model = build_model(key)
+        return rf_recurrence(model_path(key), input_size)
     return rf_recurrence(main_path(model), input_size)
+
+
+def model_path(key: str) -> list[tuple[str, str, int, int, int, int]]:
+    """:func:`main_path` of the model `key` (one of :data:`MODEL_NAMES`), built from
+    geometry only."""
+    if key != "lenet5":
+        from explorer.lab import architectures
+
+        # torchvision's geometry, stored: the table is arithmetic, not a network
+        return architectures.main_path(key)
+    with torch.device("meta"):  # only the layer geometry is needed
+        return main_path(build_model(key))
+
+
+def min_input_size(specs: Iterable[tuple[str, str, int, int, int, int]]) -> int:
+    """The smallest input side that leaves every layer of `specs` at least one output cell.
+
+    Walked back from the last layer: an output of at least n cells needs an input of at
+    least ``(n - 1)s + d(k - 1) + 1 - 2p`` (the output size formula, inverted exactly
+    since it only rounds down), and never less than 1.
+    """
+    need = 1
+    for _name, _kind, k, s, p, d in reversed(list(specs)):
+        need = max(1, (need - 1) * s + d * (k - 1) + 1 - 2 * p)
+    return need
+
+
+def check_input_size(key: str, size: int) -> int:
+    """`size` if every conv/pool layer of the model `key` still has an output at that input
+    side; otherwise a UserError naming the smallest side that works and the layer where
+    `size` runs out (a table of 0 and negative sizes would be a wrong answer)."""
+    specs = model_path(key)
+    empty = next((row for row in rf_recurrence(specs, size) if row.out_size < 1), None)
+    if empty is not None:
+        need = min_input_size(specs)
+        raise UserError(f"{key} needs an input of at least {need}x{need} pixels; "
+                        f"{size}x{size} leaves no output after "
+                        f"{FRIENDLY.get(key, {}).get(empty.name, empty.name)}")
+    return size
 
 
 #: friendly names of the conv/pool layers of torchvision's AlexNet and VGG16

@@ -230,3 +230,18 @@ def test_augment_names_each_variant_once(capsys):
 def test_compare_names_its_own_weights_option(capsys):
     refused(capsys, ["compare", "-i", "sample:shape-crop", "--model-b", "file"],
             "--weights-b")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["detect", "-i", "sample:shapes", "--head", "rcnn"], "--head chooses"),
+    (["detect", "-i", "sample:shapes", "--method", "proposals", "--impl", "naive"],
+     "--impl chooses"),
+    (["detect", "-i", "sample:shapes", "--show-proposals"], "needs --method proposals"),
+    (["detect", "-i", "sample:shapes", "--method", "proposals", "--show-proposals"],
+     "and --out"),
+    (["segment", "-i", "scene:1", "--models", "fcn-shapes", "--seed", "5"],
+     "takes no seed"),
+], ids=["head-sliding", "impl-proposals", "show-proposals-sliding",
+        "show-proposals-no-out", "segment-seed-image"])
+def test_an_option_the_method_never_reads_is_refused(capsys, argv, words):
+    refused(capsys, argv, words)
