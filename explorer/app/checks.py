@@ -137,6 +137,8 @@ def output_file(path: str | Path, suffixes: Iterable[str] = (".png",),
         raise UserError(f"{p}: the folder {parent} does not exist")
     if not parent.is_dir():
         raise UserError(f"{p}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{p}: the folder {parent} cannot be written")
     why = _cannot_create_in(parent)
     if why:
         raise UserError(f"{p}: the folder {parent} cannot be written ({why})")
@@ -159,6 +161,8 @@ def output_folder(path: str | Path, what: str = "output folder") -> Path:
             p.mkdir()
         except OSError as exc:
             raise UserError(f"{p}: cannot create the {what} ({exc.strerror})") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise UserError(f"{p}: the {what} cannot be written")
     why = _cannot_create_in(p)
     if why:
         raise UserError(f"{p}: the {what} cannot be written ({why})")

@@ -216,5 +216,5 @@ def test_unit_views_naming_nothing_is_refused(capsys, tmp_path, views):
     out = tmp_path / "card.png"
     refused(capsys, "unit", "--model", "tinyvgg-shapes", "--layer", "features.conv1",
             "--channel", "0", "--steps", "2", "--views", views, "--out", out,
-            match="names no view")
+            match="names no view" if views else "no views given")
     assert not out.exists()
