@@ -28,6 +28,11 @@ MAX_FPS = 1000.0
 MAX_THREADS = 1024
 
 
+def _seconds(s: float) -> str:
+    """A duration for a sentence: "0.25 s", "9 s", "10,000 s"."""
+    return f"{s:.2g} s" if s < 10 else f"{s:,.0f} s"
+
+
 def live_settings(args) -> dict:
     """Every number ``live`` takes, checked before any work (one sentence each)."""
     from explorer.app import checks
@@ -39,14 +44,40 @@ def live_settings(args) -> dict:
         threads = checks.count("--threads", threads, 1, MAX_THREADS)
     if args.cmap not in colormaps.NAMES:
         raise UserError(f"--cmap must be one of {', '.join(colormaps.NAMES)}, not {args.cmap!r}")
+    # a blank (an unset shell variable) is a slip, never a choice: left out, these options
+    # mean the synthetic source and the first feature map, but an empty one is not left out
+    if not str(args.source).strip():
+        raise UserError("no --source was given: synthetic, a camera number (0, camera:1) "
+                        "or a video file")
+    if args.layer is not None and not str(args.layer).strip():
+        raise UserError("no --layer was given (leave it out for the first feature map)")
+    seconds = checks.number("--seconds", args.seconds, 0, MAX_SECONDS, lo_open=True)
+    frames = None if args.frames is None else checks.count("--frames", args.frames, 1,
+                                                           MAX_FRAMES)
+    pace = None
+    if args.fps is not None:
+        if args.unpaced:
+            raise UserError("--fps and --unpaced contradict each other: --fps reads the "
+                            "source at that rate, --unpaced as fast as it can; give one")
+        pace = checks.number("--fps", args.fps, 0, MAX_FPS, lo_open=True)
+        # the run ends at --frames or --seconds after the first frame, whichever comes
+        # first: a pace that cannot give the frames asked for in that time would show
+        # fewer (or one, then only wait), and say nothing
+        gap = 1.0 / pace
+        if frames is None and gap > seconds:
+            raise UserError(f"--fps {pace:g} reads a frame every {_seconds(gap)}, longer than "
+                            f"the whole run (--seconds {seconds:g}): raise --fps or --seconds")
+        if frames is not None and frames > 1 and (frames - 1) * gap > seconds:
+            raise UserError(f"{frames:,} frames at --fps {pace:g} take "
+                            f"{_seconds((frames - 1) * gap)}, longer than the whole run "
+                            f"(--seconds {seconds:g}): raise "
+                            "--fps or --seconds, or lower --frames")
     return {
-        "seconds": checks.number("--seconds", args.seconds, 0, MAX_SECONDS, lo_open=True),
-        "frames": None if args.frames is None else checks.count("--frames", args.frames, 1,
-                                                                MAX_FRAMES),
+        "seconds": seconds,
+        "frames": frames,
         "size": checks.count("--size", args.size, 8, MAX_SYNTHETIC),
         "seed": checks.count("--seed", args.seed, 0, 2**32 - 1),
-        "pace": 0.0 if args.unpaced else None if args.fps is None else checks.number(
-            "--fps", args.fps, 0, MAX_FPS, lo_open=True),
+        "pace": 0.0 if args.unpaced else pace,
         "threads": threads,
     }
 
@@ -68,7 +99,7 @@ def cmd_live(args) -> int:
     from explorer.live.sources import CameraSource, VideoFileSource, open_source
 
     settings = live_settings(args)
-    out = out_png(args.out)  # a bad --out is found now, not after the run
+    out = out_png(args.out, args)  # a bad --out is found now, not after the run
     device_from_args(args)  # --device mps / meta / a missing GPU: refused before work
     source = open_source(args.source, (settings["size"], settings["size"]),
                          seed=settings["seed"])
@@ -240,7 +271,8 @@ def register(sub) -> None:
     p.add_argument("--layer", "-l", help="layer to show (default: the first feature map)")
     p.add_argument("--seconds", default=5.0,
                    help="how long to run, from the first frame shown (default 5)")
-    p.add_argument("--frames", help="stop after this many processed frames")
+    p.add_argument("--frames", help="stop after this many processed frames (or at --seconds, "
+                                    "whichever comes first)")
     p.add_argument("--size", default=128,
                    help="synthetic frame size in pixels, 8 to 4096 (default 128)")
     p.add_argument("--seed", default=0, help="synthetic source seed")

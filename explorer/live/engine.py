@@ -256,10 +256,13 @@ class Grabber:
             if self.pace:
                 next_at += 1.0 / self.pace
                 delay = next_at - time.perf_counter()
-                if delay > 0:
-                    self._stop.wait(delay)
-                else:
+                if delay <= 0:
                     next_at = time.perf_counter()  # fell behind: do not try to catch up
+                # in slices: a wait past threading.TIMEOUT_MAX (a pace of 1e-300, a gap
+                # of infinity) raises OverflowError; stop() still ends it at once
+                while delay > 0 and not self._stop.is_set():
+                    self._stop.wait(min(delay, 60.0))
+                    delay = next_at - time.perf_counter()
 
     def take(self, timeout: float = 0.1) -> tuple[int, np.ndarray] | None:
         """The newest frame not yet handed out as (number, frame), or None if none came in
@@ -753,6 +756,10 @@ class LiveEngine:
                 if item is None:
                     if grabber.ended:
                         break
+                    # no new frame yet (a slow --fps): hand the last one over now, so
+                    # the `seconds` clock starts at the first frame shown, not when a
+                    # second frame comes (a frame every 1000 s never ended the run)
+                    handed_over()
                     continue
                 if self.threads == "auto" and self.device.type == "cpu":
                     self._apply_requests()

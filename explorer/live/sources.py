@@ -10,12 +10,17 @@ source is as fast as it is read). Cameras and files are read with OpenCV's
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from explorer.core.images import MAX_PIXELS
 from explorer.errors import UserError
 
 #: the file-dialog filter for video files
@@ -42,6 +47,30 @@ def _to_rgb_float(bgr: np.ndarray) -> np.ndarray:
     scale = 1.0 / (65535.0 if bgr.dtype == np.uint16 else 255.0)
     # reverse the channel axis while converting: one pass, one new array
     return np.multiply(bgr[..., ::-1], scale, dtype=np.float32)
+
+
+@contextlib.contextmanager
+def _opencv_quiet() -> Iterator[None]:
+    """OpenCV's own log ("[ERROR:0@0.04] ... Could not find decoder") silenced meanwhile:
+    a file or camera that cannot be opened is said in one sentence, not in log lines
+    above it."""
+    import cv2
+
+    log = cv2.utils.logging
+    old = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        log.setLogLevel(old)
+
+
+def _quiet_ffmpeg() -> None:
+    """Keep FFmpeg (inside OpenCV) from printing its complaints about a cut or garbage
+    file ("moov atom not found") on stderr. OpenCV reads this variable once, when it
+    first opens a video, so it must be set before that; a person who set it to debug
+    keeps theirs."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 class _Capture:
@@ -123,13 +152,8 @@ class CameraSource(_Capture):
         import cv2
 
         # a camera that is not there makes OpenCV log warnings to stderr; keep them quiet
-        log = cv2.utils.logging
-        old = log.getLogLevel()
-        log.setLogLevel(log.LOG_LEVEL_SILENT)
-        try:
+        with _opencv_quiet():
             cap = cv2.VideoCapture(self.index)
-        finally:
-            log.setLogLevel(old)
         if cap.isOpened() and self.size is not None:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
@@ -143,8 +167,20 @@ class CameraSource(_Capture):
                 "try another number or the synthetic source")
 
 
+#: the most pixels a video frame may have: as many as a picture the explorer opens (64
+#: megapixels; 8K video has 33). A frame is 12 bytes a pixel as float32 RGB, several
+#: times over in the pipeline, so a larger one (or a header that claims one) would fill
+#: memory rather than be shown
+MAX_VIDEO_PIXELS = MAX_PIXELS
+
+
 class VideoFileSource(_Capture):
-    """A video file, read frame by frame; ``loop`` starts it again at its end."""
+    """A video file, read frame by frame; ``loop`` starts it again at its end.
+
+    ``open()`` reads the first frame to be sure the file can be decoded, and ``read()``
+    hands that frame out first: seeking back to it (``CAP_PROP_POS_FRAMES`` = 0) says it
+    worked but does not, on a one-frame file, which then gave no frames at all. A loop
+    reopens the file for the same reason."""
 
     def __init__(self, path: str | Path, loop: bool = False) -> None:
         super().__init__()
@@ -152,6 +188,8 @@ class VideoFileSource(_Capture):
         self.loop = loop
         self.name = self.path.name
         self.fps_hint = 25.0
+        #: the frame open() decoded to test the file, not yet handed out (BGR uint8)
+        self._first: np.ndarray | None = None
 
     def _make(self):
         import cv2
@@ -167,15 +205,34 @@ class VideoFileSource(_Capture):
         # a FIFO would block OpenCV for good, /dev/zero or a folder would confuse it:
         # one sentence instead (the same check as every other file the explorer reads)
         input_file(self.path, "video file")
-        cap = cv2.VideoCapture(str(self.path))
-        # some containers "open" without a decodable stream: insist on one frame
-        if cap.isOpened():
-            ok, _ = cap.read()
-            if not ok:
-                cap.release()
-            else:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        _quiet_ffmpeg()
+        # FFmpeg alone when OpenCV has it: after it fails, OpenCV's other readers try the
+        # file, and its own AVI reader prints "Unexpected element. Expected: LIST" on
+        # stderr with no way to silence it
+        api = cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else \
+            cv2.CAP_ANY
+        with _opencv_quiet():
+            cap = cv2.VideoCapture(str(self.path), api)
+            if not cap.isOpened():
+                return cap
+            # refused before a frame is decoded: a header can claim any size
+            w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            self._check_size(cap, w, h)
+            # some containers "open" without a decodable stream: insist on one frame
+            ok, frame = cap.read()
+        if not ok or frame is None or frame.size == 0:
+            cap.release()  # not opened: "not a video OpenCV can read"
+            return cap
+        self._check_size(cap, frame.shape[1], frame.shape[0])
+        self._first = frame
         return cap
+
+    def _check_size(self, cap, w: int, h: int) -> None:
+        limit = MAX_VIDEO_PIXELS
+        if w * h > limit:
+            cap.release()
+            raise UserError(f"{self.path.name}: its frames are {w:,} x {h:,} pixels, more "
+                            f"than a live view shows (at most {limit:,} pixels)")
 
     def _failed(self) -> str:
         if not self.path.exists():
@@ -183,11 +240,21 @@ class VideoFileSource(_Capture):
         return f"{self.path}: not a video OpenCV can read"
 
     def read(self) -> np.ndarray | None:
+        if self._cap is None:
+            self.open()
+        if self._first is not None:
+            first, self._first = self._first, None
+            return _to_rgb_float(first)
         frame = super().read()
-        if frame is None and self.loop and self._cap is not None:
-            self._cap.set(1, 0)  # cv2.CAP_PROP_POS_FRAMES: back to the first frame
-            frame = super().read()
+        if frame is None and self.loop:
+            self.close()
+            self.open()  # from the first frame again (see the class's note on seeking)
+            return self.read() if self._first is not None else None
         return frame
+
+    def close(self) -> None:
+        self._first = None
+        super().close()
 
 
 #: the largest side of a synthetic frame, in pixels
@@ -307,15 +374,27 @@ def _bounce(p: float, span: int) -> int:
     return int(round(2 * span - p if p > span else p))
 
 
+#: a camera number as the command line takes it
+_CAMERA = re.compile(r"[+-]?\d+")
+
+
 def open_source(spec: str, size: tuple[int, int] = (128, 128), seed: int = 0) -> Source:
     """A source from a short spec, as the command line takes it: "synthetic", a camera
     number ("0", "camera:1") or a video file path."""
     s = spec.strip()
-    if s in ("synthetic", "shapes", ""):
+    if not s:  # a blank is a slip (an unset variable), never a choice of source
+        raise UserError("no source was given: synthetic, a camera number (0, camera:1) "
+                        "or a video file")
+    if s in ("synthetic", "shapes"):
         return SyntheticSource(size, seed=seed)
-    if s.lstrip("+-").isdigit() or s.startswith("camera:"):
+    # one sign and decimal digits, what int() takes: "²" is a digit and "+-1" starts
+    # with signs, and int() refused both with a traceback
+    if _CAMERA.fullmatch(s) or s.startswith("camera:"):
         index = s.split(":", 1)[-1].strip()
-        if not index.lstrip("+-").isdigit():
+        if not _CAMERA.fullmatch(index):
             raise UserError(f"camera number expected in {spec!r}, e.g. camera:0")
+        if len(index.lstrip("+-").lstrip("0")) > 9:  # int() refuses 4,300 digits, loudly
+            raise UserError(f"the camera number must be 0 to {MAX_CAMERA}, not "
+                            f"{index[:12]}… ({len(index):,} characters)")
         return CameraSource(int(index))
     return VideoFileSource(s)
