@@ -101,6 +101,13 @@ def cmd_predict(args) -> int:
         if net.task != "classify":
             raise UserError(f"{net.name} is a {net.task} network; it does not predict a class")
         shape = "x".join(map(str, tr.output.shape)) if tr.output is not None else "?"
+        out = tr.output
+        names = net.class_names
+        if out is not None and out.dim() == 2 and names and out.shape[1] != len(names):
+            # a whole network borrowing a named one's labels: the counts must agree
+            raise UserError(f"{net.name} gives {out.shape[1]} scores, but the labels it "
+                            f"borrows name {len(names)} classes; open the file with "
+                            "--model file, or name the network it was made from")
         raise UserError(f"{net.name}'s output is a {shape} tensor; predict needs one score "
                         "per class (1xK)")
     top = tr.topk(args.topk)
@@ -118,7 +125,7 @@ def cmd_features(args) -> int:
     from explorer.core import colormaps
     from explorer.core.mosaic import mosaic
 
-    out_png(args.out)
+    out_png(args.out, args)
     image, net, tr = _traced(args)
     info = find_layer(tr.layers, args.layer)
     act = tr.activation(info.name)
@@ -152,7 +159,7 @@ def cmd_filters(args) -> int:
     from explorer.core import colormaps
     from explorer.core.filters import layer_filter_image
 
-    out_png(args.out)
+    out_png(args.out, args)
     net = _network(args)
     info = find_layer(layers_of(net), args.layer)
     try:
@@ -174,6 +181,12 @@ SECTION_KEYS = ("explore", "detection", "segmentation", "lab", "live", "why")
 LAB_PAGES = ("conv", "pool", "params", "equivariance", "rf", "hierarchy", "digit", "gallery")
 
 
+#: the smallest and largest window `--size` accepts; every section and tour step is laid
+#: out to fit the smallest (tests/gui/test_session7_screenshot.py checks each)
+MIN_SIZE = (640, 480)
+MAX_SIZE = (7680, 4320)
+
+
 def _window_size(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
@@ -181,9 +194,85 @@ def _window_size(text: str | None) -> tuple[int, int] | None:
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
         raise UserError(f"--size {text!r}: give WIDTHxHEIGHT in pixels, e.g. 1366x768")
     w, h = (int(p) for p in parts)
-    if not (640 <= w <= 7680 and 480 <= h <= 4320):
-        raise UserError(f"--size {text}: choose between 640x480 and 7680x4320")
+    (w0, h0), (w1, h1) = MIN_SIZE, MAX_SIZE
+    if not (w0 <= w <= w1 and h0 <= h <= h1):
+        raise UserError(f"--size {text}: choose between {w0}x{h0} and {w1}x{h1}")
     return w, h
+
+
+def _gui_device(text: str | None) -> None:
+    """Refuse a device the window could not use (mps, cuda without a GPU, a typo) before
+    Qt starts, as every other command does."""
+    if (text or "auto").strip().lower() in ("auto", "cpu"):
+        return  # always there: not worth importing torch (the first frame waits for it)
+    from explorer.core.device import pick_device
+
+    pick_device(text)  # the one sentence every command gives for this device
+
+
+#: explorer.nets.registry.TIMM_PREFIX, which cannot be imported without torch
+TIMM_PREFIX = "timm:"
+
+
+def _known_without_imports(name: str) -> bool:
+    """Whether `name` certainly opens, read from files alone (the shipped networks' model
+    cards, the stored torchvision and timm catalogues): the window's first frame must
+    not wait for torch or torchvision (issue 17, tests/core/test_startup_imports.py)."""
+    from explorer import PRETRAINED
+    from explorer.nets import timm_catalogue, tv_catalogue
+
+    if name in {card.stem for card in PRETRAINED.glob("*.json")} or \
+            name in tv_catalogue.catalogue():
+        return True
+    timm = timm_catalogue.catalogue() or {}
+    # a weights tag (resnet50.a1_in1k) is timm's to judge: the precise check asks it
+    return name.removeprefix(TIMM_PREFIX) in timm
+
+
+def _gui_network(model: str | None) -> str | None:
+    """The network `gui --model` names, stripped, or one sentence on why it opens nothing,
+    before the window exists (it used to open, show the error and be saved anyway)."""
+    if model is None:
+        return None
+    name = model.strip()
+    if not name:
+        raise UserError("no network given (--model is empty)")
+    if name == "file":  # the window has no --weights: it opens a network file itself
+        raise UserError("--model file needs a network file, which gui does not take; open "
+                        "it in the window (File → Open whole model…) or drop it there")
+    if _known_without_imports(name):
+        return name
+    # the precise answer, only for what the stored lists do not hold: it imports torch
+    # (the shipped networks) and, for a timm name or no close match, timm
+    import difflib
+
+    from explorer.errors import ModelError
+    from explorer.nets import registry, shipped, timm_catalogue, tv_catalogue
+
+    if name in shipped.load_all():
+        return name
+    arch = name.removeprefix(TIMM_PREFIX)
+    timm = timm_catalogue.catalogue() or {}
+    if name.startswith(TIMM_PREFIX) or arch.split(".")[0] in timm:
+        if not arch:
+            raise ModelError("timm: needs a network name, e.g. timm:resnet18")
+        try:
+            from explorer.nets import formats
+
+            formats._timm_cfg(arch)  # timm's own sentence for a name or weights tag
+        except ImportError:
+            raise ModelError(f"{name} needs timm, which is not installed "
+                             "(pip install timm)") from None
+        return name
+    # a typo: the registry's sentence, with its suggestions from the stored lists (the
+    # registry itself imports timm for them, seconds); a name with nothing close may be
+    # one of timm's other networks, which only the registry can say
+    candidates = list(dict.fromkeys([*shipped.load_all(), *tv_catalogue.catalogue(),
+                                     *timm]))
+    close = difflib.get_close_matches(name.lower(), candidates, n=5, cutoff=0.5)
+    if close:
+        raise ModelError(f"unknown network {name!r}. Did you mean {', '.join(close)}?")
+    raise ModelError(registry._unknown(name))
 
 
 def cmd_gui(args) -> int:
@@ -192,7 +281,9 @@ def cmd_gui(args) -> int:
     from explorer.app import checks, desktop
 
     # everything a person typed is checked before Qt starts
-    section = (args.section or "").strip().lower() or None
+    if args.section is not None and not args.section.strip():
+        raise UserError("no section given (--section is empty)")  # not silently Explore
+    section = args.section.strip().lower() if args.section is not None else None
     if section is not None:
         match = [k for k in SECTION_KEYS if k.startswith(section)]
         if not match:
@@ -217,17 +308,19 @@ def cmd_gui(args) -> int:
 
         tour = step_index(args.step) if args.step is not None else 0
     size = _window_size(args.size)
+    _gui_device(args.device)
     if args.screenshot is not None:
-        checks.output_file(args.screenshot, (".png",), "screenshot")
+        checks.output_file(args.screenshot, (".png",), "screenshot", inputs=[args.image])
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if args.image is not None:
         load_image_arg(args.image)  # a bad picture is one line now, not a banner later
+    model = _gui_network(args.model)  # last: a name the stored lists lack costs seconds
     why = desktop.problem(offscreen=args.screenshot is not None)
     if why:
         raise UserError(f"the window cannot start: {why}")
     from explorer.gui.app import run_gui
 
-    return run_gui(model=args.model, image=args.image, screenshot=args.screenshot,
+    return run_gui(model=model, image=args.image, screenshot=args.screenshot,
                    device=args.device, section=section, page=args.page,
                    presentation=args.presentation, size=size, tour=tour,
                    whole_process=True)

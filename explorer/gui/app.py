@@ -101,8 +101,10 @@ def make_app(views: bool = True):
     show the first frame before pyqtgraph is imported, and configures it afterwards."""
     from PySide6.QtWidgets import QApplication
 
-    from explorer.gui.common import theme
+    from explorer.gui.common import qt_messages, theme
 
+    # before the first window: the offscreen platform's warnings come as windows resize
+    qt_messages.install()
     if views:
         configure_pyqtgraph()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -250,6 +252,8 @@ def _run_gui(model, image, screenshot, device, section, page, presentation, size
     window.load(model, image or _first_image(model))
     # the main window takes the frame's place: same size and place on the screen
     window.setGeometry(shell.geometry())
+    if size is not None:  # exactly the size asked, even where the frame had to be larger
+        window.resize(*size)
     if maximized:
         window.showMaximized()
     else:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -80,8 +80,63 @@ SHORTCUTS = [
 ]
 
 
+class _Group(QGroupBox):
+    """A group box at least as wide as its title as the theme draws it: Qt's own least
+    width leaves out the style sheet's indent and padding of the title (theme.py), so
+    at its narrowest the title's last letters were cut off."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        least = super().minimumSizeHint()
+        # the title's indent (8 px) and padding (4 px each side), and the frame's edge
+        title = self.fontMetrics().horizontalAdvance(self.title()) + 8 + 2 * 4 + 2
+        return QSize(max(least.width(), title), least.height())
+
+
+class _Columns(QSplitter):
+    """Explore's three columns. Whenever the window's width or text size changes, each
+    side column gets what its contents ask for (the network's name whole in its menu)
+    up to a share of the width, and the mosaic in the centre the rest: a 1366-wide
+    projector in presentation mode reads every name, a 1024-wide one still fits. A
+    column dragged wider stays so until the window is resized."""
+
+    #: the most of the width the left and the right column take when they ask for it
+    SHARES = (0.33, 0.25)
+
+    def __init__(self, orientation: Qt.Orientation) -> None:
+        super().__init__(orientation)
+        # a child timer: it goes with the splitter, so no fit is called on a deleted one
+        self._refit = QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.setInterval(0)
+        self._refit.timeout.connect(self.fit)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.fit()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._refit.start()  # once the columns have the new text size
+
+    def fit(self) -> None:
+        if self.count() != 3 or self.width() <= 0:
+            return
+        left, centre, right = (self.widget(i) for i in range(3))
+        total = self.width() - 2 * self.handleWidth()
+
+        def wanted(column: QWidget, share: float) -> int:
+            least = column.minimumSizeHint().width()
+            return max(least, min(column.sizeHint().width(), int(total * share)))
+
+        sides = [wanted(left, self.SHARES[0]), wanted(right, self.SHARES[1])]
+        middle = max(centre.minimumSizeHint().width(), total - sum(sides))
+        self.setSizes([sides[0], middle, sides[1]])
+
+
 def _group(title: str, widget: QWidget) -> QGroupBox:
-    box = QGroupBox(title)
+    box = _Group(title)
     layout = QVBoxLayout(box)
     layout.setContentsMargins(6, 10, 6, 6)
     layout.addWidget(widget)
@@ -168,24 +223,35 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(_group("Network", self.network_panel))
-        left_layout.addWidget(_group("Input: what the network sees", self.image_panel), 1)
+        # a short title: a group box is at least as wide as its title, and "Input: what
+        # the network sees" held the column 410 px wide in presentation mode
+        left_layout.addWidget(_group("Input: what it sees", self.image_panel), 1)
 
         centre = QSplitter(Qt.Orientation.Vertical)
-        centre.addWidget(_group("Layers  (PgUp / PgDown or K / J to step)", self.layer_tree))
+        # the keys in the title would make the column 370 px wide at least (550 on a
+        # projector); they are in the tooltip and in Help → Keyboard
+        layers = _group("Layers  (PgUp / PgDown)", self.layer_tree)
+        layers.setToolTip("PgUp / PgDown or K / J step through the layers")
+        centre.addWidget(layers)
         centre.addWidget(self.feature_view)
         centre.setStretchFactor(1, 1)
         centre.setSizes([250, 610])
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.predictions, "Predictions")
-        self.tabs.addTab(self.info_panel, "Layer")
+        # scrolling, so that five bars and their labels do not hold a 480-high window
+        # open, nor a long layer name ("features.conv1" at presentation size) the column
+        self.tabs.addTab(self._scrolling(self.predictions), "Predictions")
+        self.tabs.addTab(self._scrolling(self.info_panel), "Layer")
         self.tabs.addTab(self.filter_view, "Kernels")
+        self.tabs.setUsesScrollButtons(True)  # its tab titles never widen the column
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.channel_view)
         right.addWidget(self.tabs)
-        right.setSizes([430, 430])
+        # the tabs a little more than half: five predictions and their bars fit at
+        # 1024x768 without scrolling
+        right.setSizes([360, 500])
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = _Columns(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(centre)
         self.splitter.addWidget(right)
@@ -197,7 +263,7 @@ class MainWindow(QMainWindow):
         self.sections = QTabWidget()
         self.sections.setDocumentMode(True)
         self.sections.setTabBarAutoHide(True)
-        self.sections.addTab(self.splitter, "Explore")
+        self.sections.addTab(self._scrolling(self.splitter), "Explore")
         self._build_sections()
 
         central = QWidget()
@@ -410,15 +476,22 @@ class MainWindow(QMainWindow):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(lambda d=delta: self.step_layer(d))
 
-    def add_section(self, title: str, widget: QWidget) -> int:
-        """Add `widget` as a top-level section (a tab beside Explore). It sits in a scroll
-        area so that a section wider than the screen scrolls instead of widening the
-        window."""
+    @staticmethod
+    def _scrolling(widget: QWidget) -> QScrollArea:
+        """`widget` in a frameless scroll area: where it needs more room than the window
+        has, it scrolls, and the window keeps the size it was given (``--size``, a small
+        projector) instead of growing past the screen."""
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(widget)
-        return self.sections.addTab(scroll, title)
+        return scroll
+
+    def add_section(self, title: str, widget: QWidget) -> int:
+        """Add `widget` as a top-level section (a tab beside Explore). It sits in a scroll
+        area so that a section wider than the screen scrolls instead of widening the
+        window."""
+        return self.sections.addTab(self._scrolling(widget), title)
 
     # -- requests ---------------------------------------------------------------------
     @property

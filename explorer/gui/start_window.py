@@ -132,9 +132,9 @@ class StartWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(_placeholder("Network"))
-        left_layout.addWidget(_placeholder("Input: what the network sees"), 1)
+        left_layout.addWidget(_placeholder("Input: what it sees"), 1)
         centre = QSplitter(Qt.Orientation.Vertical)
-        centre.addWidget(_placeholder("Layers  (PgUp / PgDown or K / J to step)"))
+        centre.addWidget(_placeholder("Layers  (PgUp / PgDown)"))  # as the main window
         centre.addWidget(_placeholder("Feature maps"))
         centre.setSizes([250, 610])
         tabs = QTabWidget()

@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QGraphicsRectItem,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -64,6 +63,7 @@ from explorer.detect.draw import (
 )
 from explorer.errors import UserError
 from explorer.gui.common.canvas import ImageCanvas
+from explorer.gui.common.flow import FlowRow
 from explorer.gui.common.section import SectionHost
 from explorer.gui.common.workers import JobContext, JobRunner
 
@@ -356,14 +356,31 @@ class DetectionTab(QWidget):
         scroll.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
         return scroll
 
+    #: each column of controls may take this share of the section's width (if it needs
+    #: it), the picture at least the rest
+    COLUMN_SHARE = 0.275
+
     def _fit_controls(self) -> None:
         """Each column as wide as its controls' text needs (larger in presentation mode),
-        so nothing is clipped and nothing scrolls sideways; the picture takes the rest."""
+        so nothing is clipped and nothing scrolls sideways; the picture takes the rest.
+        Rows of buttons and check boxes wrap (FlowRow): in a narrow window (a 1024-wide
+        projector) a column is only as wide as its widest control, in a wide one it takes
+        up to :attr:`COLUMN_SHARE` of the width and its rows wrap less."""
+        share = int(max(0, self.width() - 12) * self.COLUMN_SHARE)
         for scroll in (self.controls, self.show_panel):
             inner = scroll.widget()
             inner.adjustSize()
             bar = scroll.verticalScrollBar().sizeHint().width()
-            scroll.setFixedWidth(inner.minimumSizeHint().width() + bar + 4)
+            least = inner.minimumSizeHint().width() + bar + 4
+            ample = inner.sizeHint().width() + bar + 4
+            width = max(least, min(ample, share))
+            if (scroll.minimumWidth(), scroll.maximumWidth()) != (width, width):
+                scroll.setFixedWidth(width)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        if hasattr(self, "show_panel"):
+            self._fit_controls()
 
     def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().changeEvent(event)
@@ -439,14 +456,14 @@ class DetectionTab(QWidget):
         scene_row.addWidget(self.scene_button)
         form.addRow("Scene:", scene_row)
         box.addLayout(form)
-        buttons = QHBoxLayout()
+        buttons = FlowRow()  # wrapping: side by side they widened the column
         self.open_button = QPushButton("Open file…")
         self.open_button.clicked.connect(self.ask_image)
-        buttons.addWidget(self.open_button)
+        buttons.add(self.open_button)
         self.explore_button = QPushButton("Use Explore's picture")
         self.explore_button.clicked.connect(self.use_explore)
-        buttons.addWidget(self.explore_button)
-        box.addLayout(buttons)
+        buttons.add(self.explore_button)
+        box.addWidget(buttons)
         return box
 
     def _detector_controls(self) -> QVBoxLayout:
@@ -519,36 +536,35 @@ class DetectionTab(QWidget):
             w.valueChanged.connect(self._input_changed)
         self.scales_edit.textChanged.connect(self._input_changed)
         box.addLayout(form)
-        run = QHBoxLayout()
+        run = FlowRow()  # wrapping: the bar goes under the buttons in a narrow column
         self.run_button = QPushButton("Detect")
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.run)
-        run.addWidget(self.run_button)
+        run.add(self.run_button)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
-        run.addWidget(self.cancel_button)
+        run.add(self.cancel_button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
-        run.addWidget(self.progress, 1)
-        box.addLayout(run)
+        run.add(self.progress, 1)
+        box.addWidget(run)
         return box
 
     def _show_controls(self) -> QVBoxLayout:
         box = QVBoxLayout()
-        grid = QGridLayout()
+        grid = FlowRow()  # wrapping: two abreast they widened the column
         self.show_windows = QCheckBox("windows / proposals")
         self.show_heat = QCheckBox("heat map")
         self.show_heat.setToolTip("where the chosen class fires: every pyramid level at "
                                   "once, scaled to its own peak")
         self.show_boxes = QCheckBox("boxes")
         self.show_gt = QCheckBox("ground truth")
-        for k, check in enumerate((self.show_boxes, self.show_gt, self.show_heat,
-                                   self.show_windows)):
+        for check in (self.show_boxes, self.show_gt, self.show_heat, self.show_windows):
             check.setChecked(check is not self.show_windows)  # hundreds of windows hide all
             check.toggled.connect(self._redraw)
-            grid.addWidget(check, k // 2, k % 2)
-        box.addLayout(grid)
+            grid.add(check)
+        box.addWidget(grid)
         form = self._form()
         self.level = self._combo()
         self.level.setToolTip("the pyramid level whose windows are shown and replayed: "

@@ -70,11 +70,12 @@ class FeatureView(QWidget):
         self.title = panel_title("Feature maps")
         self.colormap_box = QComboBox()
         self.colormap_box.addItems(COLORMAP_NAMES)
-        self.colormap_box.setToolTip("Colour map for activations (dark = low, bright = high)")
+        self.colormap_box.setToolTip("Colours: the colour map for activations (dark = low, "
+                                     "bright = high)")
         self.norm_box = QComboBox()
         self.norm_box.addItems(list(NORMALISATIONS))
         self.norm_box.setToolTip(
-            "per channel: each map stretched to its own range; "
+            "Scale. per channel: each map stretched to its own range; "
             "per layer: one range for all, so strong channels stand out"
         )
         self.canvas = ImageCanvas()
@@ -82,12 +83,14 @@ class FeatureView(QWidget):
         self.readout.setWordWrap(True)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout.setObjectName("readout")
+        # the readout on a line of its own: beside the choices a narrow window (1024
+        # wide, a projector) squeezed it to a column of single letters. The choices say
+        # what they are in their tooltips: with a label each, the column could not
+        # narrow below 340 px (460 in presentation mode)
         foot = QHBoxLayout()
-        foot.addWidget(self.readout, 1)
-        foot.addWidget(QLabel("Colours"))
         foot.addWidget(self.colormap_box)
-        foot.addWidget(QLabel("Scale"))
         foot.addWidget(self.norm_box)
+        foot.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
@@ -109,6 +112,7 @@ class FeatureView(QWidget):
         self.maps_split.addWidget(self.canvas)
         self.maps_split.addWidget(vis_box)
         layout.addWidget(self.maps_split, 1)
+        layout.addWidget(self.readout)
         layout.addLayout(foot)
         #: (layer, FeatureVis) shown in the grid beside the mosaic, or None
         self.visualisations = None

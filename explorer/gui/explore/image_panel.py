@@ -30,20 +30,36 @@ class ImagePanel(QWidget):
         self.caption.setObjectName("hint")
         self.samples = QComboBox()
         self.samples.addItems(SAMPLE_NAMES)
+        # as wide as the column gives, not as the longest name: the column must fit a
+        # 1024-wide projector beside the mosaic (the list still shows names whole)
+        self.samples.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.samples.setMinimumContentsLength(6)
         self.samples.setToolTip("Pictures that ship with the explorer")
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Open a picture from disk (or drop one on the window)")
+        # the button under the samples: in one row they held the column 320 px wide (430
+        # in presentation mode), too wide beside the mosaic on a 1024-wide projector
         row = QHBoxLayout()
         row.addWidget(QLabel("Sample:"))
         row.addWidget(self.samples, 1)
-        row.addWidget(self.open_button)
+        button_row = QHBoxLayout()
+        button_row.addStretch(1)
+        button_row.addWidget(self.open_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.caption)
         layout.addLayout(row)
+        layout.addLayout(button_row)
         self.samples.activated.connect(lambda i: self.sampleChosen.emit(self.samples.itemText(i)))
         self.open_button.clicked.connect(self.openRequested)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt name)
+        # the picture takes what height there is: asking for its wrapped caption's
+        # preferred height made the column squeeze the network's description above it
+        # until its lines overlapped (a 1024x768 window)
+        return False
 
     def show_input(self, picture: np.ndarray | None, caption: str, sample: str | None) -> None:
         """Show `picture` (float [H, W, 3] in [0, 1]) and mark `sample` in the gallery."""

@@ -45,6 +45,8 @@ class LayerInfoPanel(QWidget):
         super().__init__(parent)
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        # in a narrow column (a 1024-wide projector) a label goes above its value
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.values: dict[str, QLabel] = {}
         for key, label in self.FIELDS:
             value = QLabel("–")

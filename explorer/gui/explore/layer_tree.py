@@ -7,7 +7,7 @@ way), so a class can walk the network layer by layer with the keyboard.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
@@ -36,10 +36,14 @@ class LayerTree(QTreeWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
+        #: whether the Type column gives up width to the names (a narrow column)
+        self._type_trimmed = False
         self._items: dict[str, QTreeWidgetItem] = {}
         self._order: list[str] = []
         self._signature: tuple | None = None
         self.currentItemChanged.connect(self._on_current)
+        self.itemExpanded.connect(lambda _item: self._fit_columns())
+        self.itemCollapsed.connect(lambda _item: self._fit_columns())
 
     @property
     def names(self) -> list[str]:
@@ -78,7 +82,33 @@ class LayerTree(QTreeWidget):
             self._items[layer.name] = item
             self._order.append(layer.name)
         self.blockSignals(False)
+        self._fit_columns()  # other names and types: other widths
         return True
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit_columns()  # presentation mode's larger text
+
+    def _fit_columns(self) -> None:
+        """The layer names stay readable in a narrow tree (a 1024-wide projector showed
+        "…" for every name): where the three columns do not fit, the Type column (the
+        type is also in the mosaic's title) is the one cut short."""
+        header = self.header()
+        room = self.viewport().width()
+        names = self.sizeHintForColumn(0) + self.indentation()
+        types, shapes = self.sizeHintForColumn(1), self.sizeHintForColumn(2)
+        trim = names + types + shapes > room and types > 0
+        if trim:
+            header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(1, max(40, min(types, room - names - shapes)))
+        elif self._type_trimmed:
+            header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self._type_trimmed = trim
 
     def _parent_item(self, name: str) -> QTreeWidgetItem | None:
         parts = name.split(".")

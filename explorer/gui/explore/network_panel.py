@@ -3,15 +3,15 @@ a weights file, an explicit download, and a banner when the weights are random."
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -31,6 +31,24 @@ def entry_text(entry) -> str:
     return f"{entry.name}  ({where})"
 
 
+class _NameBox(QComboBox):
+    """A menu that can be narrow (its least width is set by its minimum contents
+    length) but asks for its chosen entry's whole width where the window has room."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.currentIndexChanged.connect(lambda _i: self.updateGeometry())  # another text
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        # Qt sizes the menu for minimumContentsLength() letters X; the chosen entry may
+        # need more (the style's frame, arrow and padding are in both)
+        hint = super().sizeHint()
+        metrics = self.fontMetrics()
+        letters = metrics.horizontalAdvance("X") * self.minimumContentsLength()
+        more = metrics.horizontalAdvance(self.currentText()) - letters
+        return QSize(hint.width() + max(0, more), hint.height())
+
+
 class NetworkPanel(QWidget):
     """Network combo, weights actions and the random-weights banner."""
 
@@ -46,8 +64,15 @@ class NetworkPanel(QWidget):
     def __init__(self, entries: list, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.entries: dict = {}
-        self.combo = QComboBox()
+        self.combo = _NameBox()
         self.combo.setMaxVisibleItems(20)
+        # at least as wide as 14 characters, not as the longest entry ("convnext_tiny
+        # (ImageNet weights)"): the column then fits a 1024-wide projector; where there
+        # is room it asks for the chosen entry whole, and the list shows every one whole
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(14)
+        self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.set_entries(entries)
         self.description = QLabel("")
         self.description.setWordWrap(True)
@@ -81,10 +106,11 @@ class NetworkPanel(QWidget):
                               "only tick this for files you made or trust.")
         self.download_button = QPushButton("Download ImageNet weights")
         self.download_button.setToolTip("Fetch torchvision's trained weights (asks first)")
-        row = QHBoxLayout()
+        # one under the other: side by side they held the column 300 px wide (430 in
+        # presentation mode), too wide beside the mosaic on a 1024-wide projector
+        row = QVBoxLayout()
         row.addWidget(self.weights_button)
         row.addWidget(self.trust)
-        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.combo)

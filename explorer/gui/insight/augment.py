@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from explorer.gui.common.flow import FlowRow, field
 from explorer.gui.common.workers import JobContext
 from explorer.gui.insight.common import InsightPanel, PictureGrid, exclusive
 
@@ -31,11 +31,10 @@ class AugmentPanel(InsightPanel):
         self.layer_box.activated.connect(self._rerun)
         self.run_button = QPushButton("Augment")
         self.run_button.clicked.connect(self.run)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Layer"))
-        row.addWidget(self.layer_box, 1)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
+        row = FlowRow()  # wrapping, on a narrow projector
+        row.add(field("Layer", self.layer_box), 1)
+        row.add(self.run_button)
+        row.add(self.cancel_button)
         self.grid = PictureGrid()
         legend = QLabel("Under each variant: what was done, what the network says, and d = "
                         "‖a − a₀‖ / ‖a₀‖, how far the layer's activation moved from the "
@@ -43,7 +42,7 @@ class AugmentPanel(InsightPanel):
                         "stays (equivariance, not invariance).")
         legend.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addWidget(row)
         layout.addWidget(self.grid, 1)
         layout.addWidget(legend)
         layout.addWidget(self.progress_bar)

@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import ImageCanvas, lookup_table
+from explorer.gui.common.flow import FlowRow, field
 from explorer.gui.common.workers import JobContext
 from explorer.gui.insight.common import InsightPanel, exclusive
 from explorer.insight.cam import METHODS
@@ -53,13 +53,12 @@ class CamPanel(InsightPanel):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.run_button = QPushButton("Explain")
         self.run_button.clicked.connect(self.run)
-        row = QHBoxLayout()
+        row = FlowRow()  # wrapping: one row was 1,070 px wide in presentation mode
         for label, widget in (("Method", self.method), ("Class", self.class_box),
                               ("Layer", self.layer_box)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget, 1)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
+            row.add(field(label, widget), 1)
+        row.add(self.run_button)
+        row.add(self.cancel_button)
         self.picture_view = ImageCanvas()
         self.heat_view = ImageCanvas()
         self.overlay_view = ImageCanvas()
@@ -77,7 +76,7 @@ class CamPanel(InsightPanel):
         self.readout = QLabel("")
         self.readout.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addWidget(row)
         layout.addLayout(grid, 1)
         layout.addWidget(self.readout)
         layout.addWidget(self.progress_bar)

@@ -11,7 +11,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import owning_popups
+from explorer.gui.common.flow import FlowRow, field
 from explorer.gui.common.workers import JobContext
 from explorer.gui.insight.common import (
     LINE_WIDTH,
@@ -48,11 +48,10 @@ class ComparePanel(InsightPanel):
         self.extra: dict[str, object] = {}
         self.run_button = QPushButton("Compare")
         self.run_button.clicked.connect(self.run)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Beside it"))
-        row.addWidget(self.other_box, 1)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
+        row = FlowRow()  # wrapping, on a narrow projector
+        row.add(field("Beside it", self.other_box), 1)
+        row.add(self.run_button)
+        row.add(self.cancel_button)
         self.table = QTableWidget(0, 6)
         self.table.setHorizontalHeaderLabels(["layer A", "layer B", "shape A", "shape B",
                                               "cosine", "CKA"])
@@ -78,7 +77,7 @@ class ComparePanel(InsightPanel):
         split.addWidget(self.plot)
         split.setSizes([300, 200])
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addWidget(row)
         layout.addWidget(split, 1)
         layout.addWidget(self.summary)
         layout.addWidget(self.progress_bar)

@@ -11,7 +11,6 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from explorer.gui.common.canvas import owning_popups
+from explorer.gui.common.flow import FlowRow, field
 from explorer.gui.common.workers import JobContext
 from explorer.gui.insight.common import (
     LINE_WIDTH,
@@ -66,13 +66,12 @@ class FinetunePanel(InsightPanel):
         self.epochs.setValue(3)
         self.run_button = QPushButton("Fine-tune")
         self.run_button.clicked.connect(self.run)
-        row = QHBoxLayout()
+        row = FlowRow()  # wrapping, on a narrow projector
         for label, widget in (("Task", self.task_box), ("Train", self.mode_box),
                               ("Epochs", self.epochs)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget, 1 if widget is not self.epochs else 0)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
+            row.add(field(label, widget), 1 if widget is not self.epochs else 0)
+        row.add(self.run_button)
+        row.add(self.cancel_button)
         with owning_popups(self):
             self.loss_plot = pg.PlotWidget()
             self.change_plot = pg.PlotWidget()
@@ -102,7 +101,7 @@ class FinetunePanel(InsightPanel):
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.change_plot)
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addWidget(row)
         layout.addWidget(plots, 1)
         layout.addWidget(self.table)
         layout.addWidget(self.probe_label)

@@ -9,7 +9,6 @@ import torch
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from explorer.gui.common.flow import FlowRow, field
 from explorer.gui.common.workers import JobContext
 from explorer.gui.insight.common import InsightPanel, PictureGrid, own_copy
 from explorer.insight.settings import MAX_K
@@ -39,13 +39,11 @@ class NeighboursPanel(InsightPanel):
         self.k_spin.setValue(6)
         self.run_button = QPushButton("Find neighbours")
         self.run_button.clicked.connect(self.run)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Gallery"))
-        row.addWidget(self.gallery_box, 1)
-        row.addWidget(QLabel("how many"))
-        row.addWidget(self.k_spin)
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
+        row = FlowRow()  # wrapping, on a narrow projector
+        row.add(field("Gallery", self.gallery_box), 1)
+        row.add(field("how many", self.k_spin))
+        row.add(self.run_button)
+        row.add(self.cancel_button)
         self.grid = PictureGrid()
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
@@ -54,7 +52,7 @@ class NeighboursPanel(InsightPanel):
                        "distance between the two vectors.")
         intro.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addWidget(row)
         layout.addWidget(intro)
         layout.addWidget(self.grid, 1)
         layout.addWidget(self.summary)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from explorer.app.networks import DEFAULT_MODEL
 from explorer.app.pictures import MAX_SCENE
+from explorer.gui.common.flow import FlowRow, field
 
 #: the picture menu's entry for held-out shapes scenes (the spin box says which)
 SCENE = "scene"
@@ -85,23 +85,19 @@ class SourceBar(QWidget):
         self.explore_button = QPushButton("Use Explore's picture")
         self.explore_button.clicked.connect(self.exploreAsked)
 
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Network"))
-        row.addWidget(self.network_box, 2)
-        row.addSpacing(12)
-        row.addWidget(QLabel("Picture"))
-        row.addWidget(self.picture_box, 1)
-        row.addWidget(self.scene_spin)
-        row.addWidget(self.open_button)
-        row.addWidget(self.explore_button)
+        # wrapping: in one row these were 1,320 px wide in presentation mode
+        row = FlowRow()
+        row.add(field("Network", self.network_box), 2)
+        row.add(field("Picture", self.picture_box, self.scene_spin), 1)
+        row.add(self.open_button)
+        row.add(self.explore_button)
         self.banner = QLabel("")
         self.banner.setObjectName("warningBanner")
         self.banner.setWordWrap(True)
         self.banner.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 0)
-        layout.addLayout(row)
+        layout.addWidget(row)
         layout.addWidget(self.banner)
 
     # -- what is shown ------------------------------------------------------------------

@@ -30,7 +30,6 @@ from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -45,6 +44,7 @@ from explorer.core.tasks import FlagTask
 from explorer.errors import Cancelled, UserError
 from explorer.gui.common import messages
 from explorer.gui.common.canvas import COLORMAP_NAMES, ImageCanvas, lookup_table
+from explorer.gui.common.flow import FlowRow, field
 from explorer.gui.common.section import SectionHost
 from explorer.gui.common.workers import JobRunner
 from explorer.live.engine import FpsMeter, LiveEngine, LiveResult, default_layer
@@ -327,19 +327,18 @@ class LiveView(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.source_box.currentIndexChanged.connect(self._on_source_changed)
 
-        what = QHBoxLayout()
-        what.addWidget(QLabel("Network:"))
-        what.addWidget(self.network_box, 2)
-        what.addWidget(QLabel("Layer:"))
-        what.addWidget(self.layer_box, 3)
-        for w in (self.half_box, QLabel("Colours:"), self.cmap_box):
-            what.addWidget(w)
-        where = QHBoxLayout()
-        for w in (QLabel("Source:"), self.source_box, self.camera_spin, self.video_button,
-                  self.picture_button, self.explore_button, self.start_button,
-                  self.pause_button, self.step_button, self.stop_button):
-            where.addWidget(w)
-        where.addStretch(1)
+        # rows that wrap: in one line each they were 1,240 px wide in presentation mode
+        what = FlowRow()
+        what.add(field("Network:", self.network_box), 2)
+        what.add(field("Layer:", self.layer_box), 3)
+        what.add(self.half_box)
+        what.add(field("Colours:", self.cmap_box))
+        where = FlowRow()
+        # the source's own widgets wrap with it (only those of the chosen source show)
+        where.add(field("Source:", self.source_box, self.camera_spin, self.video_button,
+                        self.picture_button, self.explore_button))
+        for w in (self.start_button, self.pause_button, self.step_button, self.stop_button):
+            where.add(w)
 
         self.note_label = QLabel("")
         self.note_label.setObjectName("warningBanner")
@@ -386,8 +385,8 @@ class LiveView(QWidget):
         split.setStretchFactor(1, 2)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(what)
-        layout.addLayout(where)
+        layout.addWidget(what)
+        layout.addWidget(where)
         layout.addWidget(self.note_label)
         layout.addWidget(split, 1)
         layout.addWidget(self.fps_label)

@@ -50,6 +50,7 @@ from explorer.app.pictures import MAX_SCENE, Image
 from explorer.core import colormaps
 from explorer.errors import UserError
 from explorer.gui.common.canvas import ImageCanvas
+from explorer.gui.common.flow import FlowRow, field
 from explorer.gui.common.section import SectionHost
 from explorer.gui.common.workers import JobContext, JobRunner
 from explorer.segment import colors
@@ -489,9 +490,8 @@ class SegmentationTab(QWidget):
         from explorer.app.pictures import SAMPLE_NAMES
 
         # the picture: a held-out scene, a sample, a file, or Explore's
-        pic_row = QHBoxLayout()
-        pic_row.addWidget(QLabel("Picture:"))
-        pic_row.addWidget(QLabel("held-out scene"))
+        # rows that wrap: in one line each they were 1,300 px wide in presentation mode
+        pic_row = FlowRow()
         self.scene_spin = QSpinBox()
         self.scene_spin.setRange(0, MAX_SCENE)
         self.scene_spin.setValue(FIRST_SCENE)
@@ -500,32 +500,31 @@ class SegmentationTab(QWidget):
                                    "ground truth: the same scene:N as in Detection and "
                                    "`segment --eval`")
         self.scene_spin.valueChanged.connect(lambda n: self.set_scene(n))
-        pic_row.addWidget(self.scene_spin)
+        pic_row.add(field("Picture:", QLabel("held-out scene"), self.scene_spin))
         self.sample_box = QComboBox()
         self.sample_box.addItem("sample…")
         self.sample_box.addItems(SAMPLE_NAMES)
         self.sample_box.setToolTip("A picture that ships with the program")
         self.sample_box.activated.connect(self._on_sample)
-        pic_row.addWidget(self.sample_box)
+        pic_row.add(self.sample_box)
         self.open_button = QPushButton("Open image…")
         self.open_button.clicked.connect(self.ask_image)
-        pic_row.addWidget(self.open_button)
+        pic_row.add(self.open_button)
         self.explore_button = QPushButton("Use Explore's picture")
         self.explore_button.setToolTip("Segment the picture shown in Explore")
         self.explore_button.clicked.connect(self.use_explore)
-        pic_row.addWidget(self.explore_button)
+        pic_row.add(self.explore_button)
         self.mask_button = QPushButton("Open mask…")
         self.mask_button.setToolTip("A ground-truth PNG for this picture: pixel values are "
                                     "class indices of the first ticked network, same size "
                                     "as the picture")
         self.mask_button.clicked.connect(self.ask_mask)
-        pic_row.addWidget(self.mask_button)
-        pic_row.addStretch(1)
+        pic_row.add(self.mask_button)
 
         # the segmenters
         self.checks: dict[str, QCheckBox] = {}
-        nets_row = QHBoxLayout()
-        nets_row.addWidget(QLabel("Networks:"))
+        nets_row = FlowRow()
+        nets_row.add(QLabel("Networks:"))
         for name, ok, source in available_segmenters():
             box = QCheckBox(_short(name))
             box.setChecked(name in SHIPPED_SEGMENTERS)
@@ -540,29 +539,27 @@ class SegmentationTab(QWidget):
                 box.setToolTip(name)
             box.toggled.connect(self._on_checks)
             self.checks[name] = box
-            nets_row.addWidget(box)
-        nets_row.addSpacing(12)
+            nets_row.add(box)
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run the ticked networks on the picture")
         self.run_button.clicked.connect(self.run)
-        nets_row.addWidget(self.run_button)
+        nets_row.add(self.run_button)
         self.eval_button = QPushButton(f"Score on {HELD_OUT_SCENES} held-out scenes")
         self.eval_button.setToolTip("mIoU, pixel accuracy and boundary F over scenes the "
                                     "networks never saw in training")
         self.eval_button.clicked.connect(self.evaluate_held_out)
-        nets_row.addWidget(self.eval_button)
+        nets_row.add(self.eval_button)
         self.busy_bar = QProgressBar()
         self.busy_bar.setRange(0, 1000)
         self.busy_bar.setMaximumWidth(140)
         self.busy_bar.setTextVisible(False)
         self.busy_bar.setVisible(False)
-        nets_row.addWidget(self.busy_bar)
+        nets_row.add(self.busy_bar)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the work under way (nothing half-done is shown)")
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setVisible(False)
-        nets_row.addWidget(self.cancel_button)
-        nets_row.addStretch(1)
+        nets_row.add(self.cancel_button)
 
         # what the person must know about the answers, and errors, in words
         self.warning = QLabel("")
@@ -578,27 +575,21 @@ class SegmentationTab(QWidget):
         el.addWidget(self.error_label)
         self.error_frame.setVisible(False)
 
-        view_row = QHBoxLayout()
-        view_row.addWidget(QLabel("Overlay opacity:"))
+        view_row = FlowRow()
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(round(colors.DEFAULT_OPACITY * 100))
         self.opacity.setMaximumWidth(140)
         self.opacity.setMinimumWidth(60)
         self.opacity.valueChanged.connect(self._redraw_predictions)
-        view_row.addWidget(self.opacity)
-        view_row.addSpacing(16)
-        view_row.addWidget(QLabel("Disagreement:"))
+        view_row.add(field("Overlay opacity:", self.opacity))
         self.combo_a = QComboBox()
         self.combo_b = QComboBox()
         for combo in (self.combo_a, self.combo_b):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo_a.currentIndexChanged.connect(self._update_disagreement)
         self.combo_b.currentIndexChanged.connect(self._update_disagreement)
-        view_row.addWidget(self.combo_a)
-        view_row.addWidget(QLabel("vs"))
-        view_row.addWidget(self.combo_b)
-        view_row.addStretch(1)
+        view_row.add(field("Disagreement:", self.combo_a, QLabel("vs"), self.combo_b))
         self.hint = QLabel(HINT)
         self.hint.setObjectName("hint")
         self.hint.setWordWrap(True)  # never let a long hint widen the section
@@ -633,7 +624,7 @@ class SegmentationTab(QWidget):
         cl = QVBoxLayout(compare_page)
         cl.setContentsMargins(0, 4, 0, 0)
         cl.setSpacing(4)
-        cl.addLayout(view_row)
+        cl.addWidget(view_row)
         cl.addWidget(self.grid, 1)  # the pictures get every spare pixel
         self.upsampling = UpsamplingPage()
         self.upsampling.network.currentTextChanged.connect(self._update_upsampling)
@@ -649,8 +640,8 @@ class SegmentationTab(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
-        layout.addLayout(pic_row)
-        layout.addLayout(nets_row)
+        layout.addWidget(pic_row)
+        layout.addWidget(nets_row)
         layout.addWidget(self.error_frame)
         layout.addWidget(self.warning)
         layout.addWidget(self.pages, 1)

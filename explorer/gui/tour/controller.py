@@ -20,7 +20,7 @@ from PySide6.QtGui import QFont, QKeySequence, QPalette, QWindow
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
@@ -65,17 +65,53 @@ class CaptionBar(QFrame):
         self.caption.setObjectName("tourCaption")
         self.caption.setWordWrap(True)
         self.caption.setTextFormat(Qt.TextFormat.RichText)
-        self.caption.setSizePolicy(QSizePolicy.Policy.Expanding,
-                                   QSizePolicy.Policy.Preferred)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.addWidget(self.back_button)
-        layout.addWidget(self.counter)
-        layout.addWidget(self.caption, 1)
-        layout.addWidget(self.next_button)
-        layout.addWidget(self.leave_button)
+        # no least width of its own: a long word of the caption must not hold the window
+        # wider than the --size asked (a 640-wide tour export came out 1199 wide); it
+        # wraps, and its height follows its width
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.caption.setSizePolicy(policy)
+        self._layout = QGridLayout(self)
+        self._layout.setContentsMargins(8, 4, 8, 4)
+        self._layout.addWidget(self.back_button, 0, 0)
+        self._layout.addWidget(self.counter, 0, 1)
+        self._layout.addWidget(self.next_button, 0, 3)
+        self._layout.addWidget(self.leave_button, 0, 4)
+        self._layout.setColumnStretch(2, 1)
+        #: whether the caption has a line of its own under the buttons (a narrow window)
+        self.stacked: bool | None = None
+        self._arrange(stacked=False)
         follow_theme(self, self._restyle)
         self._restyle(theme.current(), theme.text_scale())
+
+    def _arrange(self, stacked: bool) -> None:
+        """The caption between the buttons, or on a line of its own under them."""
+        if stacked == self.stacked:
+            return
+        self.stacked = stacked
+        self._layout.removeWidget(self.caption)
+        if stacked:
+            self._layout.addWidget(self.caption, 1, 0, 1, 5)
+        else:
+            self._layout.addWidget(self.caption, 0, 2)
+
+    def _best_arrangement(self, width: int) -> bool:
+        """Whether the caption on its own line makes the bar lower at `width` (between
+        the buttons, a narrow window wraps it into a tall column of short lines)."""
+        m = self._layout.contentsMargins()
+        gap = max(0, self._layout.horizontalSpacing())
+        others = [self.back_button, self.counter, self.next_button, self.leave_button]
+        buttons_w = sum(w.sizeHint().width() for w in others) + gap * len(others)
+        buttons_h = max(w.sizeHint().height() for w in others)
+        inner = max(1, width - m.left() - m.right())
+        beside = max(buttons_h, self.caption.heightForWidth(max(1, inner - buttons_w)))
+        under = buttons_h + max(0, self._layout.verticalSpacing()) + \
+            self.caption.heightForWidth(inner)
+        return under < beside
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._arrange(self._best_arrangement(self.width()))
 
     def _restyle(self, _theme, _scale: float) -> None:
         # the window's text size (large in presentation mode), in the palette's colours
@@ -86,12 +122,14 @@ class CaptionBar(QFrame):
             font.setPointSizeF(max(6.0, size * factor))
             font.setBold(bold)
             label.setFont(font)
+        self._arrange(self._best_arrangement(self.width()))  # text of another size
 
     def show_step(self, index: int, total: int, step: TourStep) -> None:
         from html import escape
 
         self.counter.setText(f"step {index + 1} of {total}")
         self.caption.setText(f"<b>{escape(step.title)}</b> — {escape(step.caption)}")
+        self._arrange(self._best_arrangement(self.width()))  # another length of text
         self.back_button.setEnabled(index > 0)
         self.next_button.setEnabled(index < total - 1)
 
