@@ -47,3 +47,15 @@ def unprivileged(monkeypatch):
     says its own sentence; only the operating system's answer is that of a normal user."""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         monkeypatch.setattr(os, "access", _mode_access)
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (timing-sensitive tests on a busy 2-core machine,
+    and workers that must not oversubscribe it); the count is put back afterwards."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -11,18 +11,11 @@ import stat
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image as PILImage
 
 from explorer.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

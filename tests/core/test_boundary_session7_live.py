@@ -26,12 +26,7 @@ from explorer.live.sources import SyntheticSource, VideoFileSource, open_source
 LIVE = ["live", "--device", "cpu", "--threads", "1"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _video(path, n: int, size: int = 48, fourcc: str = "MJPG"):

@@ -15,13 +15,7 @@ from explorer.detect.classifier import from_network
 from explorer.errors import Cancelled
 from explorer.nets.registry import load_network
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class CancelAt(FlagTask):

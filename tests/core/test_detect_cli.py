@@ -15,13 +15,8 @@ from explorer.cli import main
 HAS_FAST = (PRETRAINED / "fast-rcnn-shapes.pt").exists()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # steadier timings and less contention on a shared machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# steadier timings and less contention on a shared machine
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(capsys, *argv):

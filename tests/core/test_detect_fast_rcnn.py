@@ -26,12 +26,7 @@ TRAINED = (PRETRAINED / "tinyvgg-shapes.pt").exists()
 SHIPPED = (PRETRAINED / "fast-rcnn-shapes.pt").exists()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _scene(i: int) -> shapes.Scene:
