@@ -99,8 +99,10 @@ class _Columns(QSplitter):
     projector in presentation mode reads every name, a 1024-wide one still fits. A
     column dragged wider stays so until the window is resized."""
 
-    #: the most of the width the left and the right column take when they ask for it
-    SHARES = (0.33, 0.25)
+    #: the most of the width the left and the right column take when they ask for it;
+    #: 0.3 on the right holds its four tab titles (Predictions, Layer, Kernels, Unit sum)
+    #: whole at 1366x768 (at 0.25 "Unit sum" hid behind scroll arrows)
+    SHARES = (0.33, 0.3)
 
     def __init__(self, orientation: Qt.Orientation) -> None:
         super().__init__(orientation)
@@ -301,6 +303,7 @@ class MainWindow(QMainWindow):
         for entry in SECTIONS:
             self._entries[self.add_section(entry.title, QWidget())] = entry
         self.sections.currentChanged.connect(self._ensure_section)
+        self.sections.currentChanged.connect(self._section_changed)
 
     def _entry(self, title: str) -> tuple[int, SectionEntry] | None:
         key = title.replace("&", "").strip().lower()
@@ -329,8 +332,23 @@ class MainWindow(QMainWindow):
         assert isinstance(widget, Section), f"{entry.cls} does not implement Section"
         self.section_widgets[entry.title] = widget
         self.sections.widget(index).setWidget(widget)
-        widget.status.connect(self.statusBar().showMessage)
+        widget.status.connect(lambda text, w=widget: self._section_status(w, text))
         return widget
+
+    def _section_status(self, widget: QWidget, text: str) -> None:
+        # a section's words are about its own network and picture: one working in the
+        # background ("tinyvgg-shapes ready" from Live) said them under another section
+        if self.current_section() is widget:
+            self.statusBar().showMessage(text)
+
+    def _section_changed(self, index: int) -> None:
+        """The status bar speaks of the section shown: the last section's message goes, and
+        Explore's trace time and weights show on Explore only (Live on tinyvgg-shapes said
+        "Weights: random" when Explore held an untrained AlexNet)."""
+        self.statusBar().clearMessage()
+        explore = self._entries.get(index) is None
+        self.time_label.setVisible(explore)
+        self.weights_label.setVisible(explore)
 
     def show_section(self, title: str) -> bool:
         """Bring the section called `title` (case and "&" ignored) to the front."""
@@ -378,7 +396,9 @@ class MainWindow(QMainWindow):
         leave.setContext(app_wide)
         leave.activated.connect(lambda: self.set_presentation(False))
         view.addSeparator()
-        titles = ["Explore"] + [e.title.replace("&&", "&") for e in SECTIONS]
+        # a menu's "&" marks a mnemonic, so "Why && training" stays as it is ("Why &
+        # training" showed as "Why _training")
+        titles = ["Explore"] + [e.title for e in SECTIONS]
         for i, title in enumerate(titles):
             action = view.addAction(title)
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))

@@ -261,7 +261,8 @@ class FeatureView(QWidget):
             return
         if act.dim() == 3:
             c, h, w = act.shape
-            what = f"{c} channels of {h} × {w}"
+            # no-break spaces: a narrow column wraps the title before "64 × 64", not in it
+            what = f"{c}\u00a0channels of {h}\u00a0×\u00a0{w}"
         else:
             what = f"{act.shape[0]} values"
         self.title.setText(f"{name}  ({info.type}):  {what}")
