@@ -107,17 +107,19 @@ def _standalone_host() -> SectionHost:
 
 
 class _PageArea(QScrollArea):
-    """A page's place in the stack: the page gets the area's width (never a sideways
-    scroll bar) and its height, or its least height and a vertical scroll bar when it
-    cannot be squeezed that far (a large zoom). The page is sized here rather than by
-    QScrollArea's widgetResizable, which would ask the page's *preferred* height for its
-    width (grids that could grow, wrapped text) and scroll long before it needs to."""
+    """A page's place in the stack: the page gets the area's width and height, or its
+    least height and a vertical scroll bar when it cannot be squeezed that far (a large
+    zoom). Only a page that cannot be squeezed to the area's width (a 640x480 window)
+    gets its least width and a sideways scroll bar: squeezed further, its controls were
+    drawn on top of each other, cut to a few pixels high. The page is sized here rather
+    than by QScrollArea's widgetResizable, which would ask the page's *preferred* height
+    for its width (grids that could grow, wrapped text) and scroll long before it needs
+    to."""
 
     def __init__(self, widget: QWidget) -> None:
         super().__init__()
         self.setWidgetResizable(False)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setWidget(widget)
 
     def setWidget(self, widget: QWidget) -> None:  # noqa: N802 (Qt name)
@@ -136,12 +138,21 @@ class _PageArea(QScrollArea):
         if page is None:
             return
         view = self.maximumViewportSize()  # the size without scroll bars
-        least = page.minimumSizeHint().height()
-        if least > view.height():
-            width = view.width() - self.verticalScrollBar().sizeHint().width()
-            page.resize(max(1, width), least)
-        else:
-            page.resize(view)
+        least = page.minimumSizeHint()
+        width, height = view.width(), view.height()
+        for _ in range(2):  # a scroll bar one way takes room the other way
+            tall = least.height() > height
+            wide = least.width() > width
+            width = view.width() - (self.verticalScrollBar().sizeHint().width() if tall else 0)
+            height = view.height() - (self.horizontalScrollBar().sizeHint().height()
+                                      if wide else 0)
+        need = least.height()
+        layout = page.layout()
+        if wide and layout is not None and layout.hasHeightForWidth():
+            # at its least width the wrapped words need more lines than the least height
+            # (taken at no particular width) leaves them
+            need = max(need, layout.totalHeightForWidth(least.width()))
+        page.resize(max(1, width, least.width()), max(1, height, need))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)

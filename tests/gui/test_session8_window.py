@@ -1,0 +1,77 @@
+"""The window as a class uses it (the evening probe of 2026-12-07, docs/WINDOW_PROBE.md).
+
+* the status bar speaks of the section shown: a message from a section working in the
+  background, and Explore's trace time and weights, stayed under every other section
+  ("tinyvgg-shapes ready (shipped weights)" from Live under Explore's AlexNet; "Weights:
+  random" beside Live's trained network);
+* View's menu names "Why & training" (it showed "Why _training": the "&" was taken for a
+  mnemonic);
+* a Lab page that cannot be squeezed to a 640x480 window's width scrolls sideways: it was
+  squeezed anyway, and the Convolution page's Geometry box drew its combos and spin
+  boxes 12 px high on top of each other, "flip it (true convolutio" cut.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QMenu, QWidget
+
+
+def _settle(seconds: float = 0.5) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+
+
+def test_a_section_status_stays_with_its_section(window):
+    live = window.section("Live")  # built, but Explore is the one shown
+    assert window.current_section() is None
+    window.statusBar().showMessage("Explore's own")
+    live.status.emit("tinyvgg-shapes ready (shipped weights), on cpu.")
+    assert window.statusBar().currentMessage() == "Explore's own"
+    window.show_section("Live")
+    assert window.statusBar().currentMessage() == ""  # Explore's words went with it
+    live.status.emit("Live's own")
+    assert window.statusBar().currentMessage() == "Live's own"
+    window.sections.setCurrentIndex(0)  # Explore
+    assert window.statusBar().currentMessage() == ""
+
+
+def test_explore_trace_and_weights_show_on_explore_only(window):
+    assert window.weights_label.isVisible() and window.time_label.isVisible()
+    window.show_section("Lab")
+    assert not window.weights_label.isVisible() and not window.time_label.isVisible()
+    assert window.device_label.isVisible()  # the device is the whole window's
+    window.sections.setCurrentIndex(0)  # Explore
+    assert window.weights_label.isVisible() and window.time_label.isVisible()
+
+
+def test_view_menu_names_why_and_training(window):
+    view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    assert isinstance(view, QMenu)
+    texts = [a.text() for a in view.actions()]
+    assert "Why && training" in texts, texts  # shows as "Why & training"
+    assert not any(t.startswith("Why &") and "&&" not in t for t in texts), texts
+
+
+def test_a_lab_page_too_wide_for_a_small_window_scrolls_instead_of_crushing(window):
+    window.resize(640, 480)
+    lab = window.section("Lab")
+    window.show_section("Lab")
+    lab.set_page(0)  # Convolution: its least width is well over 640 px minus the list
+    _settle()
+    page, area = lab.current_page(), lab.stack.currentWidget()
+    assert page.minimumSizeHint().width() > area.maximumViewportSize().width()
+    crushed = [
+        (type(w).__name__, w.size().toTuple(), w.minimumSizeHint().toTuple())
+        for w in page.findChildren(QWidget)
+        if isinstance(w, (QComboBox, QAbstractSpinBox, QCheckBox)) and w.isVisible()
+        and (w.height() < w.minimumSizeHint().height()
+             or w.width() < w.minimumSizeHint().width())
+    ]
+    assert not crushed, crushed
+    assert area.horizontalScrollBar().maximum() > 0  # the rest is a scroll away
+    lab.shutdown()
