@@ -155,6 +155,10 @@ def _close_on_interrupt(window):
     return timer
 
 
+#: longest wait for a section's own work before --screenshot grabs the window
+SECTION_TIMEOUT = 120.0
+
+
 def wait_until_idle(window, timeout: float = 120.0) -> bool:
     """Process events until the window's loading and mosaic are done (headless, tests)."""
     from PySide6.QtCore import QCoreApplication
@@ -284,12 +288,19 @@ def _run_gui(model, image, screenshot, device, section, page, presentation, size
         _mark("mosaic")
         if settle:
             settle_collector()
-        # a section starts its own work when shown: give it a moment to compute and draw
-        end = time.monotonic() + 3.0
+        # a section starts its own work when shown: give it a moment to start, then wait
+        # until every worker of the window is done and the views have drawn (a fixed
+        # 3 s grabbed Why & training's Grad-CAM half done on a busy machine)
+        end = time.monotonic() + 1.0
         while time.monotonic() < end:
             interrupt.check()
             QCoreApplication.processEvents()
             time.sleep(0.02)
+        from explorer.gui.tour.export import settle
+
+        if not settle(window, timeout=SECTION_TIMEOUT):
+            print(f"note: the window was still computing after {SECTION_TIMEOUT:.0f} s; "
+                  "the picture shows it unfinished", file=sys.stderr)
         interrupt.check()
     except KeyboardInterrupt:
         window.close()  # its workers stop and are waited for: nothing runs on at exit
