@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import torch
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QSize, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -750,4 +750,8 @@ class MainWindow(QMainWindow):
             self.unit_math_view.shutdown()
         self.runner.shutdown(timeout=60.0)
         self.feature_view.mosaics.shutdown(timeout=60.0)
+        # every job has answered; let their pool threads return too, so none is still
+        # letting go of its Python objects when the process exits (a runner now waits
+        # for its own jobs only, no longer for the whole pool)
+        QThreadPool.globalInstance().waitForDone(2000)
         super().closeEvent(event)
