@@ -16,6 +16,8 @@ import torch
 from PySide6.QtCore import QEvent, QSize, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -394,7 +396,7 @@ class MainWindow(QMainWindow):
             self.addAction(action)  # works while the menu bar is hidden (full screen)
         leave = QShortcut(QKeySequence("Esc"), self)
         leave.setContext(app_wide)
-        leave.activated.connect(lambda: self.set_presentation(False))
+        leave.activated.connect(self._escape)
         view.addSeparator()
         # a menu's "&" marks a mnemonic, so "Why && training" stays as it is ("Why &
         # training" showed as "Why _training")
@@ -415,6 +417,16 @@ class MainWindow(QMainWindow):
         action.setShortcutContext(app_wide)
         action.triggered.connect(self.show_keyboard_help)
         self.addAction(action)
+
+    def _escape(self) -> None:
+        """Esc: closes the dialog in front (the unit card), else leaves presentation
+        mode. The key is bound application-wide, so it reached the window first and a
+        dialog never saw it: the unit card stayed open and covered the window."""
+        front = QApplication.activeWindow()
+        if isinstance(front, QDialog) and front is not self and front.isVisible():
+            front.close()  # as its title bar's button: the card stops its work too
+            return
+        self.set_presentation(False)
 
     def keyboard_help_text(self) -> str:
         """Help → Keyboard, as HTML (the same list the keys are bound from)."""

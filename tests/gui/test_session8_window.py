@@ -11,7 +11,10 @@
   boxes 12 px high on top of each other, "flip it (true convolutio" cut;
 * a runner's shutdown waits for its own job only: it waited for the whole thread pool, so
   closing the window while Explore built an untrained VGG-16 (which cannot be
-  interrupted) waited in every section's shutdown, 8-22 s on the 2-core machine.
+  interrupted) waited in every section's shutdown, 8-22 s on the 2-core machine;
+* Esc closes the unit card (a dialog in front of the window) and stops its work: the key
+  is the window's application-wide "leave presentation mode", so the card never saw it
+  and, keyboard only, could not be closed.
 """
 
 from __future__ import annotations
@@ -111,3 +114,27 @@ def test_a_section_closes_while_explore_builds_a_network(window):
     finally:
         release.set()
         assert window.runner.shutdown(timeout=10)
+
+
+def test_escape_closes_the_unit_card_before_it_leaves_presentation(window, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.gui.explore.unit_card import open_card_for
+
+    card = open_card_for(window)
+    window.set_presentation(True, full_screen=False)
+    try:
+        card.show()
+        card.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is card, timeout=5000)
+        qtbot.keyClick(QApplication.focusWidget() or card, Qt.Key.Key_Escape)
+        assert not card.isVisible()
+        assert window.presentation  # the first Esc was the card's
+        window.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+        assert not window.presentation
+    finally:
+        window.set_presentation(False, full_screen=False)
+        card.shutdown()
