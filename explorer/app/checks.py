@@ -251,3 +251,20 @@ def allocation(what: str, elements: float, limit: float = 2e9) -> None:
     if not math.isfinite(elements) or elements > limit:
         raise UserError(f"{what} would need {elements * 4 / 2**30:,.0f} GB of memory; "
                         "choose smaller sizes")
+
+
+def comma_items(option: str, text: str, example: str) -> list[str]:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; an empty item (``1,,2``, ``1,``, ``,1``) is a
+    slip, not a choice, so it is refused rather than skipped. A list of nothing but
+    commas gives ``[]``, for the caller to refuse in its own words.
+
+    Raises:
+        UserError: ``--scales '1,,2': an empty item between commas; give e.g. 2,1,0.5``.
+    """
+    parts = [p.strip() for p in str(text).split(",")]
+    if not any(parts):  # "," or " , ": names nothing, which each caller words itself
+        return []
+    if any(not p for p in parts):
+        raise UserError(f"{option} {str(text)[:60]!r}: an empty item between commas; "
+                        f"give e.g. {example}")
+    return parts

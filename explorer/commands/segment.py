@@ -261,7 +261,10 @@ def _pair(spec: str | None, models: list[str], classes_of) -> tuple[str, str] | 
         return classes_of(a) == classes_of(b)
 
     if spec is not None:
-        pair = list(dict.fromkeys(n.strip() for n in spec.split(",") if n.strip()))
+        from explorer.app import checks
+
+        pair = list(dict.fromkeys(checks.comma_items("--compare", spec,
+                                                     "fcn-shapes,unet-shapes")))
         if len(pair) != 2 or any(n not in models for n in pair):
             raise UserError(f"--compare takes two different networks of --models "
                             f"({', '.join(models)}), e.g. --compare {','.join(models[:2])}"

@@ -81,6 +81,7 @@ def _save(rgb: np.ndarray, path: Path) -> None:
 
 
 def cmd_unit(args) -> int:
+    from explorer.app import checks
     from explorer.app.units import (
         VIEW_NAMES,
         check_steps,
@@ -91,7 +92,7 @@ def cmd_unit(args) -> int:
     check_steps(args.steps)
     out = _check_out(args.out, args)
     views = list(VIEW_NAMES) if args.views is None else \
-        [v.strip() for v in args.views.split(",") if v.strip()]
+        checks.comma_items("--views", args.views, "gradient,guided")
     if not views:
         raise UserError(f"--views names no view; choose from {', '.join(VIEW_NAMES)}")
     unknown = [v for v in views if v not in VIEW_NAMES]

@@ -79,7 +79,7 @@ def scales(value: str | Sequence[float] | None) -> tuple[float, ...] | None:
     if isinstance(value, str):
         if not value.strip():
             return None
-        parts = [s for s in value.split(",") if s.strip()]
+        parts = checks.comma_items("--scales", value, "2,1,0.5")
     else:
         parts = list(value)
     if not parts:
@@ -97,6 +97,8 @@ def scales(value: str | Sequence[float] | None) -> tuple[float, ...] | None:
         if not math.isfinite(s) or not SCALE_RANGE[0] <= s <= SCALE_RANGE[1]:
             raise UserError(f"each scale must lie between {SCALE_RANGE[0]:g} and "
                             f"{SCALE_RANGE[1]:g}, not {p!s}".strip())
+        if s in out:
+            raise UserError(f"scale {s:g} is given twice; each scale is one pyramid level")
         out.append(s)
     return tuple(out)
 

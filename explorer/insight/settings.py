@@ -72,9 +72,15 @@ def variant_names(value: str | Sequence[str] | None, known: Sequence[str]
     -> None (every variant)."""
     if value is None:
         return None
-    parts = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+    if isinstance(value, str) and not value.strip():
+        return None
+    parts = (checks.comma_items("--variants", value, "original,darker")
+             if isinstance(value, str) else list(value))
     parts = list(dict.fromkeys(p for p in parts if p))  # each variant once, in order
     if not parts:
+        if isinstance(value, str):  # "," names nothing: a slip, not "every variant"
+            raise UserError(f"--variants {value!r} names no variant; choose from "
+                            f"{', '.join(known)}")
         return None
     for name in parts:
         if name not in known:

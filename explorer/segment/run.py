@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from explorer.app import checks
 from explorer.core.images import Image, load_image
 from explorer.core.network import IMAGENET_MEAN, IMAGENET_STD, Network
 from explorer.core.tasks import NullTask, Task
@@ -416,7 +417,7 @@ def run_segmenters(names: list[str] | tuple[str, ...], picture: SegPicture,
 def parse_models(text: str) -> list[str]:
     """'fcn-shapes, unet-shapes' -> ['fcn-shapes', 'unet-shapes'] (order kept, no repeats),
     each checked with :func:`check_segmenter`."""
-    names = list(dict.fromkeys(n.strip() for n in str(text).split(",") if n.strip()))
+    names = list(dict.fromkeys(checks.comma_items("--models", text, "fcn-shapes,unet-shapes")))
     if not names:
         raise UserError("--models needs at least one network name, e.g. "
                         "--models fcn-shapes,unet-shapes")
