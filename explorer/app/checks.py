@@ -40,6 +40,16 @@ def article(word: str) -> str:
     return ("an " if word[:1].lower() in "aeio" else "a ") + word
 
 
+def expand(path: str | Path, error: type[UserError] = UserError) -> Path:
+    """`path` with a leading ``~`` or ``~user`` expanded; an unknown user is one sentence
+    (``Path.expanduser`` raises a bare RuntimeError)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        user = str(path).split("/", 1)[0]
+        raise error(f"{path}: {user} names no user whose home folder is known") from None
+
+
 def _stat(path: Path, error: type[UserError]) -> os.stat_result:
     try:
         return path.stat()
@@ -66,7 +76,7 @@ def input_file(path: str | Path, what: str = "file", *, error: type[UserError] =
     """
     if str(path).strip() == "":
         raise error(f"no {what} was given")
-    p = Path(path).expanduser()
+    p = expand(path, error)
     st = _stat(p, error)
     if not stat.S_ISREG(st.st_mode):
         raise error(f"{p}: is {_kind(st.st_mode)}, not {article(what)}")
@@ -84,7 +94,7 @@ def input_file(path: str | Path, what: str = "file", *, error: type[UserError] =
 
 def input_folder(path: str | Path, what: str = "folder") -> Path:
     """`path` as an existing, readable folder."""
-    p = Path(path).expanduser()
+    p = expand(path)
     st = _stat(p, UserError)
     if not stat.S_ISDIR(st.st_mode):
         raise UserError(f"{p}: is {_kind(st.st_mode) if not stat.S_ISREG(st.st_mode) else 'a file'}"
@@ -101,9 +111,9 @@ def output_file(path: str | Path, suffixes: Iterable[str] = (".png",),
     is none of the command's `inputs` (writing the picture over itself loses it)."""
     if str(path).strip() == "":
         raise UserError(f"no {what} file was given")
-    p = Path(path).expanduser()
+    p = expand(path)
     for src in inputs:
-        if src is not None and str(src).strip() and _same_file(p, Path(src).expanduser()):
+        if src is not None and str(src).strip() and _same_file(p, expand(src)):
             raise UserError(f"{p}: is also an input ({src}); writing it would overwrite it, "
                             "so give another file name")
     suffixes = tuple(s.lower() for s in suffixes)
@@ -149,7 +159,7 @@ def output_folder(path: str | Path, what: str = "output folder") -> Path:
     """`path` as a folder to write into: created if missing (its parent must exist)."""
     if str(path).strip() == "":  # Path("") is the current folder: never a silent choice
         raise UserError(f"no {what} was given")
-    p = Path(path).expanduser()
+    p = expand(path)
     if any(len(part.encode()) > 255 for part in p.parts):  # stat() fails on such a name
         raise UserError(f"{p.name[:60]}…: the folder name is too long")
     if p.exists() and not p.is_dir():

@@ -91,7 +91,7 @@ def output_paths(out_dir: str | Path, names: Iterable[str]) -> Path:
     """
     if str(out_dir).strip() == "":
         raise UserError("no output folder was given")
-    p = Path(out_dir).expanduser()
+    p = checks.expand(out_dir)
     try:
         st = p.stat()
     except FileNotFoundError:

@@ -165,7 +165,9 @@ def folder_gallery(folder: str | Path) -> FilesGallery:
     Raises:
         UserError: not a folder, or no image files in it.
     """
-    path = Path(folder).expanduser()
+    from explorer.app import checks
+
+    path = checks.expand(folder)
     if not path.exists():
         raise UserError(f"gallery {folder}: no such folder")
     if not path.is_dir():
