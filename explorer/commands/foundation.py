@@ -191,7 +191,7 @@ def _window_size(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
     parts = text.lower().replace("×", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    if len(parts) != 2 or not all(p.strip().isdecimal() for p in parts):
         raise UserError(f"--size {text!r}: give WIDTHxHEIGHT in pixels, e.g. 1366x768")
     w, h = (int(p) for p in parts)
     (w0, h0), (w1, h1) = MIN_SIZE, MAX_SIZE

@@ -37,7 +37,9 @@ def chosen_steps(text: str | None) -> list[int]:
     """The indexes `--steps` names (every step without it), in tour order, each once."""
     if text is None:
         return list(range(len(tour.STEPS)))
-    names = [t.strip() for t in text.split(",") if t.strip()]
+    from explorer.app import checks
+
+    names = checks.comma_items("--steps", text, "1,5,fcn")
     if not names:
         raise UserError("--steps: give step ids or numbers separated by commas")
     return sorted({tour.step_index(n) for n in names})
@@ -45,8 +47,17 @@ def chosen_steps(text: str | None) -> list[int]:
 
 def cmd_tour(args) -> int:
     from explorer.cli import emit
+    from explorer.commands.foundation import _window_size
+    from explorer.core.device import pick_device
 
     indexes = chosen_steps(args.steps)
+    # every option is checked whichever way the tour is used: a bad --size or an absent
+    # GPU is a slip that --list must not hide and --export would only find later
+    _window_size(args.size)
+    pick_device(args.device)
+    if args.list and args.export is not None:
+        raise UserError("--list prints the steps, --export renders them to pictures; "
+                        "give one")
     if args.export is None:
         rows = [dict(tour.STEPS[i].as_dict(), number=i + 1) for i in indexes]
         text = "\n".join(f"{r['number']:2d}  {r['id']:<17}{r['section']:<13}"
