@@ -44,14 +44,14 @@ def register(subparsers) -> None:
     p.add_argument("--threshold", type=float, help="least class probability for a box, 0 "
                    "to 1 (default: sliding window 0.9, 0.6 for ImageNet classifiers; "
                    "proposals 0.5; MTCNN: O-Net's, 0.7)")
-    p.add_argument("--iou", type=float, default=0.3, help="NMS overlap in (0, 1] "
+    p.add_argument("--iou", type=float, default=None, help="NMS overlap in (0, 1] "
                    "(default 0.3)")
     p.add_argument("--containment", type=float, default=None, metavar="F",
                    help="sliding window: drop a box lying at least this share inside a "
                    "better box of any class, 0 to 1 (default 0.5; 0 turns it off)")
-    p.add_argument("--mode", choices=("fast", "quality"), default="fast",
+    p.add_argument("--mode", choices=("fast", "quality"), default=None,
                    help="selective search mode (default fast)")
-    p.add_argument("--max-proposals", type=int, default=2000,
+    p.add_argument("--max-proposals", type=int, default=None,
                    help="at most this many proposals, 1 to 20000 (default 2000)")
     p.add_argument("--out", metavar="OUT.png", help="write the picture with the boxes drawn")
     p.add_argument("--show-proposals", action="store_true",
@@ -70,9 +70,11 @@ def _config(args: argparse.Namespace, method: str):
     default = None if method == "faster-rcnn" else DEFAULT_CLASSIFIER
     cfg = DetectConfig(method=method, model=args.model or default, impl=args.impl,
                        head=args.head or "fast-rcnn", window=args.window, stride=args.stride,
-                       scales=args.scales, threshold=args.threshold, iou=args.iou,
-                       containment=args.containment,
-                       mode=args.mode, max_proposals=args.max_proposals,
+                       scales=args.scales, threshold=args.threshold,
+                       iou=0.3 if args.iou is None else args.iou,
+                       containment=args.containment, mode=args.mode or "fast",
+                       max_proposals=2000 if args.max_proposals is None
+                       else args.max_proposals,
                        device=str(device_from_args(args)), weights=args.weights)
     cfg.check()
     _check_network_choice(args, cfg)
@@ -103,6 +105,27 @@ def _check_network_choice(args: argparse.Namespace, cfg) -> None:
     if args.impl != "auto" and cfg.method != "sliding":
         raise UserError(f"--impl chooses how the sliding window runs; the {cfg.method} "
                         "method has no window to slide")
+    # the method named (without --method: sliding, or every shapes method for --eval)
+    named = args.method or ("sliding" if args.eval is None else None)
+    if named not in (None, "sliding"):
+        given = [o for o, v in (("--window", args.window), ("--stride", args.stride),
+                                ("--scales", args.scales), ("--containment", args.containment))
+                 if v is not None]
+        if given:
+            raise UserError(f"{', '.join(given)} shape{'s' if len(given) == 1 else ''} the "
+                            f"sliding window; the {named} method slides none (leave "
+                            f"{'it' if len(given) == 1 else 'them'} out or use --method "
+                            "sliding)")
+    if named not in (None, "proposals"):
+        given = [o for o, v in (("--mode", args.mode), ("--max-proposals", args.max_proposals))
+                 if v is not None]
+        if given:
+            raise UserError(f"{', '.join(given)} tune{'s' if len(given) == 1 else ''} the "
+                            f"selective search of --method proposals; the {named} method "
+                            "runs none")
+    if named == "mtcnn" and args.iou is not None:
+        raise UserError("--iou sets the final NMS overlap; MTCNN uses its own per-stage "
+                        "overlaps, so leave it out")
     if args.show_proposals and (cfg.method != "proposals" or args.out is None):
         raise UserError("--show-proposals draws region proposals on the --out picture: it "
                         "needs --method proposals and --out")
