@@ -74,15 +74,63 @@ _BLANK_NAMES = {"--model": "network", "--out": "output", "--export": "slide fold
                 "--save": "output file", "--data": "data", "--weights": "weights file"}
 
 
-def _refuse_blank_values(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    """An option given an empty value (``--image ""``, ``--device=" "``) is a slip, never
-    a choice: refused with one line instead of silently meaning the default."""
+def _chosen(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub-)parser the command line names: ``lab conv`` -> lab's conv parser."""
     chosen = parser
-    for tok in argv:  # follow the sub-commands named (``lab conv``)
+    for tok in argv:
         sub = next((a for a in chosen._actions
                     if isinstance(a, argparse._SubParsersAction)), None)
         if sub is not None and tok in sub.choices:
             chosen = sub.choices[tok]
+    return chosen
+
+
+#: options that name a file or folder: given twice, a person expects both to be used
+_FILE_OPTIONS = {"--image", "--out", "--weights", "--weights-b", "--save", "--export",
+                 "--source", "--mask", "--data", "--gallery", "--upsampling"}
+
+
+def _refuse_repeated_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A file option given twice (``-i a.png -i b.png``: only b.png would be read, and
+    ``-o a.png -o b.png`` writes only b.png) or both halves of a yes/no pair
+    (``--presentation --no-presentation``) would silently keep only the last one: refused
+    with one line, whichever spellings were used (``-o``/``--out``, ``--out=X``, an
+    abbreviation). Other options keep argparse's rule, the last one counts, so that a
+    later ``--device cpu`` can override an earlier one."""
+    chosen = _chosen(parser, argv)
+    options = {o: a for a in chosen._actions for o in a.option_strings}
+    seen: dict[int, str] = {}
+    for tok in argv:
+        if tok == "--":
+            break
+        name = tok.partition("=")[0] if tok.startswith("--") else tok
+        action = options.get(name)
+        if action is None and name.startswith("--") and len(name) > 2:
+            hits = {id(a): a for o, a in options.items() if o.startswith(name)}
+            action = next(iter(hits.values())) if len(hits) == 1 else None
+        if action is None or isinstance(action, (argparse._HelpAction,
+                                                 argparse._AppendAction)):
+            continue
+        long = max(action.option_strings, key=len)
+        if long not in _FILE_OPTIONS and not isinstance(action,
+                                                        argparse.BooleanOptionalAction):
+            continue
+        if id(action) in seen:
+            first = seen[id(action)]
+            if isinstance(action, argparse.BooleanOptionalAction):
+                if first == name:
+                    continue  # the same flag said twice means the same thing
+                raise UserError(f"{first} and {name} contradict each other; give one")
+            again = f"{first} and {name}" if first != name else f"{name} twice"
+            raise UserError(f"{long} is given more than once ({again}); give it once, "
+                            "since only the last would count")
+        seen[id(action)] = name
+
+
+def _refuse_blank_values(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """An option given an empty value (``--image ""``, ``--device=" "``) is a slip, never
+    a choice: refused with one line instead of silently meaning the default."""
+    chosen = _chosen(parser, argv)
     options = {o: a for a in chosen._actions for o in a.option_strings}
     for i, tok in enumerate(argv):
         name, eq, value = tok.partition("=") if tok.startswith("--") else (tok, "", "")
@@ -111,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         _refuse_blank_values(parser, argv)
+        _refuse_repeated_options(parser, argv)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
