@@ -30,6 +30,8 @@ MAX_THREADS = 1024
 
 def _seconds(s: float) -> str:
     """A duration for a sentence: "0.25 s", "9 s", "10,000 s"."""
+    if s >= 1e9:  # a pace of 1e-300 fps: a 300-digit number helps nobody
+        return f"{s:.2g} s"
     return f"{s:.2g} s" if s < 10 else f"{s:,.0f} s"
 
 
