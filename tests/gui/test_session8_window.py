@@ -14,7 +14,9 @@
   interrupted) waited in every section's shutdown, 8-22 s on the 2-core machine;
 * Esc closes the unit card (a dialog in front of the window) and stops its work: the key
   is the window's application-wide "leave presentation mode", so the card never saw it
-  and, keyboard only, could not be closed.
+  and, keyboard only, could not be closed;
+* F11 fits Detection's columns once, not once per font, style and palette event that the
+  theme change sends to each of its widgets (22-24 times, about 0.5 s of the switch).
 """
 
 from __future__ import annotations
@@ -138,3 +140,24 @@ def test_escape_closes_the_unit_card_before_it_leaves_presentation(window, qtbot
     finally:
         window.set_presentation(False, full_screen=False)
         card.shutdown()
+
+
+def test_presentation_fits_detection_once_not_per_event(window, monkeypatch):
+    from explorer.gui.detect.section import DetectionTab
+
+    calls = []
+    fit = DetectionTab._fit_controls
+    monkeypatch.setattr(DetectionTab, "_fit_controls",
+                        lambda self: (calls.append(1), fit(self))[1])
+    detection = window.section("Detection")  # built now, so it connects the counted one
+    window.show_section("Detection")
+    _settle(1.0)
+    try:
+        for on in (True, False):
+            calls.clear()
+            window.set_presentation(on, full_screen=False)
+            _settle(0.3)
+            assert 1 <= len(calls) <= 8, len(calls)  # was 22-24
+    finally:
+        window.set_presentation(False, full_screen=False)
+        detection.shutdown()
