@@ -111,6 +111,11 @@ def output_file(path: str | Path, suffixes: Iterable[str] = (".png",),
     is none of the command's `inputs` (writing the picture over itself loses it)."""
     if str(path).strip() == "":
         raise UserError(f"no {what} file was given")
+    _no_control_characters(path)
+    if str(path).endswith(("/", os.sep)):  # Path() drops the slash, which names a folder
+        raise UserError(f"{path}: ends in '/', which names a folder; give a file name "
+                        f"such as {str(path).rstrip('/' + os.sep)}/out"
+                        f"{next(iter(suffixes), '.png')}")
     p = expand(path)
     for src in inputs:
         if src is not None and str(src).strip() and _same_file(p, expand(src)):
@@ -159,6 +164,7 @@ def output_folder(path: str | Path, what: str = "output folder") -> Path:
     """`path` as a folder to write into: created if missing (its parent must exist)."""
     if str(path).strip() == "":  # Path("") is the current folder: never a silent choice
         raise UserError(f"no {what} was given")
+    _no_control_characters(path)
     p = expand(path)
     if any(len(part.encode()) > 255 for part in p.parts):  # stat() fails on such a name
         raise UserError(f"{p.name[:60]}…: the folder name is too long")
@@ -177,6 +183,15 @@ def output_folder(path: str | Path, what: str = "output folder") -> Path:
     if why:
         raise UserError(f"{p}: the {what} cannot be written ({why})")
     return p
+
+
+def _no_control_characters(path: str | Path) -> None:
+    """A new file or folder name holding a newline, tab or other control character is a
+    paste or quoting slip (and breaks every listing that shows it): refused."""
+    bad = next((c for c in str(path) if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise UserError(f"{str(path)!r}: the name holds a control character "
+                        f"({bad!r}); give a plain file name")
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -159,3 +159,23 @@ def test_an_unknown_users_home_is_one_line_not_a_traceback(capsys, tmp_path, arg
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     refused(capsys, argv, "~nosuchuser8 names no user whose home folder is known")
     assert not list(tmp_path.glob("*.png"))
+
+
+# --- output names: a trailing slash, a control character ----------------------------
+
+@pytest.mark.parametrize("name, words", [
+    ("out.png/", "ends in '/', which names a folder; give a file name such as "),
+    ("new\nline.png", "the name holds a control character ('\\n')"),
+    ("tab\t.png", "the name holds a control character ('\\t')"),
+], ids=["trailing-slash", "newline", "tab"])
+def test_an_output_name_a_person_did_not_mean_is_one_line(capsys, tmp_path, monkeypatch,
+                                                          name, words):
+    monkeypatch.chdir(tmp_path)
+    refused(capsys, ["features", "-m", "tinyvgg-shapes", "-i", "sample:shapes", "-l",
+                     "features.conv1", "-o", name], words)
+    assert list(tmp_path.iterdir()) == [tmp_path / "cache"] or not list(tmp_path.iterdir())
+
+
+def test_a_slide_folder_with_a_newline_is_refused_before_it_is_made(capsys, tmp_path):
+    refused(capsys, ["tour", "--export", tmp_path / "sl\nides"], "control character")
+    assert not (tmp_path / "sl\nides").exists()
