@@ -79,7 +79,7 @@ def scales(value: str | Sequence[float] | None) -> tuple[float, ...] | None:
     if isinstance(value, str):
         if not value.strip():
             return None
-        parts = checks.comma_items("--scales", value, "2,1,0.5")
+        parts = checks.comma_items("scales", value, "2,1,0.5")
     else:
         parts = list(value)
     if not parts:

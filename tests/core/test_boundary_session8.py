@@ -30,9 +30,9 @@ def refused(capsys, argv, words: str) -> str:
 # --- a comma list with an empty item ---------------------------------------------------
 
 @pytest.mark.parametrize("argv, words", [
-    (["detect", "-i", "sample:shapes", "--scales", "1,,2"], "--scales '1,,2': an empty item"),
-    (["detect", "-i", "sample:shapes", "--scales", "1,"], "--scales '1,': an empty item"),
-    (["detect", "-i", "sample:shapes", "--scales", ",1"], "--scales ',1': an empty item"),
+    (["detect", "-i", "sample:shapes", "--scales", "1,,2"], "scales '1,,2': an empty item"),
+    (["detect", "-i", "sample:shapes", "--scales", "1,"], "scales '1,': an empty item"),
+    (["detect", "-i", "sample:shapes", "--scales", ",1"], "scales ',1': an empty item"),
     (["segment", "-i", "sample:shapes", "--models", "fcn-shapes,,unet-shapes"],
      "--models 'fcn-shapes,,unet-shapes': an empty item"),
     (["segment", "-i", "sample:shapes", "--models", "fcn-shapes,unet-shapes", "--compare",

@@ -198,6 +198,11 @@ def test_bad_settings_and_no_picture(tab):
     tab.scales_edit.setText("1,zebra")
     assert tab.run() is None
     assert "scales" in tab.errors[-1] and tab.error_label.isVisibleTo(tab)
+    # the window's field is "Scales", not a command-line option: no "--" in its words
+    for slip in ("1,,2", "1,1"):
+        tab.scales_edit.setText(slip)
+        assert tab.run() is None
+        assert "scale" in tab.errors[-1] and "--" not in tab.errors[-1], tab.errors[-1]
     assert not tab.open_spec("/no/such/picture.png") and "no such file" in tab.errors[-1]
     assert tab.picture.source == "scene:1"  # the old picture stays
 
