@@ -44,7 +44,9 @@ def conv_layer(network: Network, layer: str) -> nn.Conv2d:
                         "graph of operators without its stride and padding; open the "
                         "network as ONNX or a state dict to see a unit's sum")
     if not isinstance(module, nn.Conv2d):
-        raise UserError(f"{layer} is a {type(module).__name__}, not a Conv2d: the sum of "
+        kind = type(module).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"  # an AvgPool2d
+        raise UserError(f"{layer} is {article} {kind}, not a Conv2d: the sum of "
                         "products is shown for convolution layers")
     return module
 

@@ -165,3 +165,16 @@ def test_cli_unit_math_bad_image_exits_2(tmp_path, capsys):
     assert main(["unit-math", "--layer", "features.conv1", "--unit", "0,0,0",
                  "--image", str(tmp_path / "none.png")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_pooling_layer_is_named_with_its_article():
+    """ "pool1 is an AvgPool2d", not "a AvgPool2d" (LeNet-5's pooling is an average)."""
+    import pytest
+
+    from explorer.app.networks import load_network
+    from explorer.errors import UserError
+    from explorer.graph.unit_math import conv_layer
+
+    net = load_network("lenet5-digits")
+    with pytest.raises(UserError, match="pool1 is an AvgPool2d, not a Conv2d"):
+        conv_layer(net, "pool1")

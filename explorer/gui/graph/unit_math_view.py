@@ -88,7 +88,8 @@ class UnitMathView(QWidget):
     def explain_not_conv(self, layer: str, kind: str) -> None:
         self.result = None
         self.table.setRowCount(0)
-        self.title.setText(f"{layer} is a {kind}: only a convolution's unit is a sum of "
+        article = "an" if kind[:1].lower() in "aeiou" else "a"  # an AvgPool2d
+        self.title.setText(f"{layer} is {article} {kind}: only a convolution's unit is a sum of "
                            "kernel times patch. Choose a Conv2d layer.")
         self.detail.setText("")
         self.total.setText("")
