@@ -431,3 +431,13 @@ def test_faster_rcnn_runs_on_a_photo_and_shows_its_rpn_proposals(qtbot):
     assert len(xs) == 6 * min(len(det.proposals), 2000)  # the RPN's regions, drawn
     assert set(det.timings) >= {"backbone", "rpn", "heads"}
     assert "rpn" in tab.timings.text()
+
+
+def test_the_ground_truth_legend_wraps_as_one_piece(tab):
+    """Its dashed swatch and its words never split across lines (the swatch ended one line
+    and "ground truth" began the next at 1366x768)."""
+    tab.set_scene(5)
+    text = tab.legend.text()
+    # box-drawing dashes: after a hyphen-minus Qt may break even before a no-break space
+    assert "&nbsp;╌╌&nbsp;</span>&nbsp;ground&nbsp;truth" in text
+    assert "- -" not in text and "-&nbsp;" not in text

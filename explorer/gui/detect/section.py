@@ -959,8 +959,11 @@ class DetectionTab(QWidget):
             items += [swatch(class_colour(lab, det.class_names), det.class_names[lab])
                       for lab in seen[:8]]
         if self.picture is not None and self.picture.truth is not None:
+            # box-drawing dashes and no-break spaces: the swatch and its words wrap as one
+            # piece (after a hyphen-minus a line may break even before a no-break space)
             items.append(f"<span style='color:{TRUTH_COLOURS[0]};background:"
-                         f"{TRUTH_COLOURS[1]}'>&nbsp;- -&nbsp;</span>&nbsp;ground truth")
+                         f"{TRUTH_COLOURS[1]}'>&nbsp;╌╌&nbsp;</span>"
+                         "&nbsp;ground&nbsp;truth")
         items.append(swatch(WINDOW_COLOUR, "windows / proposals looked at", "▭"))
         items.append(swatch(CURRENT_COLOUR, "replayed window", "▭"))
         self.legend.setText("&nbsp;&nbsp; ".join(items))
