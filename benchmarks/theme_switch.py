@@ -1,6 +1,7 @@
 """How long F11 (presentation mode on or off) blocks the window, with Explore alone and
 once every section has been opened, beside the same switch of palette and fonts without
-the style sheet (what Qt costs when it need not repolish every widget).
+the style sheet (what Qt costs when it need not repolish every widget; under a style
+sheet that alone does not restyle the widgets, so it is a floor, not an alternative).
 
 Offscreen, 1366x768, tinyvgg-shapes on its sample; the switch is timed from the call to
 the end of the events it queued (three rounds of processEvents). The baseline runs in the
