@@ -441,3 +441,20 @@ def test_the_ground_truth_legend_wraps_as_one_piece(tab):
     # box-drawing dashes: after a hyphen-minus Qt may break even before a no-break space
     assert "&nbsp;╌╌&nbsp;</span>&nbsp;ground&nbsp;truth" in text
     assert "- -" not in text and "-&nbsp;" not in text
+
+
+def test_box_labels_take_the_presentation_text_size(tab, qtbot):
+    """F11 after a detection: the labels on the boxes grow with the rest of the text (they
+    kept the size they were drawn in, small on a projector, until the next Detect)."""
+    from explorer.gui.common import theme
+
+    tab.set_scene(5)
+    _choose(tab, "sliding")
+    assert tab.run() is not None and tab.wait(60) and tab._labels, tab.errors
+    before = tab._labels[0].textItem.font().pointSizeF()
+    try:
+        theme.apply(presentation=True, remember=False)
+        qtbot.waitUntil(lambda: tab._labels and tab._labels[0].textItem.font().pointSizeF()
+                        >= before * theme.PRESENTATION_SCALE * 0.95, timeout=5000)
+    finally:
+        theme.apply(presentation=False, remember=False)

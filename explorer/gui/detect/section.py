@@ -229,6 +229,7 @@ class DetectionTab(QWidget):
         self._refit.setSingleShot(True)
         self._refit.setInterval(0)
         self._refit.timeout.connect(self._fit_controls)
+        self._refit.timeout.connect(self._redraw_labels)
         self._box_items: list = []
         self._labels: list = []
         self._halos: list = []
@@ -388,6 +389,12 @@ class DetectionTab(QWidget):
         super().resizeEvent(event)
         if hasattr(self, "show_panel"):
             self._fit_controls()
+
+    def _redraw_labels(self) -> None:
+        """The boxes' labels in the text size of now: after F11 or a zoom they kept the
+        size they were drawn in (small on a projector) until the next detection."""
+        if self._labels:
+            self._redraw()
 
     def changeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().changeEvent(event)
